@@ -1,0 +1,101 @@
+//! `receiver`: shows a camwire sender's stream in a window.
+
+use std::net::Shutdown;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use anyhow::{Context, Result, anyhow};
+use camwire::display::{self, Slot, WindowEnd};
+use camwire::receiver::{Headless, Incoming, SharedStats, lock};
+use camwire::stats::Stats;
+use clap::Parser;
+
+/// Show the stream of a camwire sender in a window; q, Esc or closing the
+/// window quits.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The sender's address and port, e.g. 192.168.1.5:9999.
+    #[arg(long)]
+    connect: String,
+    /// No window: frames are still received, checked and decoded.
+    #[arg(long)]
+    headless: bool,
+    /// Exit after this many frames (0: until the sender ends the stream).
+    #[arg(long, default_value_t = 0)]
+    frames: u64,
+    /// At exit, print a one-line JSON summary on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Set once the summary has been printed, so it is printed once.
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let stats: SharedStats = Arc::new(Mutex::new(Stats::default()));
+    let result = run(&args, &stats);
+    report(&args, &stats);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(args: &Args, stats: &SharedStats) {
+    if args.json && !REPORTED.swap(true, Ordering::SeqCst) {
+        println!("{}", lock(stats).summary().to_json());
+    }
+}
+
+fn run(args: &Args, stats: &SharedStats) -> Result<()> {
+    let incoming = Incoming::connect(&args.connect)?;
+    let info = incoming.info();
+    eprintln!(
+        "camwire: receiving {}x{} {} from {}",
+        info.width,
+        info.height,
+        info.codec.name(),
+        args.connect
+    );
+    let (json, for_handler) = (args.json, Arc::clone(stats));
+    ctrlc::set_handler(move || {
+        if json && !REPORTED.swap(true, Ordering::SeqCst) {
+            println!("{}", lock(&for_handler).summary().to_json());
+        }
+        std::process::exit(0);
+    })
+    .context("could not install the Ctrl-C handler")?;
+    if args.headless {
+        incoming.run(args.frames, &mut Headless::default(), stats)?;
+        return Ok(());
+    }
+    let socket = incoming.socket()?;
+    let slot = Arc::new(Slot::default());
+    let network = {
+        let (mut screen, stats, frames) = (Arc::clone(&slot), Arc::clone(stats), args.frames);
+        thread::spawn(move || {
+            let result = incoming.run(frames, &mut screen, &stats);
+            screen.close();
+            result
+        })
+    };
+    match display::show(&slot, info, &args.connect, stats)? {
+        WindowEnd::UserQuit => {
+            // The network thread may be blocked in a read: unblock it.
+            let _ = socket.shutdown(Shutdown::Both);
+            let _ = network.join();
+            Ok(())
+        }
+        WindowEnd::StreamOver => network
+            .join()
+            .map_err(|_| anyhow!("the network thread failed"))?
+            .map(|_| ()),
+    }
+}

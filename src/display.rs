@@ -1,0 +1,197 @@
+//! The window: shows the newest decoded frame, never a backlog.
+//!
+//! The network thread decodes into buffers from a [`Slot`] and puts each
+//! finished frame there, replacing one the window has not shown yet. The
+//! window thread (the main thread: some platforms insist) takes the newest
+//! frame, shows it and gives the buffer back. Three buffers at most exist.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use minifb::{InputCallback, Key, Window, WindowOptions};
+
+use crate::receiver::{Screen, SharedStats, lock};
+use crate::wire::StreamInfo;
+
+/// How often the window handles its events while no frame arrives.
+const EVENT_POLL: Duration = Duration::from_millis(10);
+
+/// How often the window title's figures are refreshed.
+const TITLE_REFRESH: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    newest: Option<Vec<u32>>,
+    spare: Vec<Vec<u32>>,
+    closed: bool,
+}
+
+/// Hands the newest frame from the network thread to the window.
+#[derive(Debug, Default)]
+pub struct Slot {
+    state: Mutex<SlotState>,
+    changed: Condvar,
+}
+
+impl Slot {
+    /// Waits up to `timeout` for a frame; `None` if none came or the slot
+    /// is closed.
+    pub fn take(&self, timeout: Duration) -> Option<Vec<u32>> {
+        let state = self.lock();
+        let (mut state, _) = self
+            .changed
+            .wait_timeout_while(state, timeout, |s| s.newest.is_none() && !s.closed)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.newest.take()
+    }
+
+    /// Returns a shown frame's buffer for reuse.
+    pub fn give_back(&self, buf: Vec<u32>) {
+        self.lock().spare.push(buf);
+    }
+
+    /// Says no more frames will come.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Screen for Arc<Slot> {
+    fn buffer(&mut self, len: usize) -> Vec<u32> {
+        let mut buf = self.lock().spare.pop().unwrap_or_default();
+        buf.resize(len, 0);
+        buf
+    }
+
+    fn present(&mut self, pixels: Vec<u32>) {
+        let mut state = self.lock();
+        if let Some(unshown) = state.newest.replace(pixels) {
+            state.spare.push(unshown);
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// Why the window loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowEnd {
+    /// The user pressed q or Esc, or closed the window.
+    UserQuit,
+    /// The network thread closed the slot.
+    StreamOver,
+}
+
+/// Sets a flag when q, Q or Esc is pressed; a callback sees a quick tap that
+/// polling the key state between frames can miss.
+struct QuitKeys(Arc<AtomicBool>);
+
+impl InputCallback for QuitKeys {
+    fn add_char(&mut self, c: u32) {
+        if c == u32::from('q') || c == u32::from('Q') {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn set_key_state(&mut self, key: Key, down: bool) {
+        if down && matches!(key, Key::Q | Key::Escape) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Opens a window for `info` and shows frames from `slot` until the user
+/// quits or the slot closes. `peer` names the sender in the title.
+pub fn show(slot: &Slot, info: StreamInfo, peer: &str, stats: &SharedStats) -> Result<WindowEnd> {
+    let (width, height) = (info.width as usize, info.height as usize);
+    let mut window = Window::new(&title(peer, None), width, height, WindowOptions::default())
+        .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
+    window.set_target_fps(0);
+    let quit = Arc::new(AtomicBool::new(false));
+    window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
+    let mut shown_any = false;
+    let mut title_due = Instant::now() + TITLE_REFRESH;
+    let mut last_counts = (0u64, 0u64, Instant::now());
+    loop {
+        if quit.load(Ordering::SeqCst) || !window.is_open() {
+            return Ok(WindowEnd::UserQuit);
+        }
+        match slot.take(EVENT_POLL) {
+            Some(frame) => {
+                let shown = window.update_with_buffer(&frame, width, height);
+                slot.give_back(frame);
+                shown.map_err(|e| anyhow!("could not draw the frame: {e}"))?;
+                if !shown_any {
+                    shown_any = true;
+                    eprintln!(
+                        "camwire: showing {}x{} {} from {peer}",
+                        width,
+                        height,
+                        info.codec.name()
+                    );
+                }
+            }
+            None if slot.lock().closed => return Ok(WindowEnd::StreamOver),
+            None => window.update(),
+        }
+        if Instant::now() >= title_due {
+            title_due += TITLE_REFRESH;
+            let stats = lock(stats);
+            let now = Instant::now();
+            let secs = now.duration_since(last_counts.2).as_secs_f64().max(1e-3);
+            let fps = (stats.frames() - last_counts.0) as f64 / secs;
+            let mbit = (stats.bytes() - last_counts.1) as f64 * 8.0 / 1e6 / secs;
+            window.set_title(&title(peer, Some((fps, stats.last_latency_ms(), mbit))));
+            last_counts = (stats.frames(), stats.bytes(), now);
+        }
+    }
+}
+
+fn title(peer: &str, figures: Option<(f64, f64, f64)>) -> String {
+    match figures {
+        None => format!("camwire: {peer} (q quits)"),
+        Some((fps, latency_ms, mbit)) => format!(
+            "camwire: {peer}  {fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s  (q quits)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_keeps_only_the_newest_frame_and_recycles_buffers() {
+        let mut slot = Arc::new(Slot::default());
+        for value in 0..5u32 {
+            let mut buf = slot.buffer(4);
+            buf.fill(value);
+            slot.present(buf);
+        }
+        let newest = slot.take(Duration::ZERO).unwrap();
+        assert_eq!(newest, vec![4; 4]);
+        assert!(slot.take(Duration::ZERO).is_none());
+        slot.give_back(newest);
+        assert!(
+            slot.lock().spare.len() <= 2,
+            "buffers are reused, not piled up"
+        );
+    }
+
+    #[test]
+    fn closing_wakes_the_window() {
+        let slot = Arc::new(Slot::default());
+        let closer = Arc::clone(&slot);
+        let handle = std::thread::spawn(move || closer.close());
+        assert!(slot.take(Duration::from_secs(60)).is_none());
+        handle.join().unwrap();
+    }
+}

@@ -1,0 +1,30 @@
+//! camwire carries live webcam video from one computer to another over a
+//! plain TCP connection.
+//!
+//! The modules, from the wire up:
+//!
+//! - [`framing`]: the u64 length prefix; reads messages into a reused buffer.
+//! - [`wire`]: the messages and their encoding (bincode 2 lives only here).
+//! - [`limits`]: every limit and timeout, as named constants.
+//! - [`codec`]: frames to JPEG or raw bytes, and back to display pixels.
+//! - [`source`]: the frame source trait and the moving test pattern.
+//! - [`camera`]: the webcam through nokhwa.
+//! - [`hub`]: the newest frame, shared by the capture and viewer threads.
+//! - [`sender`]: accepts viewers and streams to each.
+//! - [`receiver`]: connects, checks the stream and decodes its frames.
+//! - [`display`]: the minifb window showing the newest frame.
+//! - [`stats`]: what a receiver measures; the `--json` summary.
+//! - [`net`]: socket options, connecting with clear errors, LAN addresses.
+
+pub mod camera;
+pub mod codec;
+pub mod display;
+pub mod framing;
+pub mod hub;
+pub mod limits;
+pub mod net;
+pub mod receiver;
+pub mod sender;
+pub mod source;
+pub mod stats;
+pub mod wire;

@@ -1,0 +1,45 @@
+//! Every limit and timeout camwire enforces, in one place.
+
+use std::time::Duration;
+
+/// Largest frame width a stream may announce.
+pub const MAX_WIDTH: u32 = 7680;
+
+/// Largest frame height a stream may announce.
+pub const MAX_HEIGHT: u32 = 4320;
+
+/// Largest body accepted before the opening exchange is complete.
+pub const HANDSHAKE_MESSAGE_LIMIT: usize = 1024;
+
+/// Bytes a frame message may carry beyond its pixel data (fields and tags).
+pub const FRAME_OVERHEAD: usize = 64;
+
+/// Slack allowed for a JPEG frame over the size of the raw pixels, for the
+/// rare image (noise at high quality) that JPEG makes larger.
+pub const JPEG_SLACK: usize = 64 * 1024;
+
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the peer may take to complete the opening exchange.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a viewer may block a write before the sender drops it.
+pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the accept loop rests after a failure such as running out of
+/// file descriptors, so that it does not spin.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Idle time before TCP keepalive probes start on a connection.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+
+/// Time between TCP keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long a receiver waits for the next message before it says the
+/// sender or the network stopped.
+pub const SENDER_SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Characters of a peer's error text shown to the user.
+pub const MAX_REASON_CHARS: usize = 300;

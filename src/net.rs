@@ -1,0 +1,122 @@
+//! Socket settings, connecting with useful errors, and this machine's
+//! addresses.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+
+use anyhow::{Result, anyhow};
+use socket2::{SockRef, TcpKeepalive};
+
+use crate::framing::FramingError;
+use crate::limits;
+
+/// Sets the options every camwire connection uses: no Nagle delay, and
+/// keepalive probes so that a peer that vanished is noticed.
+pub fn tune(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let keepalive = TcpKeepalive::new()
+        .with_time(limits::KEEPALIVE_IDLE)
+        .with_interval(limits::KEEPALIVE_INTERVAL);
+    SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
+/// Connects to `addr` (a `host:port`), trying each address it resolves to.
+pub fn connect(addr: &str) -> Result<TcpStream> {
+    let targets: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| {
+            anyhow!("could not connect to {addr}: {e} (give HOST:PORT, e.g. 192.168.1.5:9999)")
+        })?
+        .collect();
+    let mut last = None;
+    for target in &targets {
+        match TcpStream::connect_timeout(target, limits::CONNECT_TIMEOUT) {
+            Ok(stream) => {
+                tune(&stream)?;
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::other("the name has no address"));
+    Err(anyhow!(
+        "could not connect to {addr}: {}",
+        describe_connect_error(&e)
+    ))
+}
+
+fn describe_connect_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            "connection refused (is the sender running, and on that port?)".into()
+        }
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
+            "no answer within {:?} (is the address right? a firewall may drop the connection)",
+            limits::CONNECT_TIMEOUT
+        ),
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            format!("{} (are both machines on the same network?)", lowercase(e))
+        }
+        _ => lowercase(e),
+    }
+}
+
+/// Whether a read failed because its timeout passed.
+pub fn is_timeout(e: &FramingError) -> bool {
+    matches!(e, FramingError::Io(io) if is_timeout_kind(io.kind()))
+}
+
+fn is_timeout_kind(kind: io::ErrorKind) -> bool {
+    matches!(kind, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Whether a write failed because the peer closed the connection, the
+/// normal way for a viewer to leave.
+pub fn is_hang_up(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// Turns a failed frame write into a sentence for the sender's console.
+pub fn describe_write_error(e: io::Error) -> anyhow::Error {
+    match e.kind() {
+        k if is_timeout_kind(k) => anyhow!(
+            "stopped reading for {:?}; dropped",
+            limits::VIEWER_WRITE_TIMEOUT
+        ),
+        _ => anyhow!("{}", lowercase(&e)),
+    }
+}
+
+/// This machine's addresses that another machine could reach: IPv4 and
+/// global IPv6, without loopback and link-local ones.
+pub fn lan_addresses() -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|iface| iface.ip())
+        .filter(|ip| match ip {
+            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+            IpAddr::V6(v6) => !v6.is_loopback() && (v6.segments()[0] & 0xe000) == 0x2000,
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// An io::Error as text starting with a lowercase letter, without the
+/// "(os error N)" suffix.
+fn lowercase(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text.to_string(),
+    }
+}

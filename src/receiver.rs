@@ -1,0 +1,204 @@
+//! The receiving side: connects, checks the stream, and turns each frame
+//! into display pixels.
+//!
+//! [`Incoming::run`] runs on the network thread. It hands finished pixels to
+//! a [`Screen`]: a window (see `display`) or nothing at all (`--headless`).
+
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::codec::{DecodeError, Decoder};
+use crate::framing::{self, FrameReader, FramingError};
+use crate::limits;
+use crate::net;
+use crate::stats::Stats;
+use crate::wire::{self, Message, StreamInfo, WireError};
+
+/// Where decoded frames go.
+pub trait Screen {
+    /// A buffer of `len` pixels to decode the next frame into.
+    fn buffer(&mut self, len: usize) -> Vec<u32>;
+    /// Shows a decoded frame; the screen keeps the buffer.
+    fn present(&mut self, pixels: Vec<u32>);
+}
+
+/// A screen that shows nothing and reuses one buffer.
+#[derive(Debug, Default)]
+pub struct Headless(Vec<u32>);
+
+impl Screen for Headless {
+    fn buffer(&mut self, len: usize) -> Vec<u32> {
+        let mut buf = std::mem::take(&mut self.0);
+        buf.resize(len, 0);
+        buf
+    }
+
+    fn present(&mut self, pixels: Vec<u32>) {
+        self.0 = pixels;
+    }
+}
+
+/// How a stream that went well came to an end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The sender ended the stream.
+    SenderEnded,
+    /// The number of frames asked for arrived.
+    FramesReached,
+}
+
+/// A connection whose stream has been announced.
+pub struct Incoming {
+    reader: FrameReader<TcpStream>,
+    info: StreamInfo,
+    peer: String,
+}
+
+impl Incoming {
+    /// Connects to `addr` and completes the opening exchange.
+    pub fn connect(addr: &str) -> Result<Self> {
+        let stream = net::connect(addr)?;
+        Self::handshake(stream, addr)
+    }
+
+    /// Says hello on `stream` and reads the sender's announcement; `peer`
+    /// names the sender in errors.
+    pub fn handshake(stream: TcpStream, peer: &str) -> Result<Self> {
+        let not_camwire = || anyhow!("{peer} is not a camwire sender");
+        framing::write_message(&mut &stream, &[&wire::encode(&Message::hello())])
+            .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
+        stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
+        let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+        let body = match reader.read_message() {
+            Ok(Some(body)) => body,
+            Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
+            Err(e) if net::is_timeout(&e) => bail!(
+                "{peer} sent nothing for {:?}: it is not a camwire sender, or it is stuck",
+                limits::HANDSHAKE_TIMEOUT
+            ),
+            Err(FramingError::Io(e)) => bail!("connection to {peer} failed: {e}"),
+            Err(_) => return Err(not_camwire()),
+        };
+        let info = match wire::decode_opening(body) {
+            Ok(Message::Stream { info, .. }) => info,
+            Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
+            Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
+                return Err(not_camwire());
+            }
+            Err(e) => bail!("{peer}: {e}: update camwire on both ends"),
+        };
+        info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
+        reader.set_limit(info.max_body_len());
+        reader
+            .get_ref()
+            .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+        Ok(Incoming {
+            reader,
+            info,
+            peer: peer.to_string(),
+        })
+    }
+
+    /// The stream as the sender announced it.
+    pub fn info(&self) -> StreamInfo {
+        self.info
+    }
+
+    /// A handle on the socket, to shut it down from another thread.
+    pub fn socket(&self) -> Result<TcpStream> {
+        Ok(self.reader.get_ref().try_clone()?)
+    }
+
+    /// Receives frames until the sender ends the stream or `max_frames`
+    /// (0: no limit) have been decoded.
+    pub fn run(
+        mut self,
+        max_frames: u64,
+        screen: &mut dyn Screen,
+        stats: &Mutex<Stats>,
+    ) -> Result<Outcome> {
+        lock(stats).set_info(self.info);
+        let mut decoder = Decoder::new(self.info);
+        let pixels = self.info.width as usize * self.info.height as usize;
+        loop {
+            let (first_byte, body) = match self.reader.read_timed() {
+                Ok(Some(timed)) => timed,
+                Ok(None) => bail!(
+                    "{} closed the connection without ending the stream",
+                    self.peer
+                ),
+                Err(e) => return Err(describe(&self.peer, e)),
+            };
+            let (seq, captured_us, data) = match wire::decode(body) {
+                Ok(Message::Frame {
+                    seq,
+                    captured_us,
+                    data,
+                }) => (seq, captured_us, data),
+                Ok(Message::End) => return Ok(Outcome::SenderEnded),
+                Ok(Message::Error { reason }) => bail!("{}: {}", self.peer, printable(&reason)),
+                Ok(_) => bail!("{} broke the protocol: a second announcement", self.peer),
+                Err(e) => bail!("{} broke the protocol: {e}", self.peer),
+            };
+            let body_len = body.len();
+            lock(stats).frame_arrived(seq, body_len, first_byte);
+            let mut buf = screen.buffer(pixels);
+            match decoder.decode(data, &mut buf) {
+                Ok(()) => {}
+                Err(DecodeError::Corrupt(why)) => {
+                    eprintln!("camwire: skipped frame {seq}: {why}");
+                    lock(stats).frame_undecodable();
+                    screen.present(buf);
+                    continue;
+                }
+                Err(DecodeError::Protocol(why)) => bail!("{} broke the protocol: {why}", self.peer),
+            }
+            let decoded = {
+                let mut stats = lock(stats);
+                stats.frame_decoded(captured_us);
+                stats.frames()
+            };
+            screen.present(buf);
+            if max_frames > 0 && decoded >= max_frames {
+                return Ok(Outcome::FramesReached);
+            }
+        }
+    }
+}
+
+/// Turns a failed read of the stream into a sentence for the user.
+fn describe(peer: &str, e: FramingError) -> anyhow::Error {
+    match e {
+        FramingError::Truncated { .. } => {
+            anyhow!("sender closed the connection in the middle of a frame")
+        }
+        FramingError::TooLarge { len, limit } => anyhow!(
+            "{peer} broke the protocol: a message of {len} bytes, over the {limit} this stream allows"
+        ),
+        e if net::is_timeout(&e) => anyhow!(
+            "{peer} sent nothing for {:?}: the sender or the network stopped",
+            limits::SENDER_SILENCE_TIMEOUT
+        ),
+        FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
+    }
+}
+
+/// Locks the shared stats, whatever another thread did with them.
+pub fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
+    stats
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Stats shared between the network thread and whoever reports them.
+pub type SharedStats = Arc<Mutex<Stats>>;
+
+/// A peer's text with control characters replaced, safe to print.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .take(limits::MAX_REASON_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

@@ -1,0 +1,303 @@
+//! The sending side: accepts viewers and streams the newest frame to each.
+//!
+//! Threads: the caller's thread accepts connections; one capture thread owns
+//! the [`FrameSource`] and runs only while someone watches; one thread per
+//! viewer writes frames to its socket. They meet in a [`Hub`].
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::framing::{self, FrameReader};
+use crate::hub::{End, Hub, Next, Packet};
+use crate::limits;
+use crate::net;
+use crate::source::FrameSource;
+use crate::wire::{self, Message, StreamInfo};
+
+/// Opens the frame source; called on the capture thread each time capture
+/// starts, because a camera must live on the thread that uses it.
+pub type SourceFactory = Box<dyn Fn() -> Result<Box<dyn FrameSource>> + Send>;
+
+/// What a sender does beyond the source's own settings.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// The stream every viewer is told about.
+    pub info: StreamInfo,
+    /// Frames per second asked of the source; 0 means a new frame is made
+    /// only once a viewer has taken the last one.
+    pub fps: u32,
+    /// End the stream after this many frames; 0 streams forever.
+    pub max_frames: u64,
+    /// Viewers served at once; one more is told so and turned away.
+    pub max_viewers: usize,
+}
+
+/// Something the sender's user may want to hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A viewer started watching.
+    Joined { peer: SocketAddr, viewers: usize },
+    /// A viewer stopped watching; `reason` is set when it was not a clean end.
+    Left {
+        peer: SocketAddr,
+        viewers: usize,
+        reason: Option<String>,
+    },
+    /// A connection was refused before it could watch.
+    Refused { peer: SocketAddr, reason: String },
+    /// Accepting a connection failed (for example, out of file descriptors).
+    AcceptFailed(String),
+}
+
+/// Receives [`Event`]s; called from any of the sender's threads.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Ends a running sender from another thread (Ctrl-C, a test).
+#[derive(Clone)]
+pub struct Stopper {
+    hub: Arc<Hub>,
+    wake: SocketAddr,
+}
+
+impl Stopper {
+    /// Ends the stream cleanly: every viewer gets the end message.
+    pub fn stop(&self) {
+        finish(&self.hub, self.wake, End::Clean);
+    }
+}
+
+/// A sender bound to a listening socket.
+pub struct Sender {
+    listener: TcpListener,
+    config: SenderConfig,
+    hub: Arc<Hub>,
+    wake: SocketAddr,
+    events: EventSink,
+}
+
+impl Sender {
+    /// A sender that will accept viewers on `listener`.
+    pub fn new(listener: TcpListener, config: SenderConfig, events: EventSink) -> Result<Self> {
+        let wake = wake_address(listener.local_addr()?);
+        Ok(Sender {
+            listener,
+            config,
+            hub: Arc::new(Hub::new()),
+            wake,
+            events,
+        })
+    }
+
+    /// A handle that stops this sender.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            hub: Arc::clone(&self.hub),
+            wake: self.wake,
+        }
+    }
+
+    /// Streams until the stream ends; an error if it ended because the
+    /// source failed.
+    pub fn run(self, open_source: SourceFactory) -> Result<()> {
+        let capture = spawn_capture(&self, open_source);
+        let mut viewers: Vec<JoinHandle<()>> = Vec::new();
+        while self.hub.ended().is_none() {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(conn) => conn,
+                Err(e) if is_transient(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    (self.events)(Event::AcceptFailed(e.to_string()));
+                    thread::sleep(limits::ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
+            if self.hub.ended().is_some() {
+                break;
+            }
+            viewers.retain(|v| !v.is_finished());
+            viewers.push(self.spawn_viewer(stream, peer));
+        }
+        for viewer in viewers {
+            let _ = viewer.join();
+        }
+        let _ = capture.join();
+        match self.hub.ended() {
+            Some(End::Failed(reason)) => Err(anyhow!(reason)),
+            _ => Ok(()),
+        }
+    }
+
+    fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> JoinHandle<()> {
+        let hub = Arc::clone(&self.hub);
+        let events = Arc::clone(&self.events);
+        let (info, max_viewers) = (self.config.info, self.config.max_viewers);
+        thread::spawn(move || {
+            if let Err(e) = greet(&stream) {
+                events(Event::Refused {
+                    peer,
+                    reason: format!("{e:#}"),
+                });
+                return;
+            }
+            let viewers = hub.join();
+            if viewers > max_viewers {
+                hub.leave();
+                let reason = format!("the sender is at its limit of {max_viewers} viewers");
+                let _ = send_message(
+                    &stream,
+                    &Message::Error {
+                        reason: reason.clone(),
+                    },
+                );
+                events(Event::Refused { peer, reason });
+                return;
+            }
+            events(Event::Joined { peer, viewers });
+            let reason = send_stream(&stream, info, &hub)
+                .err()
+                .map(|e| format!("{e:#}"));
+            let viewers = hub.leave();
+            events(Event::Left {
+                peer,
+                viewers,
+                reason,
+            });
+        })
+    }
+}
+
+/// Reads the viewer's hello.
+fn greet(stream: &TcpStream) -> Result<()> {
+    net::tune(stream)?;
+    stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
+    let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+    let body = match reader.read_message() {
+        Ok(Some(body)) => body,
+        Ok(None) => bail!("closed the connection before saying hello"),
+        Err(e) if net::is_timeout(&e) => bail!("said nothing for {:?}", limits::HANDSHAKE_TIMEOUT),
+        Err(_) => bail!("is not a camwire receiver"),
+    };
+    match wire::decode_opening(body) {
+        Ok(Message::Hello { .. }) => {}
+        Ok(_) | Err(wire::WireError::NotCamwire | wire::WireError::Malformed(_)) => {
+            bail!("is not a camwire receiver")
+        }
+        Err(e) => {
+            let reason = format!("{e}: update camwire on both ends");
+            let _ = send_message(stream, &Message::Error { reason });
+            bail!("{e}");
+        }
+    }
+    stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
+    Ok(())
+}
+
+/// Announces the stream, then sends frames from the hub until the stream
+/// ends or the viewer goes.
+fn send_stream(mut stream: &TcpStream, info: StreamInfo, hub: &Hub) -> Result<()> {
+    send_message(stream, &Message::stream(info)).context("could not announce the stream")?;
+    let mut last = None;
+    loop {
+        match hub.next_for(last) {
+            Next::Frame(packet) => {
+                match framing::write_message(&mut stream, &[&packet.header, &packet.data]) {
+                    Ok(()) => {}
+                    Err(e) if net::is_hang_up(&e) => return Ok(()),
+                    Err(e) => return Err(net::describe_write_error(e)),
+                }
+                last = Some(packet.seq);
+            }
+            Next::End(End::Clean) => return Ok(send_message(stream, &Message::End)?),
+            Next::End(End::Failed(reason)) => {
+                return Ok(send_message(stream, &Message::Error { reason })?);
+            }
+        }
+    }
+}
+
+fn send_message(mut stream: &TcpStream, msg: &Message<'_>) -> io::Result<()> {
+    framing::write_message(&mut stream, &[&wire::encode(msg)])
+}
+
+fn spawn_capture(sender: &Sender, open_source: SourceFactory) -> JoinHandle<()> {
+    let hub = Arc::clone(&sender.hub);
+    let (config, wake) = (sender.config.clone(), sender.wake);
+    thread::spawn(move || {
+        let end = capture_loop(&hub, &config, &*open_source);
+        finish(&hub, wake, end);
+    })
+}
+
+/// Opens the source whenever someone watches and publishes its frames.
+fn capture_loop(
+    hub: &Hub,
+    config: &SenderConfig,
+    open_source: &dyn Fn() -> Result<Box<dyn FrameSource>>,
+) -> End {
+    let mut seq = 0u64;
+    while hub.wait_for_viewers() {
+        let mut source = match open_source() {
+            Ok(source) => source,
+            Err(e) => return End::Failed(format!("{e:#}")),
+        };
+        if source.info() != config.info {
+            return End::Failed(format!(
+                "the source changed its format to {:?} after the stream was announced as {:?}",
+                source.info(),
+                config.info
+            ));
+        }
+        while hub.viewers() > 0 && hub.ended().is_none() {
+            if config.fps == 0 && seq > 0 && !hub.wait_taken() {
+                break;
+            }
+            let frame = match source.next_frame() {
+                Ok(frame) => frame,
+                Err(e) => return End::Failed(format!("{e:#}")),
+            };
+            let header = wire::frame_header(seq, frame.captured_us, &frame.data);
+            hub.publish(Packet {
+                seq,
+                header,
+                data: frame.data,
+            });
+            seq += 1;
+            if config.max_frames > 0 && seq >= config.max_frames {
+                return End::Clean;
+            }
+        }
+        drop(source);
+        hub.clear();
+    }
+    End::Clean
+}
+
+/// Ends the stream and wakes the accept loop so that it sees the end.
+fn finish(hub: &Hub, wake: SocketAddr, end: End) {
+    hub.end(end);
+    let _ = TcpStream::connect_timeout(&wake, limits::CONNECT_TIMEOUT);
+}
+
+/// Where to connect to reach a listener bound to `local`.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}

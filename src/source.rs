@@ -1,0 +1,219 @@
+//! Where frames come from: the [`FrameSource`] trait and the test pattern.
+//!
+//! A source hands out frames already encoded in the stream's codec, so the
+//! sender serializes them without looking inside. The webcam lives in
+//! `camera`; everything here runs on any machine.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+
+use crate::codec;
+use crate::wire::{Codec, StreamInfo};
+
+/// How many distinct pictures the test pattern cycles through.
+pub const PATTERN_FRAMES: usize = 12;
+
+/// One captured frame, encoded in the stream's codec.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Capture time in microseconds since the Unix epoch.
+    pub captured_us: u64,
+    /// The encoded pixels, shared with every viewer that sends them.
+    pub data: Arc<[u8]>,
+}
+
+/// Something that makes frames: a webcam or the test pattern.
+///
+/// A source is created and used on the capture thread only, so it need not be
+/// `Send` (a nokhwa camera is not).
+pub trait FrameSource {
+    /// The shape of the frames this source makes.
+    fn info(&self) -> StreamInfo;
+
+    /// Blocks until the next frame is ready and returns it.
+    fn next_frame(&mut self) -> Result<Frame>;
+}
+
+/// What a sender asks of its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// Requested frame width.
+    pub width: u32,
+    /// Requested frame height.
+    pub height: u32,
+    /// Frames per second; 0 makes frames as fast as they are taken.
+    pub fps: u32,
+    /// The codec on the wire.
+    pub codec: Codec,
+    /// JPEG quality, 1 to 100.
+    pub quality: u8,
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A moving test pattern: colour bars with a bright band that walks down
+/// the picture, one step per frame.
+///
+/// Its [`PATTERN_FRAMES`] pictures are made and encoded once, at start, so a
+/// frame costs nothing and benchmarks measure the transport alone.
+pub struct TestPattern {
+    info: StreamInfo,
+    frames: Vec<Arc<[u8]>>,
+    next: usize,
+    pacer: Pacer,
+}
+
+impl TestPattern {
+    /// Makes the pattern's pictures for `config`.
+    pub fn new(config: &SourceConfig) -> Result<Self> {
+        let info = StreamInfo {
+            width: config.width,
+            height: config.height,
+            codec: config.codec,
+        };
+        info.validate()?;
+        let frames = (0..PATTERN_FRAMES)
+            .map(|i| {
+                let rgb = pattern_rgb(config.width, config.height, i);
+                codec::encode(&info, &rgb, config.quality).map(Arc::from)
+            })
+            .collect::<Result<_>>()?;
+        Ok(TestPattern {
+            info,
+            frames,
+            next: 0,
+            pacer: Pacer::new(config.fps),
+        })
+    }
+}
+
+impl FrameSource for TestPattern {
+    fn info(&self) -> StreamInfo {
+        self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Frame> {
+        self.pacer.wait();
+        let data = Arc::clone(&self.frames[self.next % PATTERN_FRAMES]);
+        self.next += 1;
+        Ok(Frame {
+            captured_us: now_us(),
+            data,
+        })
+    }
+}
+
+/// The RGB pixels of test pattern picture `index`.
+pub fn pattern_rgb(width: u32, height: u32, index: usize) -> Vec<u8> {
+    const BARS: [[u8; 3]; 8] = [
+        [235, 235, 235],
+        [235, 235, 16],
+        [16, 235, 235],
+        [16, 235, 16],
+        [235, 16, 235],
+        [235, 16, 16],
+        [16, 16, 235],
+        [16, 16, 16],
+    ];
+    let (w, h) = (width as usize, height as usize);
+    let band = (h / PATTERN_FRAMES).max(1);
+    let band_top = (index % PATTERN_FRAMES) * h / PATTERN_FRAMES;
+    let row_of = |in_band: bool| -> Vec<u8> {
+        (0..w)
+            .flat_map(|x| {
+                let bar = BARS[x * BARS.len() / w];
+                if in_band { bar.map(|c| 255 - c) } else { bar }
+            })
+            .collect()
+    };
+    let (plain, inverted) = (row_of(false), row_of(true));
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        let in_band = (band_top..band_top + band).contains(&y);
+        rgb.extend_from_slice(if in_band { &inverted } else { &plain });
+    }
+    rgb
+}
+
+/// Paces a loop to a fixed rate without drifting.
+#[derive(Debug)]
+pub struct Pacer {
+    period: Option<Duration>,
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `fps` ticks a second; 0 never waits.
+    pub fn new(fps: u32) -> Self {
+        Pacer {
+            period: (fps > 0).then(|| Duration::from_secs(1) / fps),
+            next: None,
+        }
+    }
+
+    /// Sleeps until the next tick. After a stall longer than one period the
+    /// schedule restarts from now instead of bursting to catch up.
+    pub fn wait(&mut self) {
+        let Some(period) = self.period else { return };
+        let now = Instant::now();
+        let due = match self.next {
+            Some(due) if due + period > now => due,
+            _ => now,
+        };
+        if due > now {
+            thread::sleep(due - now);
+        }
+        self.next = Some(due + period);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(codec: Codec) -> SourceConfig {
+        SourceConfig {
+            width: 64,
+            height: 48,
+            fps: 0,
+            codec,
+            quality: 80,
+        }
+    }
+
+    #[test]
+    fn pattern_moves_and_repeats() {
+        let a = pattern_rgb(64, 48, 0);
+        assert_eq!(a.len(), 64 * 48 * 3);
+        assert_ne!(a, pattern_rgb(64, 48, 1));
+        assert_eq!(a, pattern_rgb(64, 48, PATTERN_FRAMES));
+    }
+
+    #[test]
+    fn raw_test_pattern_hands_out_its_pictures_in_turn() {
+        let mut source = TestPattern::new(&config(Codec::Raw)).unwrap();
+        for i in 0..PATTERN_FRAMES + 2 {
+            let frame = source.next_frame().unwrap();
+            assert_eq!(&frame.data[..], &pattern_rgb(64, 48, i)[..]);
+        }
+    }
+
+    #[test]
+    fn tiny_odd_sizes_work() {
+        let cfg = SourceConfig {
+            width: 1,
+            height: 1,
+            ..config(Codec::Jpeg)
+        };
+        let mut source = TestPattern::new(&cfg).unwrap();
+        assert!(!source.next_frame().unwrap().data.is_empty());
+    }
+}

@@ -1,0 +1,203 @@
+//! What a receiver measures, and the one-line JSON summary it prints.
+
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::source::now_us;
+use crate::wire::StreamInfo;
+
+/// Largest frame age the latency histogram records: one minute, in µs.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// Running measurements of one receiver.
+#[derive(Debug)]
+pub struct Stats {
+    info: Option<StreamInfo>,
+    frames: u64,
+    bytes: u64,
+    dropped: u64,
+    decode_errors: u64,
+    last_seq: Option<u64>,
+    started: Option<Instant>,
+    last_decoded: Option<Instant>,
+    latency_us: Histogram<u64>,
+    last_latency_us: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            info: None,
+            frames: 0,
+            bytes: 0,
+            dropped: 0,
+            decode_errors: 0,
+            last_seq: None,
+            started: None,
+            last_decoded: None,
+            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("valid histogram bounds"),
+            last_latency_us: 0,
+        }
+    }
+}
+
+/// The JSON summary of `receiver --json` (see the contract for each key).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub frames: u64,
+    pub seconds: f64,
+    pub fps: f64,
+    pub bytes: u64,
+    pub mbit_per_s: f64,
+    pub width: u32,
+    pub height: u32,
+    pub codec: &'static str,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_max: f64,
+    pub dropped: u64,
+    pub decode_errors: u64,
+}
+
+impl Stats {
+    /// Records the stream's announcement.
+    pub fn set_info(&mut self, info: StreamInfo) {
+        self.info = Some(info);
+    }
+
+    /// Records a frame message of `body_len` bytes whose first byte arrived
+    /// at `first_byte`; returns how many frames were missed before it.
+    pub fn frame_arrived(&mut self, seq: u64, body_len: usize, first_byte: Instant) -> u64 {
+        let missed = match self.last_seq {
+            Some(last) => seq.saturating_sub(last + 1),
+            None => 0,
+        };
+        self.dropped += missed;
+        self.last_seq = Some(seq);
+        self.bytes += body_len as u64;
+        self.started.get_or_insert(first_byte);
+        missed
+    }
+
+    /// Records a frame whose pixels are ready, captured at `captured_us`.
+    pub fn frame_decoded(&mut self, captured_us: u64) {
+        self.frames += 1;
+        self.last_decoded = Some(Instant::now());
+        let age = now_us()
+            .saturating_sub(captured_us)
+            .clamp(1, MAX_LATENCY_US);
+        self.last_latency_us = age;
+        self.latency_us.saturating_record(age);
+    }
+
+    /// Records a frame whose pixels could not be decoded.
+    pub fn frame_undecodable(&mut self) {
+        self.decode_errors += 1;
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Bytes of frame messages so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Age of the newest decoded frame, in milliseconds.
+    pub fn last_latency_ms(&self) -> f64 {
+        self.last_latency_us as f64 / 1000.0
+    }
+
+    /// The summary as it stands.
+    pub fn summary(&self) -> Summary {
+        let seconds = match (self.started, self.last_decoded) {
+            (Some(start), Some(end)) => end.saturating_duration_since(start).as_secs_f64(),
+            _ => 0.0,
+        };
+        let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
+        let quantile_ms = |q: f64| match self.frames {
+            0 => 0.0,
+            _ => self.latency_us.value_at_quantile(q) as f64 / 1000.0,
+        };
+        let info = self.info;
+        Summary {
+            frames: self.frames,
+            seconds,
+            fps: per_second(self.frames as f64),
+            bytes: self.bytes,
+            mbit_per_s: per_second(self.bytes as f64 * 8.0 / 1e6),
+            width: info.map_or(0, |i| i.width),
+            height: info.map_or(0, |i| i.height),
+            codec: info.map_or("none", |i| i.codec.name()),
+            latency_ms_p50: quantile_ms(0.5),
+            latency_ms_p99: quantile_ms(0.99),
+            latency_ms_max: quantile_ms(1.0),
+            dropped: self.dropped,
+            decode_errors: self.decode_errors,
+        }
+    }
+}
+
+impl Summary {
+    /// The summary as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a summary always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Codec;
+
+    #[test]
+    fn gaps_in_sequence_numbers_count_as_dropped() {
+        let mut stats = Stats::default();
+        let now = Instant::now();
+        for seq in [5, 6, 9, 10] {
+            stats.frame_arrived(seq, 100, now);
+            stats.frame_decoded(now_us());
+        }
+        let summary = stats.summary();
+        assert_eq!(summary.dropped, 2);
+        assert_eq!(summary.frames, 4);
+        assert_eq!(summary.bytes, 400);
+    }
+
+    #[test]
+    fn summary_is_one_line_of_json_with_the_contract_keys() {
+        let mut stats = Stats::default();
+        stats.set_info(StreamInfo {
+            width: 4,
+            height: 2,
+            codec: Codec::Jpeg,
+        });
+        stats.frame_arrived(0, 10, Instant::now());
+        stats.frame_decoded(now_us().saturating_sub(2_000));
+        let json = stats.summary().to_json();
+        assert!(!json.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for key in [
+            "frames",
+            "seconds",
+            "fps",
+            "bytes",
+            "width",
+            "height",
+            "codec",
+            "latency_ms_p50",
+            "latency_ms_p99",
+            "latency_ms_max",
+            "dropped",
+        ] {
+            assert!(value.get(key).is_some(), "{key} missing from {json}");
+        }
+        assert_eq!(value["codec"], "jpeg");
+        assert!(value["latency_ms_p50"].as_f64().unwrap() >= 2.0);
+    }
+}

@@ -1,0 +1,361 @@
+//! The messages camwire peers exchange, and the one place that encodes them.
+//!
+//! Each [`Message`] is a compatibility promise: a body is the message encoded
+//! with bincode 2 (serde) using [`CONFIG`]: little-endian, fixed-width
+//! integers, enum variants as a `u32` index, byte strings as a `u64` length
+//! followed by the bytes. Nothing outside this module names bincode, so the
+//! encoding can be swapped without touching the rest.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits;
+
+/// First bytes of every opening message: `CAMWIRE` and a NUL.
+pub const MAGIC: [u8; 8] = *b"CAMWIRE\0";
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The bincode configuration of every body.
+const CONFIG: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Fixint,
+> = bincode::config::standard().with_fixed_int_encoding();
+
+/// How the pixels of a frame are encoded.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Packed RGB, 3 bytes a pixel, rows top to bottom, no padding.
+    Raw,
+    /// One baseline or progressive JPEG image.
+    Jpeg,
+}
+
+impl Codec {
+    /// The lowercase name used on the command line and in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Raw => "raw",
+            Codec::Jpeg => "jpeg",
+        }
+    }
+}
+
+/// The shape of a stream, as the sender announces it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Encoding of every frame's pixels.
+    pub codec: Codec,
+}
+
+impl StreamInfo {
+    /// Bytes of one frame as packed RGB.
+    pub fn raw_len(&self) -> usize {
+        self.width as usize * self.height as usize * 3
+    }
+
+    /// The largest message body a frame of this stream can need.
+    pub fn max_body_len(&self) -> usize {
+        let slack = match self.codec {
+            Codec::Raw => 0,
+            Codec::Jpeg => limits::JPEG_SLACK,
+        };
+        self.raw_len() + slack + limits::FRAME_OVERHEAD
+    }
+
+    /// Checks the size against [`limits::MAX_WIDTH`] and [`limits::MAX_HEIGHT`].
+    pub fn validate(&self) -> Result<(), WireError> {
+        let ok = (1..=limits::MAX_WIDTH).contains(&self.width)
+            && (1..=limits::MAX_HEIGHT).contains(&self.height);
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::BadSize {
+                width: self.width,
+                height: self.height,
+            })
+        }
+    }
+}
+
+/// One message on a camwire connection.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A viewer's first message (variant 0).
+    Hello {
+        /// Always [`MAGIC`].
+        magic: [u8; 8],
+        /// The viewer's [`PROTOCOL_VERSION`].
+        version: u16,
+    },
+    /// A sender's first message, announcing the stream (variant 1).
+    Stream {
+        /// Always [`MAGIC`].
+        magic: [u8; 8],
+        /// The sender's [`PROTOCOL_VERSION`].
+        version: u16,
+        /// What the frames will look like.
+        info: StreamInfo,
+    },
+    /// One video frame (variant 2).
+    Frame {
+        /// Counts every frame the sender made, from 0; gaps are frames this
+        /// viewer missed.
+        seq: u64,
+        /// Capture time in microseconds since the Unix epoch.
+        captured_us: u64,
+        /// The pixels, encoded as the stream's codec says.
+        #[serde(borrow, with = "serde_bytes")]
+        data: &'a [u8],
+    },
+    /// The sender ends the stream cleanly (variant 3).
+    End,
+    /// The sender refuses or stops the stream, saying why (variant 4).
+    Error {
+        /// A sentence for the viewer's user.
+        reason: String,
+    },
+}
+
+impl Message<'_> {
+    /// A viewer's opening message.
+    pub fn hello() -> Self {
+        Message::Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+        }
+    }
+
+    /// A sender's opening message for `info`.
+    pub fn stream(info: StreamInfo) -> Self {
+        Message::Stream {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            info,
+        }
+    }
+}
+
+/// Why a body could not be understood.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    /// The peer's opening bytes are not camwire's.
+    #[error("the peer does not speak camwire")]
+    NotCamwire,
+    /// The peer speaks another protocol version.
+    #[error("the peer speaks camwire protocol version {theirs}, this build speaks {ours}")]
+    Version {
+        /// The peer's version.
+        theirs: u16,
+        /// Ours.
+        ours: u16,
+    },
+    /// A stream announced a frame size camwire does not accept.
+    #[error(
+        "the announced frame size {width}x{height} is outside 1x1..={}x{}",
+        limits::MAX_WIDTH,
+        limits::MAX_HEIGHT
+    )]
+    BadSize {
+        /// Announced width.
+        width: u32,
+        /// Announced height.
+        height: u32,
+    },
+    /// The body is not a valid message.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes a whole message into a new body.
+pub fn encode(msg: &Message<'_>) -> Vec<u8> {
+    bincode::serde::encode_to_vec(msg, CONFIG).expect("encoding into a Vec cannot fail")
+}
+
+/// Decodes a body, borrowing frame pixels from it.
+pub fn decode(body: &[u8]) -> Result<Message<'_>, WireError> {
+    let (msg, used) = bincode::serde::borrow_decode_from_slice(body, CONFIG)
+        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    if used != body.len() {
+        return Err(WireError::Malformed(format!(
+            "{} bytes after the end of the message",
+            body.len() - used
+        )));
+    }
+    Ok(msg)
+}
+
+/// Decodes a peer's opening body after checking its magic and version, so that
+/// a stranger and a newer camwire get their own clear errors.
+pub fn decode_opening(body: &[u8]) -> Result<Message<'_>, WireError> {
+    let prefix: Result<((u32, [u8; 8], u16), usize), _> =
+        bincode::serde::decode_from_slice(body, CONFIG);
+    match prefix {
+        Ok(((_, magic, _), _)) if magic != MAGIC => Err(WireError::NotCamwire),
+        Ok(((_, _, version), _)) if version != PROTOCOL_VERSION => Err(WireError::Version {
+            theirs: version,
+            ours: PROTOCOL_VERSION,
+        }),
+        Ok(_) => decode(body),
+        Err(_) => Err(WireError::NotCamwire),
+    }
+}
+
+/// The body of a [`Message::Frame`] without its trailing pixels.
+///
+/// The full body is this header followed by `data`, so a sender can write the
+/// pixels straight from where they lie, shared by every viewer.
+pub fn frame_header(seq: u64, captured_us: u64, data: &[u8]) -> Vec<u8> {
+    let msg = Message::Frame {
+        seq,
+        captured_us,
+        data,
+    };
+    let mut writer = SkipPayload {
+        out: Vec::with_capacity(limits::FRAME_OVERHEAD),
+        payload: data,
+        skipped: data.is_empty(),
+    };
+    bincode::serde::encode_into_writer(&msg, &mut writer, CONFIG)
+        .expect("encoding into a Vec cannot fail");
+    assert!(writer.skipped, "bincode wrote the pixels in pieces");
+    writer.out
+}
+
+/// A bincode writer that keeps everything but the one write of `payload`.
+struct SkipPayload<'a> {
+    out: Vec<u8>,
+    payload: &'a [u8],
+    skipped: bool,
+}
+
+impl bincode::enc::write::Writer for SkipPayload<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        if !self.skipped && std::ptr::eq(bytes, self.payload) {
+            self.skipped = true;
+        } else {
+            self.out.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: StreamInfo = StreamInfo {
+        width: 640,
+        height: 480,
+        codec: Codec::Raw,
+    };
+
+    #[test]
+    fn every_message_round_trips() {
+        let pixels = [1u8, 2, 3, 4, 5, 6];
+        let messages = [
+            Message::hello(),
+            Message::stream(INFO),
+            Message::Frame {
+                seq: 7,
+                captured_us: 1_700_000_000_000_000,
+                data: &pixels,
+            },
+            Message::End,
+            Message::Error {
+                reason: "busy".into(),
+            },
+        ];
+        for msg in messages {
+            assert_eq!(decode(&encode(&msg)).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn layout_is_the_documented_one() {
+        let body = encode(&Message::stream(INFO));
+        let mut want = 1u32.to_le_bytes().to_vec();
+        want.extend_from_slice(b"CAMWIRE\0");
+        want.extend_from_slice(&1u16.to_le_bytes());
+        want.extend_from_slice(&640u32.to_le_bytes());
+        want.extend_from_slice(&480u32.to_le_bytes());
+        want.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(body, want);
+
+        let frame = encode(&Message::Frame {
+            seq: 2,
+            captured_us: 3,
+            data: b"xyz",
+        });
+        let mut want = 2u32.to_le_bytes().to_vec();
+        want.extend_from_slice(&2u64.to_le_bytes());
+        want.extend_from_slice(&3u64.to_le_bytes());
+        want.extend_from_slice(&3u64.to_le_bytes());
+        want.extend_from_slice(b"xyz");
+        assert_eq!(frame, want);
+    }
+
+    #[test]
+    fn frame_header_plus_pixels_is_the_whole_body() {
+        for len in [0, 1, 1000, 640 * 480 * 3] {
+            let pixels: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut body = frame_header(9, 10, &pixels);
+            assert_eq!(body.len(), 28);
+            body.extend_from_slice(&pixels);
+            let whole = Message::Frame {
+                seq: 9,
+                captured_us: 10,
+                data: &pixels,
+            };
+            assert_eq!(body, encode(&whole));
+        }
+    }
+
+    #[test]
+    fn strangers_and_other_versions_are_told_apart() {
+        assert_eq!(
+            decode_opening(b"GET / HTTP/1.1\r\n"),
+            Err(WireError::NotCamwire)
+        );
+        assert_eq!(decode_opening(b"ab"), Err(WireError::NotCamwire));
+        let mut body = encode(&Message::hello());
+        body[12] = 9;
+        assert_eq!(
+            decode_opening(&body),
+            Err(WireError::Version { theirs: 9, ours: 1 })
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_and_bad_tags_are_malformed() {
+        let mut body = encode(&Message::End);
+        body.push(0);
+        assert!(matches!(decode(&body), Err(WireError::Malformed(_))));
+        assert!(matches!(
+            decode(&[99, 0, 0, 0]),
+            Err(WireError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_frame_cannot_claim_more_pixels_than_its_body_has() {
+        let mut body = frame_header(0, 0, &[0u8; 16]);
+        body.extend_from_slice(&[0u8; 4]);
+        assert!(matches!(decode(&body), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn sizes_are_checked() {
+        assert!(INFO.validate().is_ok());
+        let huge = StreamInfo {
+            width: 100_000,
+            ..INFO
+        };
+        assert!(huge.validate().is_err());
+        assert!(StreamInfo { height: 0, ..INFO }.validate().is_err());
+    }
+}
