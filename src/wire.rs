@@ -189,11 +189,13 @@ pub fn decode(body: &[u8]) -> Result<Message<'_>, WireError> {
     Ok(msg)
 }
 
+/// The first fields of both opening messages: variant, magic, version.
+type OpeningPrefix = (u32, [u8; 8], u16);
+
 /// Decodes a peer's opening body after checking its magic and version, so that
 /// a stranger and a newer camwire get their own clear errors.
 pub fn decode_opening(body: &[u8]) -> Result<Message<'_>, WireError> {
-    let prefix: Result<((u32, [u8; 8], u16), usize), _> =
-        bincode::serde::decode_from_slice(body, CONFIG);
+    let prefix: Result<(OpeningPrefix, usize), _> = bincode::serde::decode_from_slice(body, CONFIG);
     match prefix {
         Ok(((_, magic, _), _)) if magic != MAGIC => Err(WireError::NotCamwire),
         Ok(((_, _, version), _)) if version != PROTOCOL_VERSION => Err(WireError::Version {
