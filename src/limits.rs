@@ -43,3 +43,8 @@ pub const SENDER_SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Characters of a peer's error text shown to the user.
 pub const MAX_REASON_CHARS: usize = 300;
+
+/// Unsent bytes the kernel may queue on a sender's socket
+/// (TCP_NOTSENT_LOWAT): enough to keep a fast link busy, too little to
+/// hold a backlog of stale frames.
+pub const UNSENT_LIMIT: usize = 128 * 1024;

@@ -20,6 +20,16 @@ pub fn tune(stream: &TcpStream) -> io::Result<()> {
     SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
+/// Keeps the kernel's queue of unsent bytes short on a sending socket, so
+/// that a frame waiting there is never much older than the newest one.
+pub fn limit_unsent(stream: &TcpStream) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    SockRef::from(stream).set_tcp_notsent_lowat(limits::UNSENT_LIMIT as u32)?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream;
+    Ok(())
+}
+
 /// Connects to `addr` (a `host:port`), trying each address it resolves to.
 pub fn connect(addr: &str) -> Result<TcpStream> {
     let targets: Vec<SocketAddr> = addr

@@ -194,6 +194,7 @@ fn greet(stream: &TcpStream) -> Result<()> {
         }
     }
     stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
+    net::limit_unsent(stream)?;
     Ok(())
 }
 

@@ -192,18 +192,24 @@ pub fn decode(body: &[u8]) -> Result<Message<'_>, WireError> {
 /// The first fields of both opening messages: variant, magic, version.
 type OpeningPrefix = (u32, [u8; 8], u16);
 
+/// Variant indexes of the two opening messages.
+const OPENING_VARIANTS: [u32; 2] = [0, 1];
+
 /// Decodes a peer's opening body after checking its magic and version, so that
 /// a stranger and a newer camwire get their own clear errors.
 pub fn decode_opening(body: &[u8]) -> Result<Message<'_>, WireError> {
     let prefix: Result<(OpeningPrefix, usize), _> = bincode::serde::decode_from_slice(body, CONFIG);
     match prefix {
+        Ok(((variant, _, _), _)) if !OPENING_VARIANTS.contains(&variant) => {
+            decode(body).map_err(|_| WireError::NotCamwire)
+        }
         Ok(((_, magic, _), _)) if magic != MAGIC => Err(WireError::NotCamwire),
         Ok(((_, _, version), _)) if version != PROTOCOL_VERSION => Err(WireError::Version {
             theirs: version,
             ours: PROTOCOL_VERSION,
         }),
         Ok(_) => decode(body),
-        Err(_) => Err(WireError::NotCamwire),
+        Err(_) => decode(body).map_err(|_| WireError::NotCamwire),
     }
 }
 
