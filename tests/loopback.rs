@@ -232,7 +232,7 @@ fn receive_error(bytes: Vec<u8>) -> String {
     let result = Incoming::connect(&addr).and_then(|incoming| {
         incoming.run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
     });
-    format!("{:#}", result.err().expect("an error"))
+    format!("{:#}", result.expect_err("an error"))
 }
 
 fn framed(msg: &Message<'_>) -> Vec<u8> {
