@@ -1,0 +1,153 @@
+//! The real binaries, run the way a person or a script runs them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+
+use common::*;
+
+#[test]
+fn headless_receiver_gets_exactly_n_frames_and_prints_json() {
+    let (_sender, addr) = start_sender(&["--source", "test", "--codec", "raw", "--fps", "0"]);
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--frames", "40", "--json"]);
+    let output = run(receiver);
+    assert!(output.status.success(), "{output:?}");
+    let json = summary(&output);
+    assert_eq!(json["frames"], 40);
+    assert_eq!(json["dropped"], 0);
+    assert_eq!(
+        (json["width"].as_u64(), json["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(json["codec"], "raw");
+    assert_eq!(json["bytes"].as_u64().unwrap(), 40 * (640 * 480 * 3 + 28));
+    assert!(json["fps"].as_f64().unwrap() > 0.0);
+    assert!(json["latency_ms_p99"].as_f64().unwrap() >= json["latency_ms_p50"].as_f64().unwrap());
+}
+
+#[test]
+fn sender_frames_n_ends_the_stream_cleanly_for_the_receiver() {
+    let (mut sender, addr) = start_sender(&["--source", "test", "--frames", "20", "--fps", "0"]);
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--json"]);
+    let output = run(receiver);
+    assert!(output.status.success(), "{output:?}");
+    let json = summary(&output);
+    assert_eq!(json["frames"], 20);
+    assert_eq!(json["codec"], "jpeg", "JPEG is the default codec");
+    assert!(sender.wait_exit().success());
+}
+
+#[test]
+fn ctrl_c_on_the_sender_ends_every_receiver_cleanly() {
+    let (sender, addr) = start_sender(&["--source", "test", "--fps", "30"]);
+    let receivers: Vec<Running> = (0..2)
+        .map(|_| start_receiver(&["--connect", &addr, "--headless", "--json"], &[]))
+        .collect();
+    for r in &receivers {
+        r.wait_line("camwire: receiving");
+    }
+    sender.wait_line("(2 watching)");
+    sender.interrupt();
+    for mut r in receivers {
+        assert!(r.wait_exit().success());
+        let mut out = String::new();
+        r.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(json["frames"].is_u64(), "{json}");
+    }
+}
+
+#[test]
+fn missing_camera_is_one_line_naming_the_index() {
+    let mut sender = sender_bin();
+    sender.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--source",
+        "camera",
+        "--camera",
+        "0",
+    ]);
+    let line = one_error_line(&run(sender));
+    assert!(line.starts_with("no camera at index 0"), "{line}");
+    assert!(
+        line.contains("--list-cameras") && line.contains("--source test"),
+        "{line}"
+    );
+}
+
+#[test]
+fn list_cameras_says_there_is_none() {
+    let mut sender = sender_bin();
+    sender.arg("--list-cameras");
+    let output = run(sender);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no cameras found"));
+}
+
+#[test]
+fn connection_refused_says_what_to_check() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &format!("127.0.0.1:{port}"), "--headless"]);
+    let line = one_error_line(&run(receiver));
+    assert_eq!(
+        line,
+        format!(
+            "could not connect to 127.0.0.1:{port}: connection refused (is the sender running, and on that port?)"
+        )
+    );
+}
+
+#[test]
+fn an_http_server_is_not_a_camwire_sender() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 512];
+        let _ = conn.read(&mut request);
+        let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless"]);
+    let line = one_error_line(&run(receiver));
+    assert_eq!(line, format!("{addr} is not a camwire sender"));
+}
+
+#[test]
+fn a_wrong_address_is_one_line() {
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", "no-port-here", "--headless"]);
+    let line = one_error_line(&run(receiver));
+    assert!(
+        line.starts_with("could not connect to no-port-here"),
+        "{line}"
+    );
+}
+
+#[test]
+fn busy_port_is_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut sender = sender_bin();
+    sender.args(["--bind", &addr, "--source", "test"]);
+    let line = one_error_line(&run(sender));
+    assert!(
+        line.starts_with(&format!("could not listen on {addr}")),
+        "{line}"
+    );
+}

@@ -1,0 +1,161 @@
+//! Helpers for tests that run the real binaries.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any one step of a test may take before it counts as a hang.
+pub const STEP: Duration = Duration::from_secs(30);
+
+/// A child process killed when the test lets go of it.
+pub struct Running {
+    pub child: Child,
+    /// Lines of the stream that was followed (stdout or stderr).
+    pub lines: Receiver<String>,
+}
+
+impl Running {
+    /// Waits for a line containing `needle` and returns it.
+    pub fn wait_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    /// Waits for the process to exit, at most [`STEP`].
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit");
+            // No exit notification exists for a child in std; poll gently.
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C would.
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards each line of `stream` to a channel.
+fn follow(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+pub fn sender_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sender"))
+}
+
+pub fn receiver_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_receiver"))
+}
+
+/// A sender on a free loopback port, with its address.
+pub fn start_sender(args: &[&str]) -> (Running, String) {
+    let mut child = sender_bin()
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = follow(child.stdout.take().unwrap());
+    let sender = Running { child, lines };
+    let line = sender.wait_line("listening on ");
+    let addr = line.trim_start_matches("listening on ").trim().to_string();
+    (sender, addr)
+}
+
+/// A receiver whose stderr is followed line by line.
+pub fn start_receiver(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut child = receiver_bin()
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = follow(child.stderr.take().unwrap());
+    Running { child, lines }
+}
+
+/// Runs a command to completion, failing the test if it takes over [`STEP`].
+pub fn run(mut command: Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        out.read_to_end(&mut buf).map(|_| buf)
+    });
+    let mut stderr = Vec::new();
+    err.read_to_end(&mut stderr).unwrap();
+    let mut running = Running {
+        child,
+        lines: mpsc::channel().1,
+    };
+    let status = running.wait_exit();
+    Output {
+        status,
+        stdout: out_reader.join().unwrap().unwrap(),
+        stderr,
+    }
+}
+
+/// The single line a failed binary printed on stderr.
+pub fn one_error_line(output: &Output) -> String {
+    assert!(!output.status.success(), "expected a failure");
+    let text = String::from_utf8_lossy(&output.stderr).to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("camwire: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got {text:?}");
+    assert!(!text.contains("panicked"), "{text}");
+    lines[0].to_string()
+}
+
+/// The JSON summary a receiver printed last on stdout.
+pub fn summary(output: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().last().expect("a summary line");
+    serde_json::from_str(last).expect("valid JSON")
+}
