@@ -1,0 +1,127 @@
+//! The real window under Xvfb: what it shows, and quitting it with a key.
+//!
+//! Needs Xvfb, xdotool and ImageMagick's `import` (the README's test
+//! command installs them).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use camwire::source::{PATTERN_FRAMES, pattern_rgb};
+use common::*;
+
+/// An X server of its own for one test.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Self {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is needed for this test: apt-get install xvfb");
+        // Xvfb prints its display number once it accepts clients.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let number: u32 = line.trim().parse().expect("display number from Xvfb");
+        Xvfb {
+            child,
+            display: format!(":{number}"),
+        }
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> String {
+        let mut command = Command::new(program);
+        command.args(args).env("DISPLAY", &self.display);
+        let output = run(command);
+        assert!(output.status.success(), "{program} {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// The id of the window whose title starts with `camwire`, waiting for it.
+    fn camwire_window(&self) -> String {
+        let ids = self.command("xdotool", &["search", "--sync", "--name", "^camwire"]);
+        ids.lines().next().expect("a camwire window").to_string()
+    }
+
+    /// The window's pixels as packed RGB.
+    fn screenshot(&self, window: &str) -> Vec<u8> {
+        let mut command = Command::new("import");
+        command
+            .args(["-window", window, "-depth", "8", "rgb:-"])
+            .env("DISPLAY", &self.display);
+        let output = run(command);
+        assert!(output.status.success(), "import: {output:?}");
+        output.stdout
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mean absolute difference per channel between a screenshot and the
+/// closest picture of the test pattern.
+fn distance_to_pattern(shot: &[u8], width: u32, height: u32) -> f64 {
+    (0..PATTERN_FRAMES)
+        .map(|i| {
+            let want = pattern_rgb(width, height, i);
+            assert_eq!(shot.len(), want.len(), "screenshot size");
+            let sum: u64 = shot
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            sum as f64 / want.len() as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn window_shows_the_pattern_and_q_quits(codec: &str, tolerance: f64) {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&[
+        "--source", "test", "--codec", codec, "--width", "320", "--height", "240", "--fps", "5",
+    ]);
+    let mut receiver = start_receiver(&["--connect", &addr], &[("DISPLAY", &x.display)]);
+    receiver.wait_line("camwire: showing 320x240");
+    let window = x.camwire_window();
+    let distance = distance_to_pattern(&x.screenshot(&window), 320, 240);
+    assert!(distance <= tolerance, "{codec}: window differs from the pattern by {distance}");
+    // A quick tap, as xdotool types it: press and release at once.
+    x.command("xdotool", &["windowfocus", "--sync", &window]);
+    x.command("xdotool", &["key", "q"]);
+    let status = receiver.wait_exit();
+    assert!(status.success(), "receiver exit: {status}");
+}
+
+#[test]
+fn raw_window_shows_the_exact_pattern() {
+    window_shows_the_pattern_and_q_quits("raw", 0.0);
+}
+
+#[test]
+fn jpeg_window_shows_the_pattern_closely() {
+    window_shows_the_pattern_and_q_quits("jpeg", 3.0);
+}
+
+#[test]
+fn escape_quits_too() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&["--source", "test", "--width", "160", "--height", "120"]);
+    let mut receiver = start_receiver(&["--connect", &addr], &[("DISPLAY", &x.display)]);
+    receiver.wait_line("camwire: showing");
+    let window = x.camwire_window();
+    x.command("xdotool", &["windowfocus", "--sync", &window]);
+    x.command("xdotool", &["key", "Escape"]);
+    assert!(receiver.wait_exit().success());
+}
