@@ -20,7 +20,15 @@ struct Xvfb {
 impl Xvfb {
     fn start() -> Self {
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x1024x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -96,7 +104,10 @@ fn window_shows_the_pattern_and_q_quits(codec: &str, tolerance: f64) {
     receiver.wait_line("camwire: showing 320x240");
     let window = x.camwire_window();
     let distance = distance_to_pattern(&x.screenshot(&window), 320, 240);
-    assert!(distance <= tolerance, "{codec}: window differs from the pattern by {distance}");
+    assert!(
+        distance <= tolerance,
+        "{codec}: window differs from the pattern by {distance}"
+    );
     // A quick tap, as xdotool types it: press and release at once.
     x.command("xdotool", &["windowfocus", "--sync", &window]);
     x.command("xdotool", &["key", "q"]);

@@ -173,10 +173,13 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr) {
         println!("no network address found: only this machine can watch");
     }
     for ip in ips {
-        println!(
-            "on the other computer run:  receiver --connect {}",
-            SocketAddr::new(ip, local.port())
-        );
+        let place = if ip.is_loopback() {
+            "this"
+        } else {
+            "the other"
+        };
+        let addr = SocketAddr::new(ip, local.port());
+        println!("to watch, on {place} computer run:  receiver --connect {addr}");
     }
 }
 
