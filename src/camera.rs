@@ -86,18 +86,37 @@ fn open_camera(index: u32, config: &SourceConfig) -> Result<Camera> {
             "no camera at index {index} (none found): plug one in, check with --list-cameras, or stream the test pattern with --source test"
         ));
     }
-    let wanted = CameraFormat::new(
-        Resolution::new(config.width, config.height),
-        FrameFormat::MJPEG,
-        config.fps.max(1),
-    );
-    let request = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted));
-    Camera::new(CameraIndex::Index(index), request).map_err(|e| {
-        anyhow!(
-            "no camera at index {index} could be opened ({e}): is it busy in another program? check with --list-cameras, or use --source test"
-        )
-    })
+    // MJPEG first: a JPEG stream then passes the camera's frames through.
+    let mut first_error = None;
+    for format in PREFERRED_FORMATS {
+        let wanted = CameraFormat::new(
+            Resolution::new(config.width, config.height),
+            format,
+            config.fps.max(1),
+        );
+        let request = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted));
+        match Camera::new(CameraIndex::Index(index), request) {
+            Ok(camera) => return Ok(camera),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let e = first_error.map_or_else(String::new, |e| e.to_string());
+    Err(anyhow!(
+        "no camera at index {index} could be opened ({}): is it busy in another program? check with --list-cameras, or use --source test",
+        e.replace('\n', " ")
+    ))
 }
+
+/// Camera pixel formats to ask for, best first.
+const PREFERRED_FORMATS: [FrameFormat; 5] = [
+    FrameFormat::MJPEG,
+    FrameFormat::YUYV,
+    FrameFormat::NV12,
+    FrameFormat::RAWRGB,
+    FrameFormat::GRAY,
+];
 
 fn stream_info(camera: &Camera, codec: Codec) -> StreamInfo {
     let resolution = camera.resolution();
