@@ -48,3 +48,7 @@ pub const MAX_REASON_CHARS: usize = 300;
 /// (TCP_NOTSENT_LOWAT): enough to keep a fast link busy, too little to
 /// hold a backlog of stale frames.
 pub const UNSENT_LIMIT: usize = 128 * 1024;
+
+/// A receiver warns of the first undecodable frame and then of every this
+/// many, so a camera that sends broken frames does not flood the console.
+pub const DECODE_WARNING_EVERY: u64 = 100;

@@ -148,8 +148,10 @@ impl Incoming {
             match decoder.decode(data, &mut buf) {
                 Ok(()) => {}
                 Err(DecodeError::Corrupt(why)) => {
-                    eprintln!("camwire: skipped frame {seq}: {why}");
-                    lock(stats).frame_undecodable();
+                    let skipped = lock(stats).frame_undecodable();
+                    if skipped == 1 || skipped.is_multiple_of(limits::DECODE_WARNING_EVERY) {
+                        eprintln!("camwire: skipped frame {seq} ({skipped} so far): {why}");
+                    }
                     screen.present(buf);
                     continue;
                 }

@@ -59,8 +59,8 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// A moving test pattern: colour bars with a bright band that walks down
-/// the picture, one step per frame.
+/// A moving test pattern: shaded, speckled colour bars with an inverted band
+/// that walks down the picture, one step per frame.
 ///
 /// Its [`PATTERN_FRAMES`] pictures are made and encoded once, at start, so a
 /// frame costs nothing and benchmarks measure the transport alone.
@@ -126,21 +126,33 @@ pub fn pattern_rgb(width: u32, height: u32, index: usize) -> Vec<u8> {
     let (w, h) = (width as usize, height as usize);
     let band = (h / PATTERN_FRAMES).max(1);
     let band_top = (index % PATTERN_FRAMES) * h / PATTERN_FRAMES;
-    let row_of = |in_band: bool| -> Vec<u8> {
-        (0..w)
-            .flat_map(|x| {
-                let bar = BARS[x * BARS.len() / w];
-                if in_band { bar.map(|c| 255 - c) } else { bar }
-            })
-            .collect()
-    };
-    let (plain, inverted) = (row_of(false), row_of(true));
     let mut rgb = Vec::with_capacity(w * h * 3);
     for y in 0..h {
         let in_band = (band_top..band_top + band).contains(&y);
-        rgb.extend_from_slice(if in_band { &inverted } else { &plain });
+        // Darker towards the top, like a lit scene.
+        let shade = 192 + 64 * y / h.max(1);
+        for x in 0..w {
+            let bar = BARS[x * BARS.len() / w];
+            let colour = if in_band { bar.map(|c| 255 - c) } else { bar };
+            let grain = grain(x, y);
+            rgb.extend(colour.map(|c| {
+                (c as usize * shade / 256)
+                    .saturating_add_signed(grain)
+                    .min(255) as u8
+            }));
+        }
     }
     rgb
+}
+
+/// A fixed speckle of -8..=8 per pixel, so that the pattern compresses about
+/// as JPEG compresses a camera picture rather than like flat colour.
+fn grain(x: usize, y: usize) -> isize {
+    let mut h = (x as u32).wrapping_mul(0x9E37_79B1) ^ (y as u32).wrapping_mul(0x85EB_CA77);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x2C1B_3C6D);
+    h ^= h >> 12;
+    (h % 17) as isize - 8
 }
 
 /// Paces a loop to a fixed rate without drifting.

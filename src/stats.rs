@@ -94,8 +94,10 @@ impl Stats {
     }
 
     /// Records a frame whose pixels could not be decoded.
-    pub fn frame_undecodable(&mut self) {
+    /// Returns how many have been skipped so far.
+    pub fn frame_undecodable(&mut self) -> u64 {
         self.decode_errors += 1;
+        self.decode_errors
     }
 
     /// Frames decoded so far.

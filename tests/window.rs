@@ -122,7 +122,7 @@ fn raw_window_shows_the_exact_pattern() {
 
 #[test]
 fn jpeg_window_shows_the_pattern_closely() {
-    window_shows_the_pattern_and_q_quits("jpeg", 3.0);
+    window_shows_the_pattern_and_q_quits("jpeg", 6.0);
 }
 
 #[test]
