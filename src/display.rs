@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use minifb::{InputCallback, Key, Window, WindowOptions};
 
-use crate::receiver::{Screen, SharedStats, lock};
+use crate::receiver::{Picture, Screen, SharedStats, lock};
 use crate::wire::StreamInfo;
 
 /// How often the window handles its events while no frame arrives.
@@ -23,8 +23,9 @@ const TITLE_REFRESH: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct SlotState {
-    newest: Option<Vec<u32>>,
+    newest: Option<Picture>,
     spare: Vec<Vec<u32>>,
+    notice: Option<String>,
     closed: bool,
 }
 
@@ -38,7 +39,7 @@ pub struct Slot {
 impl Slot {
     /// Waits up to `timeout` for a frame; `None` if none came or the slot
     /// is closed.
-    pub fn take(&self, timeout: Duration) -> Option<Vec<u32>> {
+    pub fn take(&self, timeout: Duration) -> Option<Picture> {
         let state = self.lock();
         let (mut state, _) = self
             .changed
@@ -50,6 +51,11 @@ impl Slot {
     /// Returns a shown frame's buffer for reuse.
     pub fn give_back(&self, buf: Vec<u32>) {
         self.lock().spare.push(buf);
+    }
+
+    /// The current notice about the connection, if any.
+    pub fn notice_text(&self) -> Option<String> {
+        self.lock().notice.clone()
     }
 
     /// Says no more frames will come.
@@ -72,12 +78,20 @@ impl Screen for Arc<Slot> {
         buf
     }
 
-    fn present(&mut self, pixels: Vec<u32>) {
+    fn present(&mut self, picture: Picture) {
         let mut state = self.lock();
-        if let Some(unshown) = state.newest.replace(pixels) {
-            state.spare.push(unshown);
+        if let Some(unshown) = state.newest.replace(picture) {
+            state.spare.push(unshown.pixels);
         }
         self.changed.notify_all();
+    }
+
+    fn recycle(&mut self, buf: Vec<u32>) {
+        self.lock().spare.push(buf);
+    }
+
+    fn notice(&mut self, text: Option<String>) {
+        self.lock().notice = text;
     }
 }
 
@@ -118,40 +132,66 @@ pub fn show(slot: &Slot, info: StreamInfo, peer: &str, stats: &SharedStats) -> R
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
     let mut shown_any = false;
-    let mut title_due = Instant::now() + TITLE_REFRESH;
-    let mut last_counts = (0u64, 0u64, Instant::now());
+    let mut title = TitleFigures::new();
     loop {
         if quit.load(Ordering::SeqCst) || !window.is_open() {
             return Ok(WindowEnd::UserQuit);
         }
         match slot.take(EVENT_POLL) {
-            Some(frame) => {
-                let shown = window.update_with_buffer(&frame, width, height);
-                slot.give_back(frame);
+            Some(picture) => {
+                let shown = window.update_with_buffer(&picture.pixels, picture.width, picture.height);
+                slot.give_back(picture.pixels);
                 shown.map_err(|e| anyhow!("could not draw the frame: {e}"))?;
                 if !shown_any {
                     shown_any = true;
-                    eprintln!(
-                        "camwire: showing {}x{} {} from {peer}",
-                        width,
-                        height,
-                        info.codec.name()
-                    );
+                    let codec = info.codec.name();
+                    eprintln!("camwire: showing {width}x{height} {codec} from {peer}");
                 }
             }
             None if slot.lock().closed => return Ok(WindowEnd::StreamOver),
             None => window.update(),
         }
-        if Instant::now() >= title_due {
-            title_due += TITLE_REFRESH;
-            let stats = lock(stats);
-            let now = Instant::now();
-            let secs = now.duration_since(last_counts.2).as_secs_f64().max(1e-3);
-            let fps = (stats.frames() - last_counts.0) as f64 / secs;
-            let mbit = (stats.bytes() - last_counts.1) as f64 * 8.0 / 1e6 / secs;
-            window.set_title(&title(peer, Some((fps, stats.last_latency_ms(), mbit))));
-            last_counts = (stats.frames(), stats.bytes(), now);
+        if let Some(text) = title.due(peer, slot, stats) {
+            window.set_title(&text);
         }
+    }
+}
+
+/// Refreshes the window title's figures once a [`TITLE_REFRESH`].
+struct TitleFigures {
+    due: Instant,
+    since: Instant,
+    frames: u64,
+    bytes: u64,
+}
+
+impl TitleFigures {
+    fn new() -> Self {
+        let now = Instant::now();
+        TitleFigures {
+            due: now + TITLE_REFRESH,
+            since: now,
+            frames: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The new title, when one is due.
+    fn due(&mut self, peer: &str, slot: &Slot, stats: &SharedStats) -> Option<String> {
+        let now = Instant::now();
+        if now < self.due {
+            return None;
+        }
+        self.due = now + TITLE_REFRESH;
+        if let Some(notice) = slot.notice_text() {
+            return Some(format!("camwire: {peer}  {notice}"));
+        }
+        let stats = lock(stats);
+        let secs = now.duration_since(self.since).as_secs_f64().max(1e-3);
+        let fps = (stats.frames() - self.frames) as f64 / secs;
+        let mbit = (stats.bytes() - self.bytes) as f64 * 8.0 / 1e6 / secs;
+        (self.since, self.frames, self.bytes) = (now, stats.frames(), stats.bytes());
+        Some(title(peer, Some((fps, stats.last_latency_ms(), mbit))))
     }
 }
 
@@ -174,12 +214,16 @@ mod tests {
         for value in 0..5u32 {
             let mut buf = slot.buffer(4);
             buf.fill(value);
-            slot.present(buf);
+            slot.present(Picture {
+                pixels: buf,
+                width: 2,
+                height: 2,
+            });
         }
         let newest = slot.take(Duration::ZERO).unwrap();
-        assert_eq!(newest, vec![4; 4]);
+        assert_eq!(newest.pixels, vec![4; 4]);
         assert!(slot.take(Duration::ZERO).is_none());
-        slot.give_back(newest);
+        slot.give_back(newest.pixels);
         assert!(
             slot.lock().spare.len() <= 2,
             "buffers are reused, not piled up"

@@ -52,3 +52,6 @@ pub const UNSENT_LIMIT: usize = 128 * 1024;
 /// A receiver warns of the first undecodable frame and then of every this
 /// many, so a camera that sends broken frames does not flood the console.
 pub const DECODE_WARNING_EVERY: u64 = 100;
+
+/// How long `receiver --retry` waits between connection attempts.
+pub const RETRY_DELAY: Duration = Duration::from_secs(1);

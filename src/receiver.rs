@@ -16,27 +16,60 @@ use crate::net;
 use crate::stats::Stats;
 use crate::wire::{self, Message, StreamInfo, WireError};
 
+/// Decoded pixels, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// One `0x00RRGGBB` value a pixel, rows top to bottom.
+    pub pixels: Vec<u32>,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
 /// Where decoded frames go.
 pub trait Screen {
     /// A buffer of `len` pixels to decode the next frame into.
     fn buffer(&mut self, len: usize) -> Vec<u32>;
-    /// Shows a decoded frame; the screen keeps the buffer.
-    fn present(&mut self, pixels: Vec<u32>);
+    /// Shows a decoded frame; the screen keeps its buffer.
+    fn present(&mut self, picture: Picture);
+    /// Takes back a buffer that holds nothing worth showing.
+    fn recycle(&mut self, buf: Vec<u32>);
+    /// Shows (or, with `None`, clears) a line about the connection, such as
+    /// "reconnecting".
+    fn notice(&mut self, text: Option<String>);
 }
 
-/// A screen that shows nothing and reuses one buffer.
+/// A screen that shows nothing, reuses one buffer, and prints notices on
+/// standard error.
 #[derive(Debug, Default)]
-pub struct Headless(Vec<u32>);
+pub struct Headless {
+    buf: Vec<u32>,
+    notice: Option<String>,
+}
 
 impl Screen for Headless {
     fn buffer(&mut self, len: usize) -> Vec<u32> {
-        let mut buf = std::mem::take(&mut self.0);
+        let mut buf = std::mem::take(&mut self.buf);
         buf.resize(len, 0);
         buf
     }
 
-    fn present(&mut self, pixels: Vec<u32>) {
-        self.0 = pixels;
+    fn present(&mut self, picture: Picture) {
+        self.buf = picture.pixels;
+    }
+
+    fn recycle(&mut self, buf: Vec<u32>) {
+        self.buf = buf;
+    }
+
+    fn notice(&mut self, text: Option<String>) {
+        if text != self.notice {
+            if let Some(line) = &text {
+                eprintln!("camwire: {line}");
+            }
+            self.notice = text;
+        }
     }
 }
 
@@ -152,7 +185,7 @@ impl Incoming {
                     if skipped == 1 || skipped.is_multiple_of(limits::DECODE_WARNING_EVERY) {
                         eprintln!("camwire: skipped frame {seq} ({skipped} so far): {why}");
                     }
-                    screen.present(buf);
+                    screen.recycle(buf);
                     continue;
                 }
                 Err(DecodeError::Protocol(why)) => bail!("{} broke the protocol: {why}", self.peer),
@@ -162,10 +195,66 @@ impl Incoming {
                 stats.frame_decoded(captured_us);
                 stats.frames()
             };
-            screen.present(buf);
+            screen.present(Picture {
+                pixels: buf,
+                width: self.info.width as usize,
+                height: self.info.height as usize,
+            });
             if max_frames > 0 && decoded >= max_frames {
                 return Ok(Outcome::FramesReached);
             }
+        }
+    }
+}
+
+/// How a receiver follows a sender.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The sender, `HOST:PORT`.
+    pub addr: String,
+    /// Stop after this many frames in all (0: no limit).
+    pub max_frames: u64,
+    /// Reconnect whenever the stream stops, instead of ending.
+    pub retry: bool,
+}
+
+impl Follow {
+    /// Connects; with `retry`, tries again every [`limits::RETRY_DELAY`]
+    /// until a sender answers.
+    pub fn connect(&self, screen: &mut dyn Screen) -> Result<Incoming> {
+        loop {
+            match Incoming::connect(&self.addr) {
+                Ok(incoming) => {
+                    screen.notice(None);
+                    return Ok(incoming);
+                }
+                Err(e) if self.retry => {
+                    screen.notice(Some(format!("waiting for the sender: {e:#}")));
+                    std::thread::sleep(limits::RETRY_DELAY);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Receives from `first`, and with `retry` from each new connection
+    /// after the stream stops, until `max_frames` or an end without retry.
+    pub fn run(
+        &self,
+        first: Incoming,
+        screen: &mut dyn Screen,
+        stats: &Mutex<Stats>,
+    ) -> Result<Outcome> {
+        let mut incoming = first;
+        loop {
+            let why = match incoming.run(self.max_frames, screen, stats) {
+                Ok(Outcome::FramesReached) => return Ok(Outcome::FramesReached),
+                result if !self.retry => return result,
+                Ok(Outcome::SenderEnded) => "the sender ended the stream".to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            screen.notice(Some(format!("reconnecting: {why}")));
+            incoming = self.connect(screen)?;
         }
     }
 }

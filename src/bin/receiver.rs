@@ -1,6 +1,5 @@
 //! `receiver`: shows a camwire sender's stream in a window.
 
-use std::net::Shutdown;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +7,8 @@ use std::thread;
 
 use anyhow::{Context, Result, anyhow};
 use camwire::display::{self, Slot, WindowEnd};
-use camwire::receiver::{Headless, Incoming, SharedStats, lock};
+use camwire::receiver::{Follow, Headless, SharedStats, lock};
+use camwire::wire::StreamInfo;
 use camwire::stats::Stats;
 use clap::Parser;
 
@@ -29,6 +29,10 @@ struct Args {
     /// At exit, print a one-line JSON summary on standard output.
     #[arg(long)]
     json: bool,
+    /// Keep going when the sender is not there yet, goes away or restarts:
+    /// reconnect every second instead of exiting.
+    #[arg(long)]
+    retry: bool,
 }
 
 /// Set once the summary has been printed, so it is printed once.
@@ -55,15 +59,6 @@ fn report(args: &Args, stats: &SharedStats) {
 }
 
 fn run(args: &Args, stats: &SharedStats) -> Result<()> {
-    let incoming = Incoming::connect(&args.connect)?;
-    let info = incoming.info();
-    eprintln!(
-        "camwire: receiving {}x{} {} from {}",
-        info.width,
-        info.height,
-        info.codec.name(),
-        args.connect
-    );
     let (json, for_handler) = (args.json, Arc::clone(stats));
     ctrlc::set_handler(move || {
         if json && !REPORTED.swap(true, Ordering::SeqCst) {
@@ -72,30 +67,39 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         std::process::exit(0);
     })
     .context("could not install the Ctrl-C handler")?;
+    let follow = Follow {
+        addr: args.connect.clone(),
+        max_frames: args.frames,
+        retry: args.retry,
+    };
+    let mut console = Headless::default();
+    let first = follow.connect(&mut console)?;
+    let info = first.info();
+    announce(info, &args.connect);
     if args.headless {
-        incoming.run(args.frames, &mut Headless::default(), stats)?;
+        follow.run(first, &mut console, stats)?;
         return Ok(());
     }
-    let socket = incoming.socket()?;
     let slot = Arc::new(Slot::default());
     let network = {
-        let (mut screen, stats, frames) = (Arc::clone(&slot), Arc::clone(stats), args.frames);
+        let (mut screen, stats) = (Arc::clone(&slot), Arc::clone(stats));
         thread::spawn(move || {
-            let result = incoming.run(frames, &mut screen, &stats);
+            let result = follow.run(first, &mut screen, &stats);
             screen.close();
             result
         })
     };
     match display::show(&slot, info, &args.connect, stats)? {
-        WindowEnd::UserQuit => {
-            // The network thread may be blocked in a read: unblock it.
-            let _ = socket.shutdown(Shutdown::Both);
-            let _ = network.join();
-            Ok(())
-        }
+        // The network thread may be blocked in a read; exiting ends it.
+        WindowEnd::UserQuit => Ok(()),
         WindowEnd::StreamOver => network
             .join()
             .map_err(|_| anyhow!("the network thread failed"))?
             .map(|_| ()),
     }
+}
+
+fn announce(info: StreamInfo, addr: &str) {
+    let codec = info.codec.name();
+    eprintln!("camwire: receiving {}x{} {codec} from {addr}", info.width, info.height);
 }
