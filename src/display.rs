@@ -139,7 +139,8 @@ pub fn show(slot: &Slot, info: StreamInfo, peer: &str, stats: &SharedStats) -> R
         }
         match slot.take(EVENT_POLL) {
             Some(picture) => {
-                let shown = window.update_with_buffer(&picture.pixels, picture.width, picture.height);
+                let shown =
+                    window.update_with_buffer(&picture.pixels, picture.width, picture.height);
                 slot.give_back(picture.pixels);
                 shown.map_err(|e| anyhow!("could not draw the frame: {e}"))?;
                 if !shown_any {

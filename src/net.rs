@@ -94,10 +94,7 @@ pub fn is_hang_up(e: &io::Error) -> bool {
 /// Turns a failed frame write into a sentence for the sender's console.
 pub fn describe_write_error(e: io::Error) -> anyhow::Error {
     match e.kind() {
-        k if is_timeout_kind(k) => anyhow!(
-            "stopped reading for {:?}; dropped",
-            limits::VIEWER_WRITE_TIMEOUT
-        ),
+        k if is_timeout_kind(k) => anyhow!("stopped reading; dropped"),
         _ => anyhow!("{}", lowercase(&e)),
     }
 }

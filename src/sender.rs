@@ -8,6 +8,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -34,6 +35,9 @@ pub struct SenderConfig {
     pub max_frames: u64,
     /// Viewers served at once; one more is told so and turned away.
     pub max_viewers: usize,
+    /// How long a viewer may block a write before it is dropped
+    /// (normally [`limits::VIEWER_WRITE_TIMEOUT`]).
+    pub write_timeout: Duration,
 }
 
 /// Something the sender's user may want to hear about.
@@ -136,8 +140,9 @@ impl Sender {
         let hub = Arc::clone(&self.hub);
         let events = Arc::clone(&self.events);
         let (info, max_viewers) = (self.config.info, self.config.max_viewers);
+        let write_timeout = self.config.write_timeout;
         thread::spawn(move || {
-            if let Err(e) = greet(&stream) {
+            if let Err(e) = greet(&stream, write_timeout) {
                 events(Event::Refused {
                     peer,
                     reason: format!("{e:#}"),
@@ -172,7 +177,7 @@ impl Sender {
 }
 
 /// Reads the viewer's hello.
-fn greet(stream: &TcpStream) -> Result<()> {
+fn greet(stream: &TcpStream, write_timeout: Duration) -> Result<()> {
     net::tune(stream)?;
     stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
     let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
@@ -193,7 +198,7 @@ fn greet(stream: &TcpStream) -> Result<()> {
             bail!("{e}");
         }
     }
-    stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
+    stream.set_write_timeout(Some(write_timeout))?;
     net::limit_unsent(stream)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! What a receiver measures, and the one-line JSON summary it prints.
 
+use std::io::{self, Write};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -12,7 +13,6 @@ use crate::wire::StreamInfo;
 const MAX_LATENCY_US: u64 = 60_000_000;
 
 /// Running measurements of one receiver.
-#[derive(Debug)]
 pub struct Stats {
     info: Option<StreamInfo>,
     frames: u64,
@@ -24,6 +24,15 @@ pub struct Stats {
     last_decoded: Option<Instant>,
     latency_us: Histogram<u64>,
     last_latency_us: u64,
+    log: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stats")
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Stats {
@@ -40,6 +49,7 @@ impl Default for Stats {
             latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("valid histogram bounds"),
             last_latency_us: 0,
+            log: None,
         }
     }
 }
@@ -63,6 +73,19 @@ pub struct Summary {
 }
 
 impl Stats {
+    /// Writes a CSV line per decoded frame to `log`: sequence number,
+    /// capture and decode times (µs since the Unix epoch) and age in ms.
+    pub fn set_log(&mut self, mut log: Box<dyn Write + Send>) -> io::Result<()> {
+        writeln!(log, "seq,captured_us,decoded_us,latency_ms")?;
+        self.log = Some(log);
+        Ok(())
+    }
+
+    /// Flushes the frame log, if there is one.
+    pub fn flush_log(&mut self) -> io::Result<()> {
+        self.log.as_mut().map_or(Ok(()), |log| log.flush())
+    }
+
     /// Records the stream's announcement.
     pub fn set_info(&mut self, info: StreamInfo) {
         self.info = Some(info);

@@ -39,6 +39,7 @@ fn start_sender(source: SourceConfig, max_frames: u64, max_viewers: usize) -> Te
         fps: source.fps,
         max_frames,
         max_viewers,
+        write_timeout: Duration::from_secs(1),
     };
     let (tx, events) = mpsc::channel();
     let tx = Mutex::new(tx);

@@ -8,8 +8,8 @@ use std::thread;
 use anyhow::{Context, Result, anyhow};
 use camwire::display::{self, Slot, WindowEnd};
 use camwire::receiver::{Follow, Headless, SharedStats, lock};
-use camwire::wire::StreamInfo;
 use camwire::stats::Stats;
+use camwire::wire::StreamInfo;
 use clap::Parser;
 
 /// Show the stream of a camwire sender in a window; q, Esc or closing the
@@ -29,6 +29,10 @@ struct Args {
     /// At exit, print a one-line JSON summary on standard output.
     #[arg(long)]
     json: bool,
+    /// Write a CSV line per frame to FILE: sequence number, capture and
+    /// decode times, age.
+    #[arg(long, value_name = "FILE")]
+    frame_log: Option<std::path::PathBuf>,
     /// Keep going when the sender is not there yet, goes away or restarts:
     /// reconnect every second instead of exiting.
     #[arg(long)]
@@ -53,16 +57,26 @@ fn main() -> ExitCode {
 }
 
 fn report(args: &Args, stats: &SharedStats) {
+    if let Err(e) = lock(stats).flush_log() {
+        eprintln!("camwire: could not write the frame log: {e}");
+    }
     if args.json && !REPORTED.swap(true, Ordering::SeqCst) {
         println!("{}", lock(stats).summary().to_json());
     }
 }
 
 fn run(args: &Args, stats: &SharedStats) -> Result<()> {
+    if let Some(path) = &args.frame_log {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("could not create the frame log {}", path.display()))?;
+        lock(stats).set_log(Box::new(std::io::BufWriter::new(file)))?;
+    }
     let (json, for_handler) = (args.json, Arc::clone(stats));
     ctrlc::set_handler(move || {
+        let mut stats = lock(&for_handler);
+        let _ = stats.flush_log();
         if json && !REPORTED.swap(true, Ordering::SeqCst) {
-            println!("{}", lock(&for_handler).summary().to_json());
+            println!("{}", stats.summary().to_json());
         }
         std::process::exit(0);
     })
@@ -101,5 +115,8 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
 
 fn announce(info: StreamInfo, addr: &str) {
     let codec = info.codec.name();
-    eprintln!("camwire: receiving {}x{} {codec} from {addr}", info.width, info.height);
+    eprintln!(
+        "camwire: receiving {}x{} {codec} from {addr}",
+        info.width, info.height
+    );
 }

@@ -109,6 +109,7 @@ fn run(args: Args) -> Result<()> {
         fps: args.fps,
         max_frames: args.frames,
         max_viewers: args.max_viewers as usize,
+        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();

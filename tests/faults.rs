@@ -1,0 +1,271 @@
+//! Bad peers, vanishing processes and churn: each gets a clear outcome
+//! within seconds, and nobody else's video suffers.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use camwire::framing::{self, FrameReader};
+use camwire::receiver::{Headless, Incoming};
+use camwire::sender::{Event, Sender, SenderConfig, SourceFactory};
+use camwire::source::{FrameSource, SourceConfig, TestPattern};
+use camwire::stats::Stats;
+use camwire::wire::{self, Codec, Message};
+use common::*;
+
+/// A library sender of raw 320x240 at 30 fps; returns its address and events.
+fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
+    let source = SourceConfig {
+        width: 320,
+        height: 240,
+        fps: 30,
+        codec: Codec::Raw,
+        quality: 80,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = SenderConfig {
+        info: TestPattern::new(&source).unwrap().info(),
+        fps: source.fps,
+        max_frames: 0,
+        max_viewers: 16,
+        write_timeout: Duration::from_secs(1),
+    };
+    let (tx, events) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let sink = Arc::new(move |e: Event| {
+        let _ = tx.lock().unwrap().send(e);
+    });
+    let sender = Sender::new(listener, config, sink).unwrap();
+    let open: SourceFactory =
+        Box::new(move || Ok(Box::new(TestPattern::new(&source)?) as Box<dyn FrameSource>));
+    thread::spawn(move || sender.run(open));
+    (addr, events)
+}
+
+fn next_event(events: &mpsc::Receiver<Event>) -> Event {
+    events.recv_timeout(STEP).expect("an event from the sender")
+}
+
+fn hello() -> Vec<u8> {
+    let mut out = Vec::new();
+    framing::write_message(&mut out, &[&wire::encode(&Message::hello())]).unwrap();
+    out
+}
+
+#[test]
+fn a_viewer_that_never_reads_is_dropped_and_the_others_carry_on() {
+    let (addr, events) = library_sender();
+    let mut lazy = TcpStream::connect(addr).unwrap();
+    lazy.write_all(&hello()).unwrap();
+    assert!(matches!(next_event(&events), Event::Joined { .. }));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(&hello()).unwrap();
+            let mut reader = FrameReader::new(stream, 1 << 24);
+            reader.read_message().unwrap().unwrap();
+            let (mut frames, mut missed, mut last) = (0u64, 0u64, None);
+            while !stop.load(Ordering::SeqCst) {
+                let body = reader.read_message().unwrap().unwrap();
+                let Message::Frame { seq, .. } = wire::decode(body).unwrap() else {
+                    panic!("not a frame");
+                };
+                missed += last.map_or(0, |l: u64| seq - l - 1);
+                (frames, last) = (frames + 1, Some(seq));
+            }
+            (frames, missed)
+        })
+    };
+    let left = loop {
+        match next_event(&events) {
+            e @ Event::Left { .. } => break e,
+            _ => continue,
+        }
+    };
+    assert!(
+        format!("{left:?}").contains("stopped reading; dropped"),
+        "{left:?}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let (frames, dropped) = reader.join().unwrap();
+    assert!(frames > 10, "the good viewer got {frames} frames");
+    assert_eq!(dropped, 0, "the good viewer missed frames");
+}
+
+#[test]
+fn strangers_get_a_clear_refusal_and_the_sender_carries_on() {
+    let (addr, events) = library_sender();
+    let noise: Vec<u8> = (0..3000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let huge = (1u64 << 63).to_be_bytes().to_vec();
+    let mut future = hello();
+    future[8 + 12] = 9;
+    for (what, bytes) in [("noise", noise), ("2^63", huge), ("version 9", future)] {
+        let mut peer = TcpStream::connect(addr).unwrap();
+        peer.write_all(&bytes).unwrap();
+        let mut reply = Vec::new();
+        let _ = peer.read_to_end(&mut reply);
+        let Event::Refused { reason, .. } = next_event(&events) else {
+            panic!("{what}: not refused");
+        };
+        if what == "version 9" {
+            assert!(reason.contains("protocol version 9"), "{reason}");
+            let mut reader = FrameReader::new(&reply[..], 1024);
+            let msg = wire::decode(reader.read_message().unwrap().unwrap()).unwrap();
+            assert!(matches!(msg, Message::Error { reason } if reason.contains("update camwire")));
+        } else {
+            assert!(
+                reason.contains("not a camwire receiver"),
+                "{what}: {reason}"
+            );
+            assert!(reply.is_empty(), "{what}: got {} bytes", reply.len());
+        }
+    }
+    let incoming = Incoming::connect(&addr.to_string()).unwrap();
+    assert_eq!(incoming.info().width, 320);
+}
+
+#[test]
+fn a_silent_sender_is_reported_within_seconds() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut announce = Vec::new();
+        let info = wire::StreamInfo {
+            width: 8,
+            height: 8,
+            codec: Codec::Raw,
+        };
+        framing::write_message(&mut announce, &[&wire::encode(&Message::stream(info))]).unwrap();
+        conn.write_all(&announce).unwrap();
+        // Say nothing more, keeping the connection open.
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest);
+    });
+    let incoming = Incoming::connect(&addr).unwrap();
+    let err = incoming
+        .run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
+        .expect_err("a silent sender is an error");
+    assert!(
+        format!("{err:#}").contains("sent nothing for 5s"),
+        "{err:#}"
+    );
+}
+
+/// Threads, open files and resident memory (KiB) of a process.
+fn footprint(pid: u32) -> (usize, usize, usize) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> usize {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (field("Threads:"), fds, field("VmRSS:"))
+}
+
+fn watch_once(addr: &str) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(&hello()).unwrap();
+    let mut reader = FrameReader::new(stream, 1 << 20);
+    reader.read_message().unwrap().unwrap();
+    reader.read_message().unwrap().unwrap();
+}
+
+#[test]
+fn a_thousand_viewers_come_and_go_without_growth() {
+    let (sender, addr) = start_sender(&[
+        "--source", "test", "--codec", "raw", "--width", "160", "--height", "120", "--fps", "0",
+    ]);
+    let pid = sender.child.id();
+    let settle = |sender: &Running| sender.wait_line("left (0 watching)");
+    for _ in 0..50 {
+        watch_once(&addr);
+        settle(&sender);
+    }
+    let before = footprint(pid);
+    for _ in 0..1000 {
+        watch_once(&addr);
+        settle(&sender);
+    }
+    let after = footprint(pid);
+    assert!(after.0 <= before.0 + 1, "threads {before:?} -> {after:?}");
+    assert!(
+        after.1 <= before.1 + 1,
+        "file descriptors {before:?} -> {after:?}"
+    );
+    assert!(
+        after.2 <= before.2 + 4096,
+        "memory (KiB) {before:?} -> {after:?}"
+    );
+}
+
+#[test]
+fn a_killed_sender_is_one_clear_line() {
+    let (mut sender, addr) = start_sender(&[
+        "--source", "test", "--codec", "raw", "--width", "1920", "--height", "1080", "--fps", "0",
+    ]);
+    let mut receiver = start_receiver(&["--connect", &addr, "--headless"], &[]);
+    receiver.wait_line("camwire: receiving");
+    sender.wait_line("watching");
+    sender.child.kill().unwrap();
+    assert!(!receiver.wait_exit().success());
+    let rest: Vec<String> = receiver.lines.iter().collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    let line = &rest[0];
+    assert!(
+        line == "sender closed the connection in the middle of a frame"
+            || line.ends_with("closed the connection without ending the stream"),
+        "{line}"
+    );
+}
+
+#[test]
+fn retry_rides_out_a_sender_restart() {
+    let (mut sender, addr) = start_sender(&["--source", "test", "--fps", "30"]);
+    let mut receiver = start_receiver(
+        &[
+            "--connect",
+            &addr,
+            "--headless",
+            "--retry",
+            "--frames",
+            "60",
+            "--json",
+        ],
+        &[],
+    );
+    receiver.wait_line("camwire: receiving");
+    sender.wait_line("watching");
+    sender.child.kill().unwrap();
+    sender.child.wait().unwrap();
+    receiver.wait_line("camwire: reconnecting");
+    let mut again = sender_bin();
+    again.args(["--bind", &addr, "--source", "test", "--fps", "30"]);
+    let _restarted = Running {
+        lines: mpsc::channel().1,
+        child: again.stdout(std::process::Stdio::null()).spawn().unwrap(),
+    };
+    assert!(receiver.wait_exit().success());
+    let mut out = String::new();
+    receiver
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["frames"], 60);
+}
