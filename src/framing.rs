@@ -119,6 +119,11 @@ impl<R: Read> FrameReader<R> {
         Ok(Some((first_byte_at, &self.buf[PREFIX_LEN..total])))
     }
 
+    /// Bytes of memory the reader holds for its buffer.
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The stream this reader wraps.
     pub fn get_ref(&self) -> &R {
         &self.inner
