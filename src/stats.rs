@@ -109,11 +109,20 @@ impl Stats {
     pub fn frame_decoded(&mut self, captured_us: u64) {
         self.frames += 1;
         self.last_decoded = Some(Instant::now());
-        let age = now_us()
+        let decoded_us = now_us();
+        let age = decoded_us
             .saturating_sub(captured_us)
             .clamp(1, MAX_LATENCY_US);
         self.last_latency_us = age;
         self.latency_us.saturating_record(age);
+        if let Some(log) = &mut self.log {
+            let seq = self.last_seq.unwrap_or(0);
+            let ms = age as f64 / 1000.0;
+            if let Err(e) = writeln!(log, "{seq},{captured_us},{decoded_us},{ms:.3}") {
+                eprintln!("camwire: stopped the frame log: {e}");
+                self.log = None;
+            }
+        }
     }
 
     /// Records a frame whose pixels could not be decoded.

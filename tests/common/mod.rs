@@ -34,7 +34,12 @@ impl Running {
 
     /// Waits for the process to exit, at most [`STEP`].
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + STEP;
+        self.wait_exit_within(STEP)
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -86,9 +91,14 @@ pub fn receiver_bin() -> Command {
 
 /// A sender on a free loopback port, with its address.
 pub fn start_sender(args: &[&str]) -> (Running, String) {
-    let mut child = sender_bin()
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
+    let mut command = sender_bin();
+    command.args(["--bind", "127.0.0.1:0"]).args(args);
+    start_piped(command)
+}
+
+/// Starts a sender command and waits until it says where it listens.
+pub fn start_piped(mut command: Command) -> (Running, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -114,29 +124,35 @@ pub fn start_receiver(args: &[&str], env: &[(&str, &str)]) -> Running {
 }
 
 /// Runs a command to completion, failing the test if it takes over [`STEP`].
-pub fn run(mut command: Command) -> Output {
+pub fn run(command: Command) -> Output {
+    run_for(command, STEP)
+}
+
+/// Runs a command to completion, failing the test if it takes over `limit`.
+pub fn run_for(mut command: Command, limit: Duration) -> Output {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        out.read_to_end(&mut buf).map(|_| buf)
-    });
-    let mut stderr = Vec::new();
-    err.read_to_end(&mut stderr).unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            pipe.read_to_end(&mut buf).map(|_| buf)
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
     let mut running = Running {
         child,
         lines: mpsc::channel().1,
     };
-    let status = running.wait_exit();
+    let status = running.wait_exit_within(limit);
     Output {
         status,
-        stdout: out_reader.join().unwrap().unwrap(),
-        stderr,
+        stdout: out.join().unwrap().unwrap(),
+        stderr: err.join().unwrap().unwrap(),
     }
 }
 

@@ -1,0 +1,157 @@
+//! A real slow link: the sender runs in a network namespace of its own,
+//! joined to this one by a veth pair shaped to 50 Mbit/s with `tc tbf`.
+//! Raw 640x480 at 30 fps offers 221 Mbit/s, over four times what fits, so
+//! frames must be skipped at the sender instead of queueing anywhere.
+//!
+//! Needs root and iproute2 (`ip`, `tc`); without root it says so and passes.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+/// A namespace with one end of a shaped veth pair, removed on drop.
+struct SlowLink {
+    netns: String,
+    sender_ip: String,
+}
+
+impl SlowLink {
+    fn new(rate: &str) -> Self {
+        let id = std::process::id() % 10_000;
+        let (netns, near, far) = (format!("cw{id}"), format!("cwa{id}"), format!("cwb{id}"));
+        let subnet = format!("10.213.{}", id % 250);
+        let link = SlowLink {
+            netns: netns.clone(),
+            sender_ip: format!("{subnet}.2"),
+        };
+        let shape = [
+            "root", "tbf", "rate", rate, "burst", "64kb", "latency", "50ms",
+        ];
+        ip(&["netns", "add", &netns]);
+        ip(&["link", "add", &near, "type", "veth", "peer", "name", &far]);
+        ip(&["link", "set", &far, "netns", &netns]);
+        ip(&["addr", "add", &format!("{subnet}.1/30"), "dev", &near]);
+        ip(&["link", "set", &near, "up"]);
+        link.inside(
+            "ip",
+            &["addr", "add", &format!("{subnet}.2/30"), "dev", &far],
+        );
+        link.inside("ip", &["link", "set", &far, "up"]);
+        link.inside("ip", &["link", "set", "lo", "up"]);
+        checked(
+            Command::new("tc")
+                .args(["qdisc", "add", "dev", &near])
+                .args(shape),
+        );
+        link.inside(
+            "tc",
+            &[&["qdisc", "add", "dev", far.as_str()][..], &shape].concat(),
+        );
+        link
+    }
+
+    fn inside(&self, program: &str, args: &[&str]) {
+        checked(
+            Command::new("ip")
+                .args(["netns", "exec", &self.netns, program])
+                .args(args),
+        );
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the veth pair with it.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    checked(Command::new("ip").args(args));
+}
+
+fn checked(command: &mut Command) {
+    let output = command
+        .output()
+        .expect("iproute2 is needed: apt-get install iproute2");
+    assert!(output.status.success(), "{command:?}: {output:?}");
+}
+
+/// The 99th percentile of `values`.
+fn p99(mut values: Vec<f64>) -> f64 {
+    assert!(!values.is_empty());
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * 0.99).round() as usize]
+}
+
+#[test]
+fn frame_age_stays_bounded_on_a_50_mbit_link() {
+    if !nix_is_root() {
+        eprintln!("skipped: building a shaped link needs root");
+        return;
+    }
+    let link = SlowLink::new("50mbit");
+    let sender_bin = env!("CARGO_BIN_EXE_sender");
+    let mut sender = Command::new("ip");
+    sender.args(["netns", "exec", &link.netns, sender_bin]);
+    // 600 frames at 30 fps: the stream lasts 20 seconds, then ends cleanly.
+    sender.args(["--bind", &format!("{}:0", link.sender_ip)]);
+    sender.args([
+        "--source", "test", "--codec", "raw", "--fps", "30", "--frames", "600",
+    ]);
+    let (_sender, addr) = start_piped(sender);
+    let log = std::env::temp_dir().join(format!("camwire-slow-link-{}.csv", std::process::id()));
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--json"]);
+    receiver.args(["--frame-log", log.to_str().unwrap()]);
+    let output = run_for(receiver, std::time::Duration::from_secs(60));
+    assert!(output.status.success(), "{output:?}");
+    let rows: Vec<(f64, f64)> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cols: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            (cols[2] / 1e6, cols[3])
+        })
+        .collect();
+    let _ = fs::remove_file(&log);
+    let start = rows[0].0;
+    let end = rows.last().unwrap().0;
+    let window = |from: f64, to: f64| -> Vec<f64> {
+        rows.iter()
+            .filter(|(t, _)| (from..to).contains(&(t - start)))
+            .map(|&(_, age)| age)
+            .collect()
+    };
+    let all = p99(rows.iter().map(|&(_, age)| age).collect());
+    let first = p99(window(0.0, 5.0));
+    let last = p99(window(end - start - 5.0, f64::INFINITY));
+    eprintln!(
+        "{} frames over {:.1} s; frame age p99 {all:.0} ms, first 5 s {first:.0} ms, last 5 s {last:.0} ms",
+        rows.len(),
+        end - start
+    );
+    assert!(end - start > 15.0, "the stream lasted {:.1} s", end - start);
+    assert!(all < 400.0, "p99 frame age {all:.0} ms");
+    // No backlog builds up: the end is no worse than the start (10% slack
+    // for scheduling noise).
+    assert!(
+        last <= first * 1.1,
+        "p99 grew from {first:.0} to {last:.0} ms"
+    );
+}
+
+fn nix_is_root() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        == Some("0")
+}
