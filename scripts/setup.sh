@@ -12,6 +12,7 @@ packages=(
     pkg-config nasm            # nokhwa's JPEG code (mozjpeg) builds with SIMD
     libx11-6 libxcursor1 libxkbcommon0   # the window (minifb loads these)
     xvfb xdotool x11-apps imagemagick    # window tests on a virtual screen
+    iproute2                             # the slow-link test (ip netns, tc)
 )
 
 # nokhwa's V4L2 bindings run bindgen, which needs libclang.
