@@ -15,6 +15,8 @@ if "$bin/sender" --list-cameras | grep -q '^no cameras found'; then
     source=(--source test)
 fi
 
+# Both ends share a private code (the sender would otherwise make one up).
+export CAMWIRE_CODE=${CAMWIRE_CODE:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 log=$(mktemp)
 "$bin/sender" --bind 127.0.0.1:0 "${source[@]}" "$@" >"$log" &
 sender=$!

@@ -86,12 +86,12 @@ impl<R: Read> FrameReader<R> {
     ///
     /// Returns `Ok(None)` when the stream ends cleanly between two messages.
     pub fn read_message(&mut self) -> Result<Option<&[u8]>, FramingError> {
-        Ok(self.read_timed()?.map(|(_, body)| body))
+        Ok(self.read_timed()?.map(|(_, body)| &*body))
     }
 
     /// Like [`read_message`](Self::read_message), also telling when the
     /// message's first byte arrived.
-    pub fn read_timed(&mut self) -> Result<Option<(Instant, &[u8])>, FramingError> {
+    pub fn read_timed(&mut self) -> Result<Option<(Instant, &mut [u8])>, FramingError> {
         self.discard_consumed();
         self.first_byte_at = (self.filled > 0).then(Instant::now);
         if !self.fill_to(PREFIX_LEN)? {
@@ -116,7 +116,7 @@ impl<R: Read> FrameReader<R> {
         }
         self.consumed = total;
         let first_byte_at = self.first_byte_at.unwrap_or_else(Instant::now);
-        Ok(Some((first_byte_at, &self.buf[PREFIX_LEN..total])))
+        Ok(Some((first_byte_at, &mut self.buf[PREFIX_LEN..total])))
     }
 
     /// Bytes of memory the reader holds for its buffer.

@@ -55,3 +55,9 @@ pub const DECODE_WARNING_EVERY: u64 = 100;
 
 /// How long `receiver --retry` waits between connection attempts.
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Wrong codes a private sender accepts in a burst before rate-limiting.
+pub const GUESS_BURST: u32 = 5;
+
+/// Time that earns one more attempt at a code once the burst is spent.
+pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);

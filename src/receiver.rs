@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Result, anyhow, bail};
 
 use crate::codec::{DecodeError, Decoder};
-use crate::framing::{self, FrameReader, FramingError};
+use crate::framing::{FrameReader, FramingError};
+use crate::handshake::{self, printable};
 use crate::limits;
 use crate::net;
+use crate::private::{Code, Opener};
 use crate::stats::Stats;
-use crate::wire::{self, Message, StreamInfo, WireError};
+use crate::wire::{self, Message, StreamInfo};
 
 /// Decoded pixels, ready to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,50 +88,26 @@ pub enum Outcome {
 pub struct Incoming {
     reader: FrameReader<TcpStream>,
     info: StreamInfo,
+    opener: Option<Opener>,
     peer: String,
 }
 
 impl Incoming {
-    /// Connects to `addr` and completes the opening exchange.
-    pub fn connect(addr: &str) -> Result<Self> {
+    /// Connects to `addr` and completes the opening exchange, proving
+    /// `code` in private mode.
+    pub fn connect(addr: &str, code: Option<&Code>) -> Result<Self> {
         let stream = net::connect(addr)?;
-        Self::handshake(stream, addr)
+        Self::handshake(stream, addr, code)
     }
 
-    /// Says hello on `stream` and reads the sender's announcement; `peer`
-    /// names the sender in errors.
-    pub fn handshake(stream: TcpStream, peer: &str) -> Result<Self> {
-        let not_camwire = || anyhow!("{peer} is not a camwire sender");
-        framing::write_message(&mut &stream, &[&wire::encode(&Message::hello())])
-            .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
-        stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
-        let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
-        let body = match reader.read_message() {
-            Ok(Some(body)) => body,
-            Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
-            Err(e) if net::is_timeout(&e) => bail!(
-                "{peer} sent nothing for {:?}: it is not a camwire sender, or it is stuck",
-                limits::HANDSHAKE_TIMEOUT
-            ),
-            Err(FramingError::Io(e)) => bail!("connection to {peer} failed: {e}"),
-            Err(_) => return Err(not_camwire()),
-        };
-        let info = match wire::decode_opening(body) {
-            Ok(Message::Stream { info, .. }) => info,
-            Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
-            Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
-                return Err(not_camwire());
-            }
-            Err(e) => bail!("{peer}: {e}: update camwire on both ends"),
-        };
-        info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
-        reader.set_limit(info.max_body_len());
-        reader
-            .get_ref()
-            .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+    /// Completes the opening exchange on `stream`; `peer` names the sender
+    /// in errors.
+    pub fn handshake(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Self> {
+        let opened = handshake::open(stream, peer, code)?;
         Ok(Incoming {
-            reader,
-            info,
+            reader: opened.reader,
+            info: opened.info,
+            opener: opened.opener,
             peer: peer.to_string(),
         })
     }
@@ -163,6 +141,12 @@ impl Incoming {
                     self.peer
                 ),
                 Err(e) => return Err(describe(&self.peer, e)),
+            };
+            let body = match &mut self.opener {
+                None => &*body,
+                Some(opener) => &*opener
+                    .open(body)
+                    .map_err(|e| anyhow!("the stream from {} ended: {e}", self.peer))?,
             };
             let (seq, captured_us, data) = match wire::decode(body) {
                 Ok(Message::Frame {
@@ -216,6 +200,8 @@ pub struct Follow {
     pub max_frames: u64,
     /// Reconnect whenever the stream stops, instead of ending.
     pub retry: bool,
+    /// The sender's code, in private mode.
+    pub code: Option<Code>,
 }
 
 impl Follow {
@@ -223,12 +209,12 @@ impl Follow {
     /// until a sender answers.
     pub fn connect(&self, screen: &mut dyn Screen) -> Result<Incoming> {
         loop {
-            match Incoming::connect(&self.addr) {
+            match Incoming::connect(&self.addr, self.code.as_ref()) {
                 Ok(incoming) => {
                     screen.notice(None);
                     return Ok(incoming);
                 }
-                Err(e) if self.retry => {
+                Err(e) if self.retry && !e.is::<handshake::CodeRequired>() => {
                     screen.notice(Some(format!("waiting for the sender: {e:#}")));
                     std::thread::sleep(limits::RETRY_DELAY);
                 }
@@ -285,11 +271,3 @@ pub fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
 
 /// Stats shared between the network thread and whoever reports them.
 pub type SharedStats = Arc<Mutex<Stats>>;
-
-/// A peer's text with control characters replaced, safe to print.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .take(limits::MAX_REASON_CHARS)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}

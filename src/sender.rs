@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 
-use crate::framing::{self, FrameReader};
-use crate::hub::{End, Hub, Next, Packet};
+use crate::hub::{End, Hub, Packet};
 use crate::limits;
-use crate::net;
+use crate::private::{Code, GuessLimiter};
 use crate::source::FrameSource;
+use crate::viewer::{self, Refusal};
 use crate::wire::{self, Message, StreamInfo};
 
 /// Opens the frame source; called on the capture thread each time capture
@@ -38,6 +38,8 @@ pub struct SenderConfig {
     /// How long a viewer may block a write before it is dropped
     /// (normally [`limits::VIEWER_WRITE_TIMEOUT`]).
     pub write_timeout: Duration,
+    /// The code viewers must know; `None` streams to anyone.
+    pub code: Option<Code>,
 }
 
 /// Something the sender's user may want to hear about.
@@ -53,6 +55,8 @@ pub enum Event {
     },
     /// A connection was refused before it could watch.
     Refused { peer: SocketAddr, reason: String },
+    /// A viewer gave the wrong code; `failures` counts them all so far.
+    WrongCode { peer: SocketAddr, failures: u64 },
     /// Accepting a connection failed (for example, out of file descriptors).
     AcceptFailed(String),
 }
@@ -81,6 +85,7 @@ pub struct Sender {
     hub: Arc<Hub>,
     wake: SocketAddr,
     events: EventSink,
+    guesses: Arc<GuessLimiter>,
 }
 
 impl Sender {
@@ -93,6 +98,7 @@ impl Sender {
             hub: Arc::new(Hub::new()),
             wake,
             events,
+            guesses: Arc::new(GuessLimiter::new()),
         })
     }
 
@@ -137,33 +143,39 @@ impl Sender {
     }
 
     fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> JoinHandle<()> {
-        let hub = Arc::clone(&self.hub);
-        let events = Arc::clone(&self.events);
-        let (info, max_viewers) = (self.config.info, self.config.max_viewers);
-        let write_timeout = self.config.write_timeout;
+        let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
+        let guesses = Arc::clone(&self.guesses);
+        let config = self.config.clone();
         thread::spawn(move || {
-            if let Err(e) = greet(&stream, write_timeout) {
-                events(Event::Refused {
-                    peer,
-                    reason: format!("{e:#}"),
-                });
-                return;
-            }
+            let admission = viewer::Admission {
+                code: config.code.as_ref(),
+                guesses: &guesses,
+                write_timeout: config.write_timeout,
+            };
+            let mut link = match admission.admit(&stream) {
+                Ok(link) => link,
+                Err(Refusal::WrongCode { failures }) => {
+                    return events(Event::WrongCode { peer, failures });
+                }
+                Err(Refusal::Other(e)) => {
+                    let reason = format!("{e:#}");
+                    return events(Event::Refused { peer, reason });
+                }
+            };
             let viewers = hub.join();
-            if viewers > max_viewers {
+            if viewers > config.max_viewers {
                 hub.leave();
-                let reason = format!("the sender is at its limit of {max_viewers} viewers");
-                let _ = send_message(
-                    &stream,
-                    &Message::Error {
-                        reason: reason.clone(),
-                    },
+                let reason = format!(
+                    "the sender is at its limit of {} viewers",
+                    config.max_viewers
                 );
-                events(Event::Refused { peer, reason });
-                return;
+                let _ = link.send(&Message::Error {
+                    reason: reason.clone(),
+                });
+                return events(Event::Refused { peer, reason });
             }
             events(Event::Joined { peer, viewers });
-            let reason = send_stream(&stream, info, &hub)
+            let reason = viewer::send_stream(&mut link, config.info, &hub)
                 .err()
                 .map(|e| format!("{e:#}"));
             let viewers = hub.leave();
@@ -174,60 +186,6 @@ impl Sender {
             });
         })
     }
-}
-
-/// Reads the viewer's hello.
-fn greet(stream: &TcpStream, write_timeout: Duration) -> Result<()> {
-    net::tune(stream)?;
-    stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
-    let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
-    let body = match reader.read_message() {
-        Ok(Some(body)) => body,
-        Ok(None) => bail!("closed the connection before saying hello"),
-        Err(e) if net::is_timeout(&e) => bail!("said nothing for {:?}", limits::HANDSHAKE_TIMEOUT),
-        Err(_) => bail!("is not a camwire receiver"),
-    };
-    match wire::decode_opening(body) {
-        Ok(Message::Hello { .. }) => {}
-        Ok(_) | Err(wire::WireError::NotCamwire | wire::WireError::Malformed(_)) => {
-            bail!("is not a camwire receiver")
-        }
-        Err(e) => {
-            let reason = format!("{e}: update camwire on both ends");
-            let _ = send_message(stream, &Message::Error { reason });
-            bail!("{e}");
-        }
-    }
-    stream.set_write_timeout(Some(write_timeout))?;
-    net::limit_unsent(stream)?;
-    Ok(())
-}
-
-/// Announces the stream, then sends frames from the hub until the stream
-/// ends or the viewer goes.
-fn send_stream(mut stream: &TcpStream, info: StreamInfo, hub: &Hub) -> Result<()> {
-    send_message(stream, &Message::stream(info)).context("could not announce the stream")?;
-    let mut last = None;
-    loop {
-        match hub.next_for(last) {
-            Next::Frame(packet) => {
-                match framing::write_message(&mut stream, &[&packet.header, &packet.data]) {
-                    Ok(()) => {}
-                    Err(e) if net::is_hang_up(&e) => return Ok(()),
-                    Err(e) => return Err(net::describe_write_error(e)),
-                }
-                last = Some(packet.seq);
-            }
-            Next::End(End::Clean) => return Ok(send_message(stream, &Message::End)?),
-            Next::End(End::Failed(reason)) => {
-                return Ok(send_message(stream, &Message::Error { reason })?);
-            }
-        }
-    }
-}
-
-fn send_message(mut stream: &TcpStream, msg: &Message<'_>) -> io::Result<()> {
-    framing::write_message(&mut stream, &[&wire::encode(msg)])
 }
 
 fn spawn_capture(sender: &Sender, open_source: SourceFactory) -> JoinHandle<()> {

@@ -91,6 +91,9 @@ pub enum Message<'a> {
         magic: [u8; 8],
         /// The viewer's [`PROTOCOL_VERSION`].
         version: u16,
+        /// The viewer's SPAKE2 message when it has a code; empty when not.
+        #[serde(with = "serde_bytes")]
+        exchange: Vec<u8>,
     },
     /// A sender's first message, announcing the stream (variant 1).
     Stream {
@@ -119,14 +122,32 @@ pub enum Message<'a> {
         /// A sentence for the viewer's user.
         reason: String,
     },
+    /// A private sender's answer to a `Hello` with a code (variant 5).
+    Auth {
+        /// The sender's SPAKE2 message.
+        #[serde(with = "serde_bytes")]
+        exchange: Vec<u8>,
+        /// The sender's key confirmation (see `private`).
+        #[serde(with = "serde_bytes")]
+        confirmation: Vec<u8>,
+    },
+    /// The viewer's key confirmation, after `Auth` (variant 6).
+    Confirm {
+        /// The viewer's key confirmation.
+        #[serde(with = "serde_bytes")]
+        confirmation: Vec<u8>,
+    },
+    /// A private sender's answer to a `Hello` without a code (variant 7).
+    CodeRequired,
 }
 
 impl Message<'_> {
-    /// A viewer's opening message.
-    pub fn hello() -> Self {
+    /// A viewer's opening message, with its SPAKE2 message if it has a code.
+    pub fn hello(exchange: Vec<u8>) -> Self {
         Message::Hello {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
+            exchange,
         }
     }
 
@@ -266,7 +287,16 @@ mod tests {
     fn every_message_round_trips() {
         let pixels = [1u8, 2, 3, 4, 5, 6];
         let messages = [
-            Message::hello(),
+            Message::hello(Vec::new()),
+            Message::hello(vec![1; 33]),
+            Message::Auth {
+                exchange: vec![2; 33],
+                confirmation: vec![3; 16],
+            },
+            Message::Confirm {
+                confirmation: vec![4; 16],
+            },
+            Message::CodeRequired,
             Message::stream(INFO),
             Message::Frame {
                 seq: 7,
@@ -330,7 +360,7 @@ mod tests {
             Err(WireError::NotCamwire)
         );
         assert_eq!(decode_opening(b"ab"), Err(WireError::NotCamwire));
-        let mut body = encode(&Message::hello());
+        let mut body = encode(&Message::hello(Vec::new()));
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),

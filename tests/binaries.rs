@@ -10,7 +10,8 @@ use common::*;
 
 #[test]
 fn headless_receiver_gets_exactly_n_frames_and_prints_json() {
-    let (_sender, addr) = start_sender(&["--source", "test", "--codec", "raw", "--fps", "0"]);
+    let (_sender, addr) =
+        start_sender(&["--open", "--source", "test", "--codec", "raw", "--fps", "0"]);
     let mut receiver = receiver_bin();
     receiver.args(["--connect", &addr, "--headless", "--frames", "40", "--json"]);
     let output = run(receiver);
@@ -30,7 +31,8 @@ fn headless_receiver_gets_exactly_n_frames_and_prints_json() {
 
 #[test]
 fn sender_frames_n_ends_the_stream_cleanly_for_the_receiver() {
-    let (mut sender, addr) = start_sender(&["--source", "test", "--frames", "20", "--fps", "0"]);
+    let (mut sender, addr) =
+        start_sender(&["--open", "--source", "test", "--frames", "20", "--fps", "0"]);
     let mut receiver = receiver_bin();
     receiver.args(["--connect", &addr, "--headless", "--json"]);
     let output = run(receiver);
@@ -43,7 +45,7 @@ fn sender_frames_n_ends_the_stream_cleanly_for_the_receiver() {
 
 #[test]
 fn ctrl_c_on_the_sender_ends_every_receiver_cleanly() {
-    let (sender, addr) = start_sender(&["--source", "test", "--fps", "30"]);
+    let (sender, addr) = start_sender(&["--open", "--source", "test", "--fps", "30"]);
     let receivers: Vec<Running> = (0..2)
         .map(|_| start_receiver(&["--connect", &addr, "--headless", "--json"], &[]))
         .collect();
@@ -144,7 +146,7 @@ fn busy_port_is_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let mut sender = sender_bin();
-    sender.args(["--bind", &addr, "--source", "test"]);
+    sender.args(["--bind", &addr, "--open", "--source", "test"]);
     let line = one_error_line(&run(sender));
     assert!(
         line.starts_with(&format!("could not listen on {addr}")),

@@ -37,6 +37,7 @@ fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
         max_frames: 0,
         max_viewers: 16,
         write_timeout: Duration::from_secs(1),
+        code: None,
     };
     let (tx, events) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -56,7 +57,7 @@ fn next_event(events: &mpsc::Receiver<Event>) -> Event {
 
 fn hello() -> Vec<u8> {
     let mut out = Vec::new();
-    framing::write_message(&mut out, &[&wire::encode(&Message::hello())]).unwrap();
+    framing::write_message(&mut out, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
     out
 }
 
@@ -132,7 +133,7 @@ fn strangers_get_a_clear_refusal_and_the_sender_carries_on() {
             assert!(reply.is_empty(), "{what}: got {} bytes", reply.len());
         }
     }
-    let incoming = Incoming::connect(&addr.to_string()).unwrap();
+    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
     assert_eq!(incoming.info().width, 320);
 }
 
@@ -154,7 +155,7 @@ fn a_silent_sender_is_reported_within_seconds() {
         let mut rest = Vec::new();
         let _ = conn.read_to_end(&mut rest);
     });
-    let incoming = Incoming::connect(&addr).unwrap();
+    let incoming = Incoming::connect(&addr, None).unwrap();
     let err = incoming
         .run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
         .expect_err("a silent sender is an error");
@@ -186,7 +187,8 @@ fn watch_once(addr: &str) {
 #[test]
 fn a_thousand_viewers_come_and_go_without_growth() {
     let (sender, addr) = start_sender(&[
-        "--source", "test", "--codec", "raw", "--width", "160", "--height", "120", "--fps", "0",
+        "--open", "--source", "test", "--codec", "raw", "--width", "160", "--height", "120",
+        "--fps", "0",
     ]);
     let pid = sender.child.id();
     let settle = |sender: &Running| sender.wait_line("left (0 watching)");
@@ -214,7 +216,8 @@ fn a_thousand_viewers_come_and_go_without_growth() {
 #[test]
 fn a_killed_sender_is_one_clear_line() {
     let (mut sender, addr) = start_sender(&[
-        "--source", "test", "--codec", "raw", "--width", "1920", "--height", "1080", "--fps", "0",
+        "--open", "--source", "test", "--codec", "raw", "--width", "1920", "--height", "1080",
+        "--fps", "0",
     ]);
     let mut receiver = start_receiver(&["--connect", &addr, "--headless"], &[]);
     receiver.wait_line("camwire: receiving");
@@ -233,7 +236,7 @@ fn a_killed_sender_is_one_clear_line() {
 
 #[test]
 fn retry_rides_out_a_sender_restart() {
-    let (mut sender, addr) = start_sender(&["--source", "test", "--fps", "30"]);
+    let (mut sender, addr) = start_sender(&["--open", "--source", "test", "--fps", "30"]);
     let mut receiver = start_receiver(
         &[
             "--connect",
@@ -252,7 +255,7 @@ fn retry_rides_out_a_sender_restart() {
     sender.child.wait().unwrap();
     receiver.wait_line("camwire: reconnecting");
     let mut again = sender_bin();
-    again.args(["--bind", &addr, "--source", "test", "--fps", "30"]);
+    again.args(["--bind", &addr, "--open", "--source", "test", "--fps", "30"]);
     let _restarted = Running {
         lines: mpsc::channel().1,
         child: again.stdout(std::process::Stdio::null()).spawn().unwrap(),

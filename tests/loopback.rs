@@ -39,7 +39,8 @@ fn start_sender(source: SourceConfig, max_frames: u64, max_viewers: usize) -> Te
         fps: source.fps,
         max_frames,
         max_viewers,
-        write_timeout: Duration::from_secs(1),
+        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
+        code: None,
     };
     let (tx, events) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -87,7 +88,7 @@ struct RawViewer {
 impl RawViewer {
     fn connect(addr: SocketAddr) -> (Self, StreamInfo) {
         let mut stream = TcpStream::connect(addr).unwrap();
-        framing::write_message(&mut stream, &[&wire::encode(&Message::hello())]).unwrap();
+        framing::write_message(&mut stream, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
         let mut reader = FrameReader::new(stream, 1 << 24);
         let body = reader.read_message().unwrap().unwrap();
         let Ok(Message::Stream { info, .. }) = wire::decode(body) else {
@@ -143,7 +144,7 @@ fn a_viewer_leaving_mid_frame_does_not_disturb_the_others() {
     let sender = start_sender(SOURCE, 0, 16);
     let (mut steady, _) = RawViewer::connect(sender.addr);
     let mut leaver = TcpStream::connect(sender.addr).unwrap();
-    framing::write_message(&mut leaver, &[&wire::encode(&Message::hello())]).unwrap();
+    framing::write_message(&mut leaver, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
     let mut half = vec![0u8; 160 * 120 * 3 / 2];
     leaver.read_exact(&mut half).unwrap();
     let before = steady.next_seq().unwrap();
@@ -173,7 +174,7 @@ fn library_receiver_counts_frames_and_reports_the_stream() {
     };
     let sender = start_sender(jpeg, 10, 16);
     let addr = sender.addr.to_string();
-    let incoming = Incoming::connect(&addr).unwrap();
+    let incoming = Incoming::connect(&addr, None).unwrap();
     assert_eq!(incoming.info().codec, Codec::Jpeg);
     let stats = Mutex::new(Stats::default());
     let outcome = incoming.run(0, &mut Headless::default(), &stats).unwrap();
@@ -192,7 +193,9 @@ fn the_viewer_over_the_limit_is_told_why() {
     let sender = start_sender(SOURCE, 0, 1);
     let (mut first, _) = RawViewer::connect(sender.addr);
     first.next_seq().unwrap();
-    let err = Incoming::connect(&sender.addr.to_string()).err().unwrap();
+    let err = Incoming::connect(&sender.addr.to_string(), None)
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("limit of 1 viewers"), "{err:#}");
     first.next_seq().unwrap();
     sender.stop();
@@ -230,7 +233,7 @@ fn fake_sender(bytes: Vec<u8>) -> String {
 
 fn receive_error(bytes: Vec<u8>) -> String {
     let addr = fake_sender(bytes);
-    let result = Incoming::connect(&addr).and_then(|incoming| {
+    let result = Incoming::connect(&addr, None).and_then(|incoming| {
         incoming.run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
     });
     format!("{:#}", result.expect_err("an error"))
@@ -323,7 +326,7 @@ fn a_corrupt_jpeg_is_skipped_and_later_frames_still_show() {
     let addr = fake_sender(bytes);
     let stats = Mutex::new(Stats::default());
     let mut screen = Recorder::default();
-    let outcome = Incoming::connect(&addr)
+    let outcome = Incoming::connect(&addr, None)
         .unwrap()
         .run(0, &mut screen, &stats)
         .unwrap();

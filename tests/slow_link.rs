@@ -102,7 +102,7 @@ fn frame_age_stays_bounded_on_a_50_mbit_link() {
     // 600 frames at 30 fps: the stream lasts 20 seconds, then ends cleanly.
     sender.args(["--bind", &format!("{}:0", link.sender_ip)]);
     sender.args([
-        "--source", "test", "--codec", "raw", "--fps", "30", "--frames", "600",
+        "--open", "--source", "test", "--codec", "raw", "--fps", "30", "--frames", "600",
     ]);
     let (_sender, addr) = start_piped(sender);
     let log = std::env::temp_dir().join(format!("camwire-slow-link-{}.csv", std::process::id()));

@@ -98,7 +98,8 @@ fn distance_to_pattern(shot: &[u8], width: u32, height: u32) -> f64 {
 fn window_shows_the_pattern_and_q_quits(codec: &str, tolerance: f64) {
     let x = Xvfb::start();
     let (_sender, addr) = start_sender(&[
-        "--source", "test", "--codec", codec, "--width", "320", "--height", "240", "--fps", "5",
+        "--open", "--source", "test", "--codec", codec, "--width", "320", "--height", "240",
+        "--fps", "5",
     ]);
     let mut receiver = start_receiver(&["--connect", &addr], &[("DISPLAY", &x.display)]);
     receiver.wait_line("camwire: showing 320x240");
@@ -128,7 +129,9 @@ fn jpeg_window_shows_the_pattern_closely() {
 #[test]
 fn escape_quits_too() {
     let x = Xvfb::start();
-    let (_sender, addr) = start_sender(&["--source", "test", "--width", "160", "--height", "120"]);
+    let (_sender, addr) = start_sender(&[
+        "--open", "--source", "test", "--width", "160", "--height", "120",
+    ]);
     let mut receiver = start_receiver(&["--connect", &addr], &[("DISPLAY", &x.display)]);
     receiver.wait_line("camwire: showing");
     let window = x.camwire_window();

@@ -1,5 +1,6 @@
 //! `receiver`: shows a camwire sender's stream in a window.
 
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,6 +8,8 @@ use std::thread;
 
 use anyhow::{Context, Result, anyhow};
 use camwire::display::{self, Slot, WindowEnd};
+use camwire::handshake::CodeRequired;
+use camwire::private::Code;
 use camwire::receiver::{Follow, Headless, SharedStats, lock};
 use camwire::stats::Stats;
 use camwire::wire::StreamInfo;
@@ -29,6 +32,10 @@ struct Args {
     /// At exit, print a one-line JSON summary on standard output.
     #[arg(long)]
     json: bool,
+    /// The sender's code, for a private sender (it prints it). Without it,
+    /// the receiver asks for it when the sender needs one.
+    #[arg(long, env = "CAMWIRE_CODE", hide_env_values = true)]
+    code: Option<String>,
     /// Write a CSV line per frame to FILE: sequence number, capture and
     /// decode times, age.
     #[arg(long, value_name = "FILE")]
@@ -81,13 +88,24 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         std::process::exit(0);
     })
     .context("could not install the Ctrl-C handler")?;
-    let follow = Follow {
+    let code = match &args.code {
+        Some(text) => Some(Code::new(text).context("the code is empty")?),
+        None => None,
+    };
+    let mut follow = Follow {
         addr: args.connect.clone(),
         max_frames: args.frames,
         retry: args.retry,
+        code,
     };
     let mut console = Headless::default();
-    let first = follow.connect(&mut console)?;
+    let first = match follow.connect(&mut console) {
+        Err(e) if e.is::<CodeRequired>() && follow.code.is_none() && io::stdin().is_terminal() => {
+            follow.code = Some(ask_code(&args.connect)?);
+            follow.connect(&mut console)?
+        }
+        other => other?,
+    };
     let info = first.info();
     announce(info, &args.connect);
     if args.headless {
@@ -111,6 +129,16 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
             .map_err(|_| anyhow!("the network thread failed"))?
             .map(|_| ()),
     }
+}
+
+/// Asks the person at the terminal for the sender's code.
+fn ask_code(addr: &str) -> Result<Code> {
+    eprint!("{addr} is private. Code (the sender prints it): ");
+    let mut line = String::new();
+    io::stdin()
+        .read_line(&mut line)
+        .context("could not read the code")?;
+    Code::new(&line).context("no code given")
 }
 
 fn announce(info: StreamInfo, addr: &str) {

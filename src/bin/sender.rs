@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, anyhow};
 use camwire::camera::{self, CameraSource};
 use camwire::net;
+use camwire::private::Code;
 use camwire::sender::{Event, Sender, SenderConfig, SourceFactory};
 use camwire::source::{FrameSource, SourceConfig, TestPattern};
 use camwire::wire::{Codec, StreamInfo};
@@ -51,6 +52,18 @@ struct Args {
     /// Send this many frames, end every connection cleanly and exit (0: forever).
     #[arg(long, default_value_t = 0)]
     frames: u64,
+    /// The code viewers must give (made up at start when not given).
+    #[arg(
+        long,
+        env = "CAMWIRE_CODE",
+        hide_env_values = true,
+        conflicts_with = "open"
+    )]
+    code: Option<String>,
+    /// Stream to anyone who can reach the port, with no code and no
+    /// encryption.
+    #[arg(long)]
+    open: bool,
     /// Viewers served at once; the next one is told the sender is full.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
     max_viewers: u64,
@@ -103,13 +116,19 @@ fn run(args: Args) -> Result<()> {
         )
     })?;
     let local = listener.local_addr()?;
-    print_banner(&args, info, local);
+    let code = match (&args.code, args.open) {
+        (_, true) => None,
+        (Some(text), false) => Some(Code::new(text).context("the code is empty")?),
+        (None, false) => Some(Code::random()),
+    };
+    print_banner(&args, info, local, code.as_ref());
     let config = SenderConfig {
         info,
         fps: args.fps,
         max_frames: args.frames,
         max_viewers: args.max_viewers as usize,
         write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
+        code,
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();
@@ -146,7 +165,7 @@ fn prepare_source(args: &Args, config: SourceConfig) -> Result<(StreamInfo, Sour
     }
 }
 
-fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr) {
+fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&Code>) {
     let what = match args.source {
         SourceKind::Camera => format!("camera {}", args.camera),
         SourceKind::Test => "the test pattern".to_string(),
@@ -162,6 +181,16 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr) {
         info.codec.name()
     );
     println!("listening on {local}");
+    let code_arg = match code {
+        Some(code) => {
+            println!("private: viewers need the code {code}; the stream is encrypted");
+            format!(" --code {code}")
+        }
+        None => {
+            println!("OPEN: anyone who can reach this port can watch, and nothing is encrypted");
+            String::new()
+        }
+    };
     let ips: Vec<IpAddr> = if local.ip().is_unspecified() {
         net::lan_addresses()
             .into_iter()
@@ -180,7 +209,7 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr) {
             "the other"
         };
         let addr = SocketAddr::new(ip, local.port());
-        println!("to watch, on {place} computer run:  receiver --connect {addr}");
+        println!("to watch, on {place} computer run:  receiver --connect {addr}{code_arg}");
     }
 }
 
@@ -196,6 +225,9 @@ fn print_event(event: Event) {
             Some(why) => println!("{peer} left: {why} ({viewers} watching)"),
         },
         Event::Refused { peer, reason } => println!("{peer} turned away: {reason}"),
+        Event::WrongCode { peer, failures } => {
+            println!("{peer} gave a wrong code ({failures} wrong so far)");
+        }
         Event::AcceptFailed(why) => println!("could not accept a connection: {why}"),
     }
 }

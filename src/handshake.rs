@@ -1,0 +1,130 @@
+//! The receiver's side of the opening exchange: hello, the code in private
+//! mode, and the sender's announcement of the stream.
+
+use std::net::TcpStream;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::framing::{self, FrameReader, FramingError};
+use crate::limits;
+use crate::net;
+use crate::private::{Code, Exchange, Opener, Role};
+use crate::wire::{self, Message, StreamInfo, WireError};
+
+/// The sender wants a code and none was given.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is private: give its code with --code CODE or the CAMWIRE_CODE variable")]
+pub struct CodeRequired(pub String);
+
+/// A connection whose stream has been announced, ready for frames.
+pub struct Opened {
+    /// Reads the stream's messages.
+    pub reader: FrameReader<TcpStream>,
+    /// The stream as announced.
+    pub info: StreamInfo,
+    /// Opens sealed messages, in private mode.
+    pub opener: Option<Opener>,
+}
+
+/// Says hello on `stream`, proves the code if there is one, and reads the
+/// announcement. `peer` names the sender in errors.
+pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened> {
+    let ours = code.map(Exchange::start);
+    let hello = Message::hello(ours.as_ref().map_or(Vec::new(), |e| e.message().to_vec()));
+    framing::write_message(&mut &stream, &[&wire::encode(&hello)])
+        .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
+    stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
+    let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+    let not_camwire = || anyhow!("{peer} is not a camwire sender");
+    let (info, opener) = match wire::decode_opening(read(&mut reader, peer)?) {
+        Ok(Message::Stream { info, .. }) if code.is_none() => (info, None),
+        Ok(Message::Stream { .. }) => bail!(
+            "{peer} is an open sender: anyone can watch it and nothing is encrypted; connect without a code to watch it anyway"
+        ),
+        Ok(Message::Auth {
+            exchange,
+            confirmation,
+        }) => {
+            let ours = ours.ok_or_else(not_camwire)?;
+            let mut keys = ours
+                .finish(&exchange, Role::Viewer)
+                .map_err(|_| not_camwire())?;
+            let mine = keys.confirmation();
+            let confirm = Message::Confirm { confirmation: mine };
+            framing::write_message(&mut reader.get_ref(), &[&wire::encode(&confirm)])?;
+            if keys.check(&confirmation).is_err() {
+                bail!("wrong code: {peer} was started with another one");
+            }
+            let mut opener = keys.opener;
+            let info = sealed_announcement(&mut reader, &mut opener, peer)?;
+            (info, Some(opener))
+        }
+        Ok(Message::CodeRequired) => return Err(CodeRequired(peer.to_string()).into()),
+        Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
+        Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => return Err(not_camwire()),
+        Err(e) => bail!("{peer}: {e}: update camwire on both ends"),
+    };
+    info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
+    let tag = if opener.is_some() {
+        crate::private::TAG_LEN
+    } else {
+        0
+    };
+    reader.set_limit(info.max_body_len() + tag);
+    reader
+        .get_ref()
+        .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+    Ok(Opened {
+        reader,
+        info,
+        opener,
+    })
+}
+
+/// Reads the sealed `Stream` (or `Error`) that follows a good exchange.
+fn sealed_announcement(
+    reader: &mut FrameReader<TcpStream>,
+    opener: &mut Opener,
+    peer: &str,
+) -> Result<StreamInfo> {
+    let body = match reader.read_timed() {
+        Ok(Some((_, body))) => body,
+        Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
+        Err(e) => return Err(describe(peer, e)),
+    };
+    let plain = opener
+        .open(body)
+        .map_err(|e| anyhow!("the connection to {peer} failed: {e}"))?;
+    match wire::decode(plain) {
+        Ok(Message::Stream { info, .. }) => Ok(info),
+        Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
+        _ => bail!("{peer} broke the protocol: no stream announcement"),
+    }
+}
+
+fn read<'r>(reader: &'r mut FrameReader<TcpStream>, peer: &str) -> Result<&'r [u8]> {
+    match reader.read_message() {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
+        Err(e) => Err(describe(peer, e)),
+    }
+}
+
+fn describe(peer: &str, e: FramingError) -> anyhow::Error {
+    match e {
+        e if net::is_timeout(&e) => anyhow!(
+            "{peer} sent nothing for {:?}: it is not a camwire sender, or it is stuck",
+            limits::HANDSHAKE_TIMEOUT
+        ),
+        FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
+        _ => anyhow!("{peer} is not a camwire sender"),
+    }
+}
+
+/// A peer's text with control characters replaced, safe to print.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .take(limits::MAX_REASON_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

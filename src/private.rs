@@ -1,0 +1,392 @@
+//! Private mode: a short code both people know, never sent, and every
+//! message after the opening sealed.
+//!
+//! The code goes through SPAKE2 (RustCrypto's `spake2`, as magic-wormhole
+//! uses it), so someone who records the exchange cannot test codes offline
+//! and an active attacker gets one guess per connection. The shared secret
+//! is expanded with HKDF-SHA256 into one AES-256-GCM key per direction
+//! (`ring`). Each side proves it holds its key by sealing an empty message
+//! over the exchange's transcript; a wrong code fails there, before a
+//! single frame. Nonces count messages in each direction, so a replayed,
+//! reordered or altered message fails to open.
+
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf::{HKDF_SHA256, Salt};
+use ring::rand::{SecureRandom, SystemRandom};
+use spake2::{Ed25519Group, Identity, Password, Spake2};
+
+use crate::limits;
+
+/// Digits in a code the sender makes up: 10^10 possibilities.
+pub const CODE_DIGITS: usize = 10;
+
+/// Bytes an AEAD tag adds to every sealed message.
+pub const TAG_LEN: usize = 16;
+
+/// SPAKE2 identity shared by both sides.
+const IDENTITY: &[u8] = b"camwire";
+
+/// Why private mode failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PrivateError {
+    /// The other side does not know the same code.
+    #[error("wrong code")]
+    WrongCode,
+    /// A sealed message was altered, replayed or cut.
+    #[error("a message failed its integrity check: it was altered in transit")]
+    Tampered,
+    /// The other side's SPAKE2 message is not valid.
+    #[error("invalid key exchange message")]
+    BadExchange,
+}
+
+/// A code as people type it, kept as its digits and letters only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Code(String);
+
+impl Code {
+    /// Normalizes `text`: case and anything but letters and digits ignored.
+    pub fn new(text: &str) -> Option<Self> {
+        let kept: String = text
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        (!kept.is_empty()).then_some(Code(kept))
+    }
+
+    /// A fresh random code of [`CODE_DIGITS`] digits.
+    pub fn random() -> Self {
+        let rng = SystemRandom::new();
+        let mut digits = String::with_capacity(CODE_DIGITS);
+        while digits.len() < CODE_DIGITS {
+            let mut byte = [0u8; 1];
+            rng.fill(&mut byte).expect("the system random source works");
+            // Reject 250..=255 so every digit is equally likely.
+            if byte[0] < 250 {
+                digits.push(char::from(b'0' + byte[0] % 10));
+            }
+        }
+        Code(digits)
+    }
+}
+
+impl fmt::Display for Code {
+    /// Groups of three or four, easy to read out: `482-1039-755`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.0;
+        if s.len() == CODE_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) {
+            write!(f, "{}-{}-{}", &s[..3], &s[3..7], &s[7..])
+        } else {
+            f.write_str(s)
+        }
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Code(..)")
+    }
+}
+
+/// One side's half-done key exchange.
+pub struct Exchange {
+    state: Spake2<Ed25519Group>,
+    outbound: Vec<u8>,
+}
+
+impl Exchange {
+    /// Starts an exchange for `code`.
+    pub fn start(code: &Code) -> Self {
+        let (state, outbound) = Spake2::<Ed25519Group>::start_symmetric(
+            &Password::new(code.0.as_bytes()),
+            &Identity::new(IDENTITY),
+        );
+        Exchange { state, outbound }
+    }
+
+    /// The message to send to the other side.
+    pub fn message(&self) -> &[u8] {
+        &self.outbound
+    }
+
+    /// Finishes with the other side's message; `role` says which side this
+    /// is, so each gets the right key for each direction.
+    pub fn finish(self, inbound: &[u8], role: Role) -> Result<Keys, PrivateError> {
+        let secret = self
+            .state
+            .finish(inbound)
+            .map_err(|_| PrivateError::BadExchange)?;
+        let (viewer_msg, sender_msg) = match role {
+            Role::Viewer => (&self.outbound[..], inbound),
+            Role::Sender => (inbound, &self.outbound[..]),
+        };
+        let transcript = [b"camwire confirm".as_slice(), viewer_msg, sender_msg].concat();
+        let to_viewer = derive(&secret, b"camwire v1 sender to viewer");
+        let to_sender = derive(&secret, b"camwire v1 viewer to sender");
+        let (seal, open) = match role {
+            Role::Viewer => (to_sender, to_viewer),
+            Role::Sender => (to_viewer, to_sender),
+        };
+        Ok(Keys {
+            sealer: Sealer {
+                key: seal,
+                count: 0,
+            },
+            opener: Opener {
+                key: open,
+                count: 0,
+            },
+            transcript,
+        })
+    }
+}
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The one that watches.
+    Viewer,
+    /// The one with the camera.
+    Sender,
+}
+
+fn derive(secret: &[u8], info: &'static [u8]) -> LessSafeKey {
+    let infos = [info];
+    let prk = Salt::new(HKDF_SHA256, &[]).extract(secret);
+    let okm = prk
+        .expand(&infos, &AES_256_GCM)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    LessSafeKey::new(UnboundKey::from(okm))
+}
+
+/// Both directions' keys after a finished exchange.
+pub struct Keys {
+    /// Seals what this side sends.
+    pub sealer: Sealer,
+    /// Opens what this side receives.
+    pub opener: Opener,
+    transcript: Vec<u8>,
+}
+
+impl Keys {
+    /// This side's proof that it holds the key: an empty message sealed over
+    /// the exchange's transcript.
+    pub fn confirmation(&mut self) -> Vec<u8> {
+        let mut tag = Vec::with_capacity(TAG_LEN);
+        self.sealer.seal_with(&self.transcript, &mut tag);
+        tag
+    }
+
+    /// Checks the other side's proof; a mismatch means a different code.
+    pub fn check(&mut self, confirmation: &[u8]) -> Result<(), PrivateError> {
+        let mut copy = confirmation.to_vec();
+        self.opener
+            .open_with(&self.transcript, &mut copy)
+            .map(|_| ())
+            .map_err(|_| PrivateError::WrongCode)
+    }
+}
+
+/// Seals messages in one direction, counting them for nonces.
+pub struct Sealer {
+    key: LessSafeKey,
+    count: u64,
+}
+
+impl Sealer {
+    /// Seals `buf` in place, appending the tag.
+    pub fn seal(&mut self, buf: &mut Vec<u8>) {
+        self.seal_with(&[], buf);
+    }
+
+    fn seal_with(&mut self, aad: &[u8], buf: &mut Vec<u8>) {
+        let nonce = next_nonce(&mut self.count);
+        self.key
+            .seal_in_place_append_tag(nonce, Aad::from(aad), buf)
+            .expect("a message under 64 GiB always seals");
+    }
+}
+
+/// Opens messages from one direction, expecting them in order.
+pub struct Opener {
+    key: LessSafeKey,
+    count: u64,
+}
+
+impl Opener {
+    /// Opens `buf` in place and returns the plaintext part of it.
+    pub fn open<'a>(&mut self, buf: &'a mut [u8]) -> Result<&'a mut [u8], PrivateError> {
+        self.open_with(&[], buf)
+    }
+
+    fn open_with<'a>(
+        &mut self,
+        aad: &[u8],
+        buf: &'a mut [u8],
+    ) -> Result<&'a mut [u8], PrivateError> {
+        let nonce = next_nonce(&mut self.count);
+        self.key
+            .open_in_place(nonce, Aad::from(aad), buf)
+            .map_err(|_| PrivateError::Tampered)
+    }
+}
+
+/// Limits wrong codes over all connections: a burst of
+/// [`limits::GUESS_BURST`], then one every [`limits::GUESS_INTERVAL`], so
+/// an attacker gets about 86,400 guesses a day.
+#[derive(Debug)]
+pub struct GuessLimiter {
+    state: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+    failures: u64,
+}
+
+impl Default for GuessLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GuessLimiter {
+    /// A full bucket.
+    pub fn new() -> Self {
+        GuessLimiter {
+            state: Mutex::new(Bucket {
+                tokens: limits::GUESS_BURST as f64,
+                refilled: Instant::now(),
+                failures: 0,
+            }),
+        }
+    }
+
+    /// Takes a token for one attempt; `false` when none is left.
+    pub fn try_start(&self) -> bool {
+        let mut bucket = self.lock();
+        let now = Instant::now();
+        let earned = now.duration_since(bucket.refilled).as_secs_f64()
+            / limits::GUESS_INTERVAL.as_secs_f64();
+        bucket.tokens = (bucket.tokens + earned).min(limits::GUESS_BURST as f64);
+        bucket.refilled = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Gives the token back: the attempt knew the code.
+    pub fn succeeded(&self) {
+        let mut bucket = self.lock();
+        bucket.tokens = (bucket.tokens + 1.0).min(limits::GUESS_BURST as f64);
+    }
+
+    /// Counts a wrong code; returns how many there have been.
+    pub fn failed(&self) -> u64 {
+        let mut bucket = self.lock();
+        bucket.failures += 1;
+        bucket.failures
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Bucket> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn next_nonce(count: &mut u64) -> Nonce {
+    let mut bytes = [0u8; NONCE_LEN];
+    bytes[NONCE_LEN - 8..].copy_from_slice(&count.to_be_bytes());
+    *count += 1;
+    Nonce::assume_unique_for_key(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(viewer_code: &str, sender_code: &str) -> (Keys, Keys) {
+        let viewer = Exchange::start(&Code::new(viewer_code).unwrap());
+        let sender = Exchange::start(&Code::new(sender_code).unwrap());
+        let (v_msg, s_msg) = (viewer.message().to_vec(), sender.message().to_vec());
+        (
+            viewer.finish(&s_msg, Role::Viewer).unwrap(),
+            sender.finish(&v_msg, Role::Sender).unwrap(),
+        )
+    }
+
+    #[test]
+    fn same_code_confirms_and_seals_both_ways() {
+        let (mut viewer, mut sender) = pair("482-1039-755", "4821039755");
+        let proof = sender.confirmation();
+        assert_eq!(viewer.check(&proof), Ok(()));
+        let proof = viewer.confirmation();
+        assert_eq!(sender.check(&proof), Ok(()));
+        let mut msg = b"frame".to_vec();
+        sender.sealer.seal(&mut msg);
+        assert_eq!(msg.len(), 5 + TAG_LEN);
+        assert_eq!(viewer.opener.open(&mut msg).unwrap(), b"frame");
+    }
+
+    #[test]
+    fn wrong_code_fails_confirmation_on_both_sides() {
+        let (mut viewer, mut sender) = pair("111-1111-111", "222-2222-222");
+        let proof = sender.confirmation();
+        assert_eq!(viewer.check(&proof), Err(PrivateError::WrongCode));
+        let proof = viewer.confirmation();
+        assert_eq!(sender.check(&proof), Err(PrivateError::WrongCode));
+    }
+
+    #[test]
+    fn altered_or_replayed_messages_fail() {
+        let (mut viewer, mut sender) = pair("1", "1");
+        let mut first = b"one".to_vec();
+        sender.sealer.seal(&mut first);
+        let replay = first.clone();
+        first[0] ^= 1;
+        assert_eq!(
+            viewer.opener.open(&mut first.clone()),
+            Err(PrivateError::Tampered)
+        );
+        // The failed attempt used up nonce 0, as a real receiver would stop.
+        let mut again = replay;
+        assert_eq!(viewer.opener.open(&mut again), Err(PrivateError::Tampered));
+    }
+
+    #[test]
+    fn wrong_guesses_are_limited_and_right_ones_are_not() {
+        let limiter = GuessLimiter::new();
+        for _ in 0..limits::GUESS_BURST {
+            assert!(limiter.try_start());
+            limiter.failed();
+        }
+        assert!(!limiter.try_start(), "the burst is spent");
+        let ok = GuessLimiter::new();
+        for _ in 0..3 * limits::GUESS_BURST {
+            assert!(ok.try_start());
+            ok.succeeded();
+        }
+    }
+
+    #[test]
+    fn codes_are_normalized_and_random_ones_read_well() {
+        assert_eq!(Code::new(" 482 1039-755 "), Code::new("4821039755"));
+        assert!(Code::new("--").is_none());
+        let code = Code::random();
+        let shown = code.to_string();
+        assert_eq!(shown.len(), CODE_DIGITS + 2, "{shown}");
+        assert_eq!(Code::new(&shown), Some(code));
+        assert_ne!(Code::random(), Code::random());
+    }
+}

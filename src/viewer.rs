@@ -1,0 +1,177 @@
+//! The sender's side of one viewer: the opening exchange (with the code in
+//! private mode) and the stream of frames that follows.
+
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::framing::{self, FrameReader, FramingError};
+use crate::hub::{End, Hub, Next};
+use crate::limits;
+use crate::net;
+use crate::private::{Code, Exchange, GuessLimiter, Role, Sealer};
+use crate::wire::{self, Message, StreamInfo, WireError};
+
+/// Why a connection was not let in.
+#[derive(Debug)]
+pub enum Refusal {
+    /// It gave the wrong code; `failures` counts every wrong code so far.
+    WrongCode { failures: u64 },
+    /// Anything else, as a sentence.
+    Other(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Refusal {
+    fn from(e: E) -> Self {
+        Refusal::Other(e.into())
+    }
+}
+
+/// A viewer's connection after the opening exchange: writes messages,
+/// sealed in private mode.
+pub struct Link<'a> {
+    stream: &'a TcpStream,
+    sealer: Option<Sealer>,
+    scratch: Vec<u8>,
+}
+
+impl Link<'_> {
+    /// Sends one whole message.
+    pub fn send(&mut self, msg: &Message<'_>) -> io::Result<()> {
+        self.send_parts(&[&wire::encode(msg)])
+    }
+
+    /// Sends one message whose body is `parts` joined. An open link writes
+    /// the parts where they lie; a sealed one copies them once to seal them.
+    pub fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let mut out = self.stream;
+        let Some(sealer) = &mut self.sealer else {
+            return framing::write_message(&mut out, parts);
+        };
+        self.scratch.clear();
+        for part in parts {
+            self.scratch.extend_from_slice(part);
+        }
+        sealer.seal(&mut self.scratch);
+        framing::write_message(&mut out, &[&self.scratch])
+    }
+}
+
+/// What a sender asks of a new connection.
+pub struct Admission<'a> {
+    /// The code it must prove it knows, if the sender is private.
+    pub code: Option<&'a Code>,
+    /// Limits wrong codes across all connections.
+    pub guesses: &'a GuessLimiter,
+    /// How long a write may block before the viewer is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Admission<'_> {
+    /// Runs the opening exchange on `stream`.
+    pub fn admit<'s>(&self, stream: &'s TcpStream) -> Result<Link<'s>, Refusal> {
+        net::tune(stream)?;
+        stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
+        stream.set_write_timeout(Some(self.write_timeout))?;
+        let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+        let mut link = Link {
+            stream,
+            sealer: None,
+            scratch: Vec::new(),
+        };
+        let exchange = match wire::decode_opening(read_opening(&mut reader)?) {
+            Ok(Message::Hello { exchange, .. }) => exchange,
+            Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
+                return Err(anyhow!("is not a camwire receiver").into());
+            }
+            Err(e) => {
+                let reason = format!("{e}: update camwire on both ends");
+                let _ = link.send(&Message::Error { reason });
+                return Err(anyhow!("{e}").into());
+            }
+        };
+        if let Some(code) = self.code {
+            link.sealer = Some(self.authenticate(code, &exchange, &mut reader, &mut link)?);
+        }
+        net::limit_unsent(stream)?;
+        Ok(link)
+    }
+
+    /// Proves both sides know `code`; returns the sealer for what follows.
+    fn authenticate(
+        &self,
+        code: &Code,
+        exchange: &[u8],
+        reader: &mut FrameReader<&TcpStream>,
+        link: &mut Link<'_>,
+    ) -> Result<Sealer, Refusal> {
+        if exchange.is_empty() {
+            let _ = link.send(&Message::CodeRequired);
+            return Err(anyhow!("came without the code").into());
+        }
+        if !self.guesses.try_start() {
+            let reason = "too many wrong codes lately: try again in a few seconds".to_string();
+            let _ = link.send(&Message::Error { reason });
+            return Err(anyhow!("turned away: too many wrong codes lately").into());
+        }
+        let ours = Exchange::start(code);
+        let our_message = ours.message().to_vec();
+        let mut keys = ours
+            .finish(exchange, Role::Sender)
+            .map_err(|_| anyhow!("is not a camwire receiver (bad key exchange)"))?;
+        link.send(&Message::Auth {
+            exchange: our_message,
+            confirmation: keys.confirmation(),
+        })?;
+        let confirmation = match wire::decode(read_opening(reader)?) {
+            Ok(Message::Confirm { confirmation }) => confirmation,
+            _ => return Err(anyhow!("broke off the key exchange").into()),
+        };
+        if keys.check(&confirmation).is_err() {
+            let failures = self.guesses.failed();
+            let _ = link.send(&Message::Error {
+                reason: "wrong code".into(),
+            });
+            return Err(Refusal::WrongCode { failures });
+        }
+        self.guesses.succeeded();
+        Ok(keys.sealer)
+    }
+}
+
+/// Reads one message of the opening exchange.
+fn read_opening<'r>(reader: &'r mut FrameReader<&TcpStream>) -> Result<&'r [u8]> {
+    match reader.read_message() {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(anyhow!("closed the connection during the opening exchange")),
+        Err(e) if net::is_timeout(&e) => {
+            Err(anyhow!("said nothing for {:?}", limits::HANDSHAKE_TIMEOUT))
+        }
+        Err(FramingError::Io(e)) => Err(anyhow!("connection failed: {e}")),
+        Err(_) => Err(anyhow!("is not a camwire receiver")),
+    }
+}
+
+/// Announces the stream, then sends frames from the hub until the stream
+/// ends or the viewer goes.
+pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<()> {
+    link.send(&Message::stream(info))
+        .context("could not announce the stream")?;
+    let mut last = None;
+    loop {
+        match hub.next_for(last) {
+            Next::Frame(packet) => {
+                match link.send_parts(&[&packet.header, &packet.data]) {
+                    Ok(()) => {}
+                    Err(e) if net::is_hang_up(&e) => return Ok(()),
+                    Err(e) => return Err(net::describe_write_error(e)),
+                }
+                last = Some(packet.seq);
+            }
+            Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
+            Next::End(End::Failed(reason)) => return Ok(link.send(&Message::Error { reason })?),
+        }
+    }
+}
