@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release
 SCALE=${BENCH_SCALE:-1}
-export CAMWIRE_CODE=${CAMWIRE_CODE:-camwire-bench}   # ignored by builds without private mode
+CODE=${CAMWIRE_CODE:-camwire-bench}   # the private-mode rows use this code on both ends
+unset CAMWIRE_CODE
 SIZES=(640x480 1280x720 1920x1080)
 declare -A FRAMES=([raw]="5000 2000 800" [jpeg]="4000 1500 800")   # per size: ~2-3 s of camwire each
 
@@ -75,10 +76,12 @@ echo
 
 # ---- camwire -------------------------------------------------------------------
 # camwire KIND CODEC W H FPS N: one sender, one headless receiver; appends the
-# receiver's JSON (plus kind and peak RSS) to $TMP/results.jsonl.
+# receiver's JSON (plus kind and peak RSS) to $TMP/results.jsonl. Kind
+# "private" runs with a code (encrypted); every other kind uses --open.
 camwire() {
-  local kind=$1 codec=$2 w=$3 h=$4 fps=$5 n=$6 line port spid sfd
-  exec {sfd}< <(exec "$BIN/sender" --bind 127.0.0.1:0 --source test --codec "$codec" \
+  local kind=$1 codec=$2 w=$3 h=$4 fps=$5 n=$6 line port spid sfd privacy=(--open) code=""
+  [[ $kind == private ]] && { privacy=(); code=$CODE; }
+  exec {sfd}< <(CAMWIRE_CODE=$code exec "$BIN/sender" --bind 127.0.0.1:0 "${privacy[@]}" --source test --codec "$codec" \
                   --quality 80 --width "$w" --height "$h" --fps "$fps" 2>"$TMP/sender.err")
   spid=$!; PIDS+=("$spid")
   port=""
@@ -87,7 +90,7 @@ camwire() {
   done
   [[ -n $port ]] || { cat "$TMP/sender.err" >&2; die "sender ($codec ${w}x$h) never said 'listening on'"; }
   rm -f "$TMP/rss"
-  timeout 300 "${TIME[@]}" "$BIN/receiver" --connect "127.0.0.1:$port" --headless --frames "$n" --json \
+  CAMWIRE_CODE=$code timeout 300 "${TIME[@]}" "$BIN/receiver" --connect "127.0.0.1:$port" --headless --frames "$n" --json \
     >"$TMP/rx.out" 2>"$TMP/rx.err" || { cat "$TMP/rx.err" >&2; die "receiver failed ($codec ${w}x$h)"; }
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; exec {sfd}<&-; PIDS=()
   tail -n 1 "$TMP/rx.out" | python3 -c 'import json, sys
@@ -134,6 +137,12 @@ for codec in raw jpeg; do
   echo "  1280x720 $codec paced at 30 fps: $(scaled 150) frames" >&2
   camwire paced "$codec" 1280 720 30 "$(scaled 150)"
 done
+for codec in raw jpeg; do
+  read -r -a counts <<<"${FRAMES[$codec]}"
+  echo "  1280x720 $codec private (encrypted) and open, side by side: $(scaled "${counts[1]}") frames" >&2
+  camwire private "$codec" 1280 720 0 "$(scaled "${counts[1]}")"
+  camwire open "$codec" 1280 720 0 "$(scaled "${counts[1]}")"
+done
 
 # ---- report --------------------------------------------------------------------
 python3 - "$TMP/results.jsonl" "$GST" <<'EOF'
@@ -164,6 +173,15 @@ print("|---|--:|--:|--:|--:|--:|--:|--:|")
 for r in (r for r in rows if r["kind"] == "paced"):
     print(f'| {r["codec"]} | {r["frames"]} | {f(r["fps"])} | {r["latency_ms_p50"]:.2f} | '
           f'{r["latency_ms_p99"]:.2f} | {r["latency_ms_max"]:.2f} | {r["dropped"]} | {f(mb(r))} |')
+print("\n## Private mode (SPAKE2 + AES-256-GCM) against --open, 1280x720 unpaced\n")
+print("| codec | open fps | private fps | cost |")
+print("|---|--:|--:|--:|")
+for codec in ("raw", "jpeg"):
+    o = [r for r in rows if r["kind"] == "open" and r["codec"] == codec]
+    p = [r for r in rows if r["kind"] == "private" and r["codec"] == codec]
+    if o and p:
+        cost = 100 * (1 - p[0]["fps"] / o[0]["fps"])
+        print(f'| {codec} | {f(o[0]["fps"])} | {f(p[0]["fps"])} | {cost:.1f}% |')
 print("\n## Bandwidth at 30 fps (from measured bytes/frame)\n")
 print("| size | codec | bytes/frame | Mbit/s at 30 fps |")
 print("|---|---|--:|--:|")

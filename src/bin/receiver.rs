@@ -88,10 +88,8 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         std::process::exit(0);
     })
     .context("could not install the Ctrl-C handler")?;
-    let code = match &args.code {
-        Some(text) => Some(Code::new(text).context("the code is empty")?),
-        None => None,
-    };
+    // An empty CAMWIRE_CODE counts as none.
+    let code = args.code.as_deref().and_then(Code::new);
     let mut follow = Follow {
         addr: args.connect.clone(),
         max_frames: args.frames,

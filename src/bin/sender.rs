@@ -53,15 +53,10 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     frames: u64,
     /// The code viewers must give (made up at start when not given).
-    #[arg(
-        long,
-        env = "CAMWIRE_CODE",
-        hide_env_values = true,
-        conflicts_with = "open"
-    )]
+    #[arg(long, env = "CAMWIRE_CODE", hide_env_values = true)]
     code: Option<String>,
     /// Stream to anyone who can reach the port, with no code and no
-    /// encryption.
+    /// encryption (any code given is ignored).
     #[arg(long)]
     open: bool,
     /// Viewers served at once; the next one is told the sender is full.
@@ -116,10 +111,11 @@ fn run(args: Args) -> Result<()> {
         )
     })?;
     let local = listener.local_addr()?;
-    let code = match (&args.code, args.open) {
-        (_, true) => None,
-        (Some(text), false) => Some(Code::new(text).context("the code is empty")?),
-        (None, false) => Some(Code::random()),
+    // An empty CAMWIRE_CODE counts as none: a code is made up.
+    let code = match args.code.as_deref().and_then(Code::new) {
+        _ if args.open => None,
+        Some(code) => Some(code),
+        None => Some(Code::random()),
     };
     print_banner(&args, info, local, code.as_ref());
     let config = SenderConfig {
