@@ -28,6 +28,52 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
+/// Private mode's cost per frame: sealing (copy included) and opening.
+fn print_sealing() {
+    use camwire::private::{Code, Exchange, Role};
+    let code = Code::new("1").unwrap();
+    let pair = || {
+        let (a, b) = (Exchange::start(&code), Exchange::start(&code));
+        let (a_msg, b_msg) = (a.message().to_vec(), b.message().to_vec());
+        let sender = a.finish(&b_msg, Role::Sender).unwrap();
+        (sender, b.finish(&a_msg, Role::Viewer).unwrap())
+    };
+    println!();
+    println!("| size | raw bytes | seal (copy + AES-256-GCM) ms | open ms | GB/s open |");
+    println!("|---|--:|--:|--:|--:|");
+    for (width, height) in SIZES {
+        let (mut sender, _) = pair();
+        let (mut paired_sender, mut viewer) = pair();
+        let pixels = pattern_rgb(width, height, 0);
+        let mut scratch = Vec::with_capacity(pixels.len() + 16);
+        let seal = time(|| {
+            scratch.clear();
+            scratch.extend_from_slice(&pixels);
+            sender.sealer.seal(&mut scratch);
+        });
+        // Opening needs messages sealed in order; seal a fresh one each time.
+        let mut sealed = Vec::new();
+        let mut open_total = Duration::ZERO;
+        let runs = 50;
+        for _ in 0..runs {
+            sealed.clear();
+            sealed.extend_from_slice(&pixels);
+            paired_sender.sealer.seal(&mut sealed);
+            let start = Instant::now();
+            viewer.opener.open(&mut sealed).unwrap();
+            open_total += start.elapsed();
+        }
+        let open = open_total / runs;
+        let gbps = pixels.len() as f64 / open.as_secs_f64() / 1e9;
+        println!(
+            "| {width}x{height} | {} | {} | {} | {gbps:.1} |",
+            pixels.len(),
+            ms(seal),
+            ms(open)
+        );
+    }
+}
+
 fn main() {
     println!(
         "| size | JPEG bytes | mozjpeg encode ms | jpeg-encoder encode ms | zune-jpeg decode + convert ms |"
@@ -67,4 +113,5 @@ fn main() {
             ms(decode)
         );
     }
+    print_sealing();
 }
