@@ -122,17 +122,26 @@ impl InputCallback for QuitKeys {
     }
 }
 
-/// Opens a window for `info` and shows frames from `slot` until the user
-/// quits or the slot closes. `peer` names the sender in the title.
-pub fn show(slot: &Slot, info: StreamInfo, peer: &str, stats: &SharedStats) -> Result<WindowEnd> {
-    let (width, height) = (info.width as usize, info.height as usize);
-    let mut window = Window::new(&title(peer, None), width, height, WindowOptions::default())
+/// What a window says about itself.
+pub struct Labels<'a> {
+    /// The title before the first refresh.
+    pub title: String,
+    /// A line for standard error once the first frame is on screen.
+    pub first_frame: String,
+    /// Makes the title anew, once a [`TITLE_REFRESH`].
+    pub refresh: Box<dyn FnMut(&Slot) -> String + 'a>,
+}
+
+/// Opens a window of `width` x `height` and shows frames from `slot` until
+/// the user quits or the slot closes.
+pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) -> Result<WindowEnd> {
+    let mut window = Window::new(&labels.title, width, height, WindowOptions::default())
         .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
     window.set_target_fps(0);
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
     let mut shown_any = false;
-    let mut title = TitleFigures::new();
+    let mut title_due = Instant::now() + TITLE_REFRESH;
     loop {
         if quit.load(Ordering::SeqCst) || !window.is_open() {
             return Ok(WindowEnd::UserQuit);
@@ -145,22 +154,35 @@ pub fn show(slot: &Slot, info: StreamInfo, peer: &str, stats: &SharedStats) -> R
                 shown.map_err(|e| anyhow!("could not draw the frame: {e}"))?;
                 if !shown_any {
                     shown_any = true;
-                    let codec = info.codec.name();
-                    eprintln!("camwire: showing {width}x{height} {codec} from {peer}");
+                    eprintln!("{}", labels.first_frame);
                 }
             }
             None if slot.lock().closed => return Ok(WindowEnd::StreamOver),
             None => window.update(),
         }
-        if let Some(text) = title.due(peer, slot, stats) {
-            window.set_title(&text);
+        if Instant::now() >= title_due {
+            title_due = Instant::now() + TITLE_REFRESH;
+            window.set_title(&(labels.refresh)(slot));
         }
     }
 }
 
-/// Refreshes the window title's figures once a [`TITLE_REFRESH`].
+/// The labels of a receiver's window: the sender, and figures from `stats`.
+pub fn receiver_labels<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedStats) -> Labels<'a> {
+    let codec = info.codec.name();
+    let mut figures = TitleFigures::new();
+    Labels {
+        title: title(peer, None),
+        first_frame: format!(
+            "camwire: showing {}x{} {codec} from {peer}",
+            info.width, info.height
+        ),
+        refresh: Box::new(move |slot| figures.next(peer, slot, stats)),
+    }
+}
+
+/// Frame rate and bitrate since the last title.
 struct TitleFigures {
-    due: Instant,
     since: Instant,
     frames: u64,
     bytes: u64,
@@ -168,31 +190,24 @@ struct TitleFigures {
 
 impl TitleFigures {
     fn new() -> Self {
-        let now = Instant::now();
         TitleFigures {
-            due: now + TITLE_REFRESH,
-            since: now,
+            since: Instant::now(),
             frames: 0,
             bytes: 0,
         }
     }
 
-    /// The new title, when one is due.
-    fn due(&mut self, peer: &str, slot: &Slot, stats: &SharedStats) -> Option<String> {
-        let now = Instant::now();
-        if now < self.due {
-            return None;
-        }
-        self.due = now + TITLE_REFRESH;
+    fn next(&mut self, peer: &str, slot: &Slot, stats: &SharedStats) -> String {
         if let Some(notice) = slot.notice_text() {
-            return Some(format!("camwire: {peer}  {notice}"));
+            return format!("camwire: {peer}  {notice}");
         }
+        let now = Instant::now();
         let stats = lock(stats);
         let secs = now.duration_since(self.since).as_secs_f64().max(1e-3);
         let fps = (stats.frames() - self.frames) as f64 / secs;
         let mbit = (stats.bytes() - self.bytes) as f64 * 8.0 / 1e6 / secs;
         (self.since, self.frames, self.bytes) = (now, stats.frames(), stats.bytes());
-        Some(title(peer, Some((fps, stats.last_latency_ms(), mbit))))
+        title(peer, Some((fps, stats.last_latency_ms(), mbit)))
     }
 }
 

@@ -13,6 +13,10 @@
 //! - [`sender`]: accepts viewers and streams to each.
 //! - [`receiver`]: connects, checks the stream and decodes its frames.
 //! - [`display`]: the minifb window showing the newest frame.
+//! - [`preview`]: the sender's own picture, mirrored (`sender --preview`).
+//! - [`private`]: the code, the key exchange and sealed messages.
+//! - [`handshake`]: the receiver's side of the opening exchange.
+//! - [`viewer`]: the sender's side of one viewer: admission and frames.
 //! - [`stats`]: what a receiver measures; the `--json` summary.
 //! - [`net`]: socket options, connecting with clear errors, LAN addresses.
 
@@ -24,6 +28,7 @@ pub mod handshake;
 pub mod hub;
 pub mod limits;
 pub mod net;
+pub mod preview;
 pub mod private;
 pub mod receiver;
 pub mod sender;

@@ -102,6 +102,11 @@ impl Sender {
         })
     }
 
+    /// The hub this sender's threads meet in, for a preview.
+    pub fn hub(&self) -> Arc<Hub> {
+        Arc::clone(&self.hub)
+    }
+
     /// A handle that stops this sender.
     pub fn stopper(&self) -> Stopper {
         Stopper {

@@ -55,8 +55,13 @@ impl Xvfb {
 
     /// The id of the window whose title starts with `camwire`, waiting for it.
     fn camwire_window(&self) -> String {
-        let ids = self.command("xdotool", &["search", "--sync", "--name", "^camwire"]);
-        ids.lines().next().expect("a camwire window").to_string()
+        self.window_named("^camwire")
+    }
+
+    /// The id of the window whose title matches `pattern`, waiting for it.
+    fn window_named(&self, pattern: &str) -> String {
+        let ids = self.command("xdotool", &["search", "--sync", "--name", pattern]);
+        ids.lines().next().expect("a window").to_string()
     }
 
     /// The window's pixels as packed RGB.
@@ -81,9 +86,29 @@ impl Drop for Xvfb {
 /// Mean absolute difference per channel between a screenshot and the
 /// closest picture of the test pattern.
 fn distance_to_pattern(shot: &[u8], width: u32, height: u32) -> f64 {
+    distance_to(shot, |i| pattern_rgb(width, height, i))
+}
+
+/// The same, against the pattern mirrored left to right.
+fn distance_to_mirrored_pattern(shot: &[u8], width: u32, height: u32) -> f64 {
+    distance_to(shot, |i| {
+        let rgb = pattern_rgb(width, height, i);
+        rgb.chunks_exact(width as usize * 3)
+            .flat_map(|row| {
+                row.chunks_exact(3)
+                    .rev()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>()
+            })
+            .collect()
+    })
+}
+
+fn distance_to(shot: &[u8], picture: impl Fn(usize) -> Vec<u8>) -> f64 {
     (0..PATTERN_FRAMES)
         .map(|i| {
-            let want = pattern_rgb(width, height, i);
+            let want = picture(i);
             assert_eq!(shot.len(), want.len(), "screenshot size");
             let sum: u64 = shot
                 .iter()
@@ -138,4 +163,45 @@ fn escape_quits_too() {
     x.command("xdotool", &["windowfocus", "--sync", &window]);
     x.command("xdotool", &["key", "Escape"]);
     assert!(receiver.wait_exit().success());
+}
+
+#[test]
+fn sender_preview_shows_the_pattern_mirrored_and_q_stops_the_sender() {
+    let x = Xvfb::start();
+    let mut sender = sender_bin();
+    sender.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--open",
+        "--source",
+        "test",
+        "--codec",
+        "raw",
+    ]);
+    sender.args([
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--fps",
+        "5",
+        "--preview",
+    ]);
+    sender.env("DISPLAY", &x.display);
+    let mut sender = start_following_stderr(sender);
+    sender.wait_line("camwire: preview showing 320x240");
+    let window = x.window_named("^camwire preview");
+    let shot = x.screenshot(&window);
+    let mirrored = distance_to_mirrored_pattern(&shot, 320, 240);
+    assert_eq!(
+        mirrored, 0.0,
+        "the preview differs from the mirrored pattern"
+    );
+    assert!(
+        distance_to_pattern(&shot, 320, 240) > 10.0,
+        "the preview is not mirrored"
+    );
+    x.command("xdotool", &["windowfocus", "--sync", &window]);
+    x.command("xdotool", &["key", "q"]);
+    assert!(sender.wait_exit().success());
 }

@@ -119,7 +119,9 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
             result
         })
     };
-    match display::show(&slot, info, &args.connect, stats)? {
+    let labels = display::receiver_labels(info, &args.connect, stats);
+    let (width, height) = (info.width as usize, info.height as usize);
+    match display::show(&slot, width, height, labels)? {
         // The network thread may be blocked in a read; exiting ends it.
         WindowEnd::UserQuit => Ok(()),
         WindowEnd::StreamOver => network

@@ -5,10 +5,13 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 
 use anyhow::{Context, Result, anyhow};
 use camwire::camera::{self, CameraSource};
+use camwire::display::{self, Slot};
 use camwire::net;
+use camwire::preview;
 use camwire::private::Code;
 use camwire::sender::{Event, Sender, SenderConfig, SourceFactory};
 use camwire::source::{FrameSource, SourceConfig, TestPattern};
@@ -59,6 +62,10 @@ struct Args {
     /// encryption (any code given is ignored).
     #[arg(long)]
     open: bool,
+    /// Show what is being sent in a window (mirrored); closing it or q
+    /// stops the sender.
+    #[arg(long)]
+    preview: bool,
     /// Viewers served at once; the next one is told the sender is full.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
     max_viewers: u64,
@@ -128,16 +135,31 @@ fn run(args: Args) -> Result<()> {
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();
+    let on_ctrl_c = stopper.clone();
     let stopping = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if stopping.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
         println!("stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)");
-        stopper.stop();
+        on_ctrl_c.stop();
     })
     .context("could not install the Ctrl-C handler")?;
-    sender.run(open_source)
+    if !args.preview {
+        return sender.run(open_source);
+    }
+    // The window needs the main thread; the sender runs beside it.
+    let (hub, slot) = (sender.hub(), Arc::new(Slot::default()));
+    let preview_thread = preview::spawn(Arc::clone(&hub), info, Arc::clone(&slot));
+    let sending = thread::spawn(move || sender.run(open_source));
+    let (width, height) = (info.width as usize, info.height as usize);
+    let shown = display::show(&slot, width, height, preview::labels(info, hub));
+    stopper.stop();
+    let _ = preview_thread.join();
+    let sent = sending
+        .join()
+        .map_err(|_| anyhow!("the sending thread failed"))?;
+    shown.and(sent)
 }
 
 /// Checks the source works now, before listening, and returns the stream it

@@ -112,9 +112,14 @@ pub fn start_piped(mut command: Command) -> (Running, String) {
 
 /// A receiver whose stderr is followed line by line.
 pub fn start_receiver(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let mut child = receiver_bin()
-        .args(args)
-        .envs(env.iter().copied())
+    let mut command = receiver_bin();
+    command.args(args).envs(env.iter().copied());
+    start_following_stderr(command)
+}
+
+/// Starts `command`, following its stderr line by line.
+pub fn start_following_stderr(mut command: Command) -> Running {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

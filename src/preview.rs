@@ -1,0 +1,75 @@
+//! `sender --preview`: the sender's own picture in a window, mirrored as
+//! people expect of a self-view.
+//!
+//! The preview is one more viewer of the hub: it takes the newest frame when
+//! it is ready for one, so it never slows the stream, and it keeps capture
+//! running while its window is open.
+
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crate::codec::{DecodeError, Decoder};
+use crate::display::{Labels, Slot};
+use crate::hub::{Hub, Next};
+use crate::receiver::{Picture, Screen};
+use crate::wire::StreamInfo;
+
+/// Starts decoding the hub's frames into `slot`, mirrored; the thread ends
+/// (and closes the slot) when the stream does.
+pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()> {
+    hub.join();
+    thread::spawn(move || {
+        let mut screen = Arc::clone(&slot);
+        let mut decoder = Decoder::new(info);
+        let (width, height) = (info.width as usize, info.height as usize);
+        let mut last = None;
+        while let Next::Frame(packet) = hub.next_for(last) {
+            last = Some(packet.seq);
+            let mut pixels = screen.buffer(width * height);
+            match decoder.decode(&packet.data, &mut pixels) {
+                Ok(()) => {
+                    mirror(&mut pixels, width);
+                    screen.present(Picture {
+                        pixels,
+                        width,
+                        height,
+                    });
+                }
+                Err(DecodeError::Corrupt(_) | DecodeError::Protocol(_)) => screen.recycle(pixels),
+            }
+        }
+        hub.leave();
+        slot.close();
+    })
+}
+
+/// Flips each row of `pixels` left to right.
+pub fn mirror(pixels: &mut [u32], width: usize) {
+    for row in pixels.chunks_exact_mut(width.max(1)) {
+        row.reverse();
+    }
+}
+
+/// The labels of the preview window: how many people watch.
+pub fn labels(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
+    let title =
+        |watching: usize| format!("camwire preview: {watching} watching (q stops the sender)");
+    Labels {
+        title: title(0),
+        first_frame: format!("camwire: preview showing {}x{}", info.width, info.height),
+        // The preview itself is counted in the hub; the title leaves it out.
+        refresh: Box::new(move |_| title(hub.viewers().saturating_sub(1))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_flips_rows() {
+        let mut pixels = vec![1, 2, 3, 4, 5, 6];
+        mirror(&mut pixels, 3);
+        assert_eq!(pixels, vec![3, 2, 1, 6, 5, 4]);
+    }
+}
