@@ -126,7 +126,7 @@ impl InputCallback for QuitKeys {
 pub struct Labels<'a> {
     /// The title before the first refresh.
     pub title: String,
-    /// A line for standard error once the first frame is on screen.
+    /// An informational line once the first frame is on screen.
     pub first_frame: String,
     /// Makes the title anew, once a [`TITLE_REFRESH`].
     pub refresh: Box<dyn FnMut(&Slot) -> String + 'a>,
@@ -154,7 +154,7 @@ pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) ->
                 shown.map_err(|e| anyhow!("could not draw the frame: {e}"))?;
                 if !shown_any {
                     shown_any = true;
-                    eprintln!("{}", labels.first_frame);
+                    crate::console::info(&labels.first_frame);
                 }
             }
             None if slot.lock().closed => return Ok(WindowEnd::StreamOver),

@@ -16,6 +16,23 @@ use crate::wire::{self, Message, StreamInfo, WireError};
 #[error("{0} is private: give its code with --code CODE or the CAMWIRE_CODE variable")]
 pub struct CodeRequired(pub String);
 
+/// A refusal that trying again will not change: a wrong code, another
+/// protocol version, a peer that is not a camwire sender.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Final(pub String);
+
+/// Whether `e` is a refusal that retrying cannot cure.
+pub fn is_final(e: &anyhow::Error) -> bool {
+    e.is::<Final>() || e.is::<CodeRequired>()
+}
+
+macro_rules! final_err {
+    ($($arg:tt)*) => {
+        return Err(Final(format!($($arg)*)).into())
+    };
+}
+
 /// A connection whose stream has been announced, ready for frames.
 pub struct Opened {
     /// Reads the stream's messages.
@@ -30,31 +47,35 @@ pub struct Opened {
 /// announcement. `peer` names the sender in errors.
 pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened> {
     let ours = code.map(Exchange::start);
-    let hello = Message::hello(ours.as_ref().map_or(Vec::new(), |e| e.message().to_vec()));
+    let hello = Message::hello(ours.as_ref().map_or(&[], |e| e.message()));
     framing::write_message(&mut &stream, &[&wire::encode(&hello)])
         .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
     stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
     let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
-    let not_camwire = || anyhow!("{peer} is not a camwire sender");
+    let not_camwire = || anyhow::Error::from(Final(format!("{peer} is not a camwire sender")));
     let (info, opener) = match wire::decode_opening(read(&mut reader, peer)?) {
         Ok(Message::Stream { info, .. }) if code.is_none() => (info, None),
-        Ok(Message::Stream { .. }) => bail!(
+        Ok(Message::Stream { .. }) => final_err!(
             "{peer} is an open sender: anyone can watch it and nothing is encrypted; connect without a code to watch it anyway"
         ),
         Ok(Message::Auth {
             exchange,
             confirmation,
         }) => {
+            let (exchange, confirmation) = (exchange.to_vec(), confirmation.to_vec());
             let ours = ours.ok_or_else(not_camwire)?;
             let mut keys = ours
                 .finish(&exchange, Role::Viewer)
                 .map_err(|_| not_camwire())?;
-            let mine = keys.confirmation();
-            let confirm = Message::Confirm { confirmation: mine };
-            framing::write_message(&mut reader.get_ref(), &[&wire::encode(&confirm)])?;
+            // Check the sender first: a fake sender learns nothing from us.
             if keys.check(&confirmation).is_err() {
-                bail!("wrong code: {peer} was started with another one");
+                final_err!("wrong code: {peer} was started with another one");
             }
+            let mine = keys.confirmation();
+            let confirm = Message::Confirm {
+                confirmation: &mine,
+            };
+            framing::write_message(&mut reader.get_ref(), &[&wire::encode(&confirm)])?;
             let mut opener = keys.opener;
             let info = sealed_announcement(&mut reader, &mut opener, peer)?;
             (info, Some(opener))
@@ -62,7 +83,7 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened
         Ok(Message::CodeRequired) => return Err(CodeRequired(peer.to_string()).into()),
         Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
         Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => return Err(not_camwire()),
-        Err(e) => bail!("{peer}: {e}: update camwire on both ends"),
+        Err(e) => final_err!("{peer}: {e}: update camwire on both ends"),
     };
     info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
     let tag = if opener.is_some() {
@@ -117,7 +138,7 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
             limits::HANDSHAKE_TIMEOUT
         ),
         FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
-        _ => anyhow!("{peer} is not a camwire sender"),
+        _ => Final(format!("{peer} is not a camwire sender")).into(),
     }
 }
 

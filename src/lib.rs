@@ -18,10 +18,12 @@
 //! - [`handshake`]: the receiver's side of the opening exchange.
 //! - [`viewer`]: the sender's side of one viewer: admission and frames.
 //! - [`stats`]: what a receiver measures; the `--json` summary.
+//! - [`console`]: informational lines, apart from errors.
 //! - [`net`]: socket options, connecting with clear errors, LAN addresses.
 
 pub mod camera;
 pub mod codec;
+pub mod console;
 pub mod display;
 pub mod framing;
 pub mod handshake;

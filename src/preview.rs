@@ -56,7 +56,7 @@ pub fn labels(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
         |watching: usize| format!("camwire preview: {watching} watching (q stops the sender)");
     Labels {
         title: title(0),
-        first_frame: format!("camwire: preview showing {}x{}", info.width, info.height),
+        first_frame: format!("preview showing {}x{}", info.width, info.height),
         // The preview itself is counted in the hub; the title leaves it out.
         refresh: Box::new(move |_| title(hub.viewers().saturating_sub(1))),
     }

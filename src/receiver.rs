@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Result, anyhow, bail};
 
 use crate::codec::{DecodeError, Decoder};
+use crate::console;
 use crate::framing::{FrameReader, FramingError};
 use crate::handshake::{self, printable};
 use crate::limits;
@@ -68,7 +69,7 @@ impl Screen for Headless {
     fn notice(&mut self, text: Option<String>) {
         if text != self.notice {
             if let Some(line) = &text {
-                eprintln!("camwire: {line}");
+                console::info(line);
             }
             self.notice = text;
         }
@@ -167,7 +168,7 @@ impl Incoming {
                 Err(DecodeError::Corrupt(why)) => {
                     let skipped = lock(stats).frame_undecodable();
                     if skipped == 1 || skipped.is_multiple_of(limits::DECODE_WARNING_EVERY) {
-                        eprintln!("camwire: skipped frame {seq} ({skipped} so far): {why}");
+                        console::info(&format!("skipped frame {seq} ({skipped} so far): {why}"));
                     }
                     screen.recycle(buf);
                     continue;
@@ -214,7 +215,7 @@ impl Follow {
                     screen.notice(None);
                     return Ok(incoming);
                 }
-                Err(e) if self.retry && !e.is::<handshake::CodeRequired>() => {
+                Err(e) if self.retry && !handshake::is_final(&e) => {
                     screen.notice(Some(format!("waiting for the sender: {e:#}")));
                     std::thread::sleep(limits::RETRY_DELAY);
                 }

@@ -175,7 +175,7 @@ impl Sender {
                     config.max_viewers
                 );
                 let _ = link.send(&Message::Error {
-                    reason: reason.clone(),
+                    reason: reason.as_str().into(),
                 });
                 return events(Event::Refused { peer, reason });
             }

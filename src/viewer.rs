@@ -82,13 +82,15 @@ impl Admission<'_> {
             scratch: Vec::new(),
         };
         let exchange = match wire::decode_opening(read_opening(&mut reader)?) {
-            Ok(Message::Hello { exchange, .. }) => exchange,
+            Ok(Message::Hello { exchange, .. }) => exchange.to_vec(),
             Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
                 return Err(anyhow!("is not a camwire receiver").into());
             }
             Err(e) => {
                 let reason = format!("{e}: update camwire on both ends");
-                let _ = link.send(&Message::Error { reason });
+                let _ = link.send(&Message::Error {
+                    reason: reason.into(),
+                });
                 return Err(anyhow!("{e}").into());
             }
         };
@@ -111,25 +113,30 @@ impl Admission<'_> {
             let _ = link.send(&Message::CodeRequired);
             return Err(anyhow!("came without the code").into());
         }
-        if !self.guesses.try_start() {
-            let reason = "too many wrong codes lately: try again in a few seconds".to_string();
-            let _ = link.send(&Message::Error { reason });
-            return Err(anyhow!("turned away: too many wrong codes lately").into());
-        }
         let ours = Exchange::start(code);
         let our_message = ours.message().to_vec();
         let mut keys = ours
             .finish(exchange, Role::Sender)
             .map_err(|_| anyhow!("is not a camwire receiver (bad key exchange)"))?;
+        // A token only for a well-formed attempt: garbage cannot drain them.
+        if !self.guesses.try_start() {
+            let reason = "too many wrong codes lately: try again in a few seconds";
+            let _ = link.send(&Message::Error {
+                reason: reason.into(),
+            });
+            return Err(anyhow!("turned away: too many wrong codes lately").into());
+        }
         link.send(&Message::Auth {
-            exchange: our_message,
-            confirmation: keys.confirmation(),
+            exchange: &our_message,
+            confirmation: &keys.confirmation(),
         })?;
-        let confirmation = match wire::decode(read_opening(reader)?) {
-            Ok(Message::Confirm { confirmation }) => confirmation,
-            _ => return Err(anyhow!("broke off the key exchange").into()),
+        // From here on, anything but the right confirmation counts as a
+        // wrong code: the peer has had its one guess.
+        let confirmed = match read_opening(reader).map(wire::decode) {
+            Ok(Ok(Message::Confirm { confirmation })) => keys.check(confirmation).is_ok(),
+            _ => false,
         };
-        if keys.check(&confirmation).is_err() {
+        if !confirmed {
             let failures = self.guesses.failed();
             let _ = link.send(&Message::Error {
                 reason: "wrong code".into(),
@@ -171,7 +178,11 @@ pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<(
                 last = Some(packet.seq);
             }
             Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
-            Next::End(End::Failed(reason)) => return Ok(link.send(&Message::Error { reason })?),
+            Next::End(End::Failed(reason)) => {
+                return Ok(link.send(&Message::Error {
+                    reason: reason.into(),
+                })?);
+            }
         }
     }
 }

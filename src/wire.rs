@@ -6,6 +6,8 @@
 //! followed by the bytes. Nothing outside this module names bincode, so the
 //! encoding can be swapped without touching the rest.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::limits;
@@ -83,6 +85,9 @@ impl StreamInfo {
 }
 
 /// One message on a camwire connection.
+///
+/// Variable-length fields borrow from the body they were decoded from, so
+/// decoding never allocates: a length field cannot make it reserve memory.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     /// A viewer's first message (variant 0).
@@ -92,8 +97,8 @@ pub enum Message<'a> {
         /// The viewer's [`PROTOCOL_VERSION`].
         version: u16,
         /// The viewer's SPAKE2 message when it has a code; empty when not.
-        #[serde(with = "serde_bytes")]
-        exchange: Vec<u8>,
+        #[serde(borrow, with = "serde_bytes")]
+        exchange: &'a [u8],
     },
     /// A sender's first message, announcing the stream (variant 1).
     Stream {
@@ -120,30 +125,31 @@ pub enum Message<'a> {
     /// The sender refuses or stops the stream, saying why (variant 4).
     Error {
         /// A sentence for the viewer's user.
-        reason: String,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
     },
     /// A private sender's answer to a `Hello` with a code (variant 5).
     Auth {
         /// The sender's SPAKE2 message.
-        #[serde(with = "serde_bytes")]
-        exchange: Vec<u8>,
+        #[serde(borrow, with = "serde_bytes")]
+        exchange: &'a [u8],
         /// The sender's key confirmation (see `private`).
-        #[serde(with = "serde_bytes")]
-        confirmation: Vec<u8>,
+        #[serde(borrow, with = "serde_bytes")]
+        confirmation: &'a [u8],
     },
     /// The viewer's key confirmation, after `Auth` (variant 6).
     Confirm {
         /// The viewer's key confirmation.
-        #[serde(with = "serde_bytes")]
-        confirmation: Vec<u8>,
+        #[serde(borrow, with = "serde_bytes")]
+        confirmation: &'a [u8],
     },
     /// A private sender's answer to a `Hello` without a code (variant 7).
     CodeRequired,
 }
 
-impl Message<'_> {
+impl<'a> Message<'a> {
     /// A viewer's opening message, with its SPAKE2 message if it has a code.
-    pub fn hello(exchange: Vec<u8>) -> Self {
+    pub fn hello(exchange: &'a [u8]) -> Self {
         Message::Hello {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
@@ -287,14 +293,14 @@ mod tests {
     fn every_message_round_trips() {
         let pixels = [1u8, 2, 3, 4, 5, 6];
         let messages = [
-            Message::hello(Vec::new()),
-            Message::hello(vec![1; 33]),
+            Message::hello(&[]),
+            Message::hello(&[1; 33]),
             Message::Auth {
-                exchange: vec![2; 33],
-                confirmation: vec![3; 16],
+                exchange: &[2; 33],
+                confirmation: &[3; 16],
             },
             Message::Confirm {
-                confirmation: vec![4; 16],
+                confirmation: &[4; 16],
             },
             Message::CodeRequired,
             Message::stream(INFO),
@@ -306,6 +312,9 @@ mod tests {
             Message::End,
             Message::Error {
                 reason: "busy".into(),
+            },
+            Message::Error {
+                reason: String::from("owned").into(),
             },
         ];
         for msg in messages {
@@ -360,7 +369,7 @@ mod tests {
             Err(WireError::NotCamwire)
         );
         assert_eq!(decode_opening(b"ab"), Err(WireError::NotCamwire));
-        let mut body = encode(&Message::hello(Vec::new()));
+        let mut body = encode(&Message::hello(&[]));
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),
@@ -384,6 +393,27 @@ mod tests {
         let mut body = frame_header(0, 0, &[0u8; 16]);
         body.extend_from_slice(&[0u8; 4]);
         assert!(matches!(decode(&body), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_huge_length_inside_a_message_allocates_nothing() {
+        // Each variable-length field in turn claims 2^46 and then u64::MAX
+        // bytes in a tiny body; found by the `message` fuzz target.
+        for claimed in [1u64 << 46, u64::MAX] {
+            let mut hello = encode(&Message::hello(&[]));
+            hello.truncate(14);
+            hello.extend_from_slice(&claimed.to_le_bytes());
+            let mut error = 4u32.to_le_bytes().to_vec();
+            error.extend_from_slice(&claimed.to_le_bytes());
+            let mut confirm = 6u32.to_le_bytes().to_vec();
+            confirm.extend_from_slice(&claimed.to_le_bytes());
+            let mut auth = 5u32.to_le_bytes().to_vec();
+            auth.extend_from_slice(&claimed.to_le_bytes());
+            for body in [hello, error, confirm, auth] {
+                assert!(decode(&body).is_err());
+                assert!(decode_opening(&body).is_err());
+            }
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn next_event(events: &mpsc::Receiver<Event>) -> Event {
 
 fn hello() -> Vec<u8> {
     let mut out = Vec::new();
-    framing::write_message(&mut out, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
+    framing::write_message(&mut out, &[&wire::encode(&Message::hello(&[]))]).unwrap();
     out
 }
 

@@ -88,7 +88,7 @@ struct RawViewer {
 impl RawViewer {
     fn connect(addr: SocketAddr) -> (Self, StreamInfo) {
         let mut stream = TcpStream::connect(addr).unwrap();
-        framing::write_message(&mut stream, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
+        framing::write_message(&mut stream, &[&wire::encode(&Message::hello(&[]))]).unwrap();
         let mut reader = FrameReader::new(stream, 1 << 24);
         let body = reader.read_message().unwrap().unwrap();
         let Ok(Message::Stream { info, .. }) = wire::decode(body) else {
@@ -144,7 +144,7 @@ fn a_viewer_leaving_mid_frame_does_not_disturb_the_others() {
     let sender = start_sender(SOURCE, 0, 16);
     let (mut steady, _) = RawViewer::connect(sender.addr);
     let mut leaver = TcpStream::connect(sender.addr).unwrap();
-    framing::write_message(&mut leaver, &[&wire::encode(&Message::hello(Vec::new()))]).unwrap();
+    framing::write_message(&mut leaver, &[&wire::encode(&Message::hello(&[]))]).unwrap();
     let mut half = vec![0u8; 160 * 120 * 3 / 2];
     leaver.read_exact(&mut half).unwrap();
     let before = steady.next_seq().unwrap();

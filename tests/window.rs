@@ -186,6 +186,7 @@ fn sender_preview_shows_the_pattern_mirrored_and_q_stops_the_sender() {
         "--fps",
         "5",
         "--preview",
+        "--verbose",
     ]);
     sender.env("DISPLAY", &x.display);
     let mut sender = start_following_stderr(sender);

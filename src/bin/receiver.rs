@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
+use camwire::console;
 use camwire::display::{self, Slot, WindowEnd};
 use camwire::handshake::CodeRequired;
 use camwire::private::Code;
@@ -40,6 +41,10 @@ struct Args {
     /// decode times, age.
     #[arg(long, value_name = "FILE")]
     frame_log: Option<std::path::PathBuf>,
+    /// Print progress lines (receiving, showing, reconnecting) on standard
+    /// error even when it is not a terminal.
+    #[arg(long)]
+    verbose: bool,
     /// Keep going when the sender is not there yet, goes away or restarts:
     /// reconnect every second instead of exiting.
     #[arg(long)]
@@ -73,6 +78,7 @@ fn report(args: &Args, stats: &SharedStats) {
 }
 
 fn run(args: &Args, stats: &SharedStats) -> Result<()> {
+    console::set_chatty(args.verbose || io::stderr().is_terminal());
     if let Some(path) = &args.frame_log {
         let file = std::fs::File::create(path)
             .with_context(|| format!("could not create the frame log {}", path.display()))?;

@@ -1,6 +1,7 @@
 //! `sender`: streams a webcam (or a test pattern) to every receiver that
 //! connects.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,6 +67,10 @@ struct Args {
     /// stops the sender.
     #[arg(long)]
     preview: bool,
+    /// Print progress lines (such as the preview's) on standard error even
+    /// when it is not a terminal.
+    #[arg(long)]
+    verbose: bool,
     /// Viewers served at once; the next one is told the sender is full.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
     max_viewers: u64,
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    camwire::console::set_chatty(args.verbose || std::io::stderr().is_terminal());
     if args.list_cameras {
         print!("{}", camera::describe_cameras()?);
         return Ok(());

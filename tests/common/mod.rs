@@ -110,10 +110,13 @@ pub fn start_piped(mut command: Command) -> (Running, String) {
     (sender, addr)
 }
 
-/// A receiver whose stderr is followed line by line.
+/// A receiver whose stderr (with progress lines) is followed line by line.
 pub fn start_receiver(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut command = receiver_bin();
-    command.args(args).envs(env.iter().copied());
+    command
+        .arg("--verbose")
+        .args(args)
+        .envs(env.iter().copied());
     start_following_stderr(command)
 }
 
