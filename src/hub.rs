@@ -42,6 +42,10 @@ struct State {
     /// Whether some viewer has taken `latest`.
     taken: bool,
     viewers: usize,
+    /// Viewers on this machine (a preview), counted in `viewers` too.
+    local: usize,
+    /// Viewers blocked waiting for a frame.
+    waiting: usize,
     end: Option<End>,
 }
 
@@ -79,6 +83,25 @@ impl Hub {
         self.lock().viewers
     }
 
+    /// Counts in a viewer on this machine (a preview); it keeps capture
+    /// running but is left out of [`remote_viewers`](Self::remote_viewers).
+    pub fn join_local(&self) {
+        self.lock().local += 1;
+        self.join();
+    }
+
+    /// Counts out a viewer counted in with [`join_local`](Self::join_local).
+    pub fn leave_local(&self) {
+        self.lock().local -= 1;
+        self.leave();
+    }
+
+    /// Viewers over the network.
+    pub fn remote_viewers(&self) -> usize {
+        let state = self.lock();
+        state.viewers - state.local
+    }
+
     /// Replaces the newest frame.
     pub fn publish(&self, packet: Packet) {
         let mut state = self.lock();
@@ -113,6 +136,14 @@ impl Hub {
         state.end.is_none()
     }
 
+    /// Blocks until some viewer waits for a frame (`true`), or nobody
+    /// watches or the stream ended (`false`). Capture waits for this before
+    /// a session's first frame, so that frame is not made only to be missed.
+    pub fn wait_ready(&self) -> bool {
+        let state = self.wait_until(|s| s.waiting > 0 || s.viewers == 0 || s.end.is_some());
+        state.waiting > 0 && state.end.is_none()
+    }
+
     /// Blocks until a viewer has taken the newest frame (`true`), or nobody
     /// watches any more or the stream ended (`false`).
     pub fn wait_taken(&self) -> bool {
@@ -128,7 +159,14 @@ impl Hub {
                 .as_ref()
                 .is_some_and(|p| last_seq.is_none_or(|last| p.seq > last))
         };
-        let mut state = self.wait_until(|s| is_new(s) || s.end.is_some());
+        let mut state = self.lock();
+        state.waiting += 1;
+        self.changed.notify_all();
+        let mut state = self
+            .changed
+            .wait_while(state, |s| !is_new(s) && s.end.is_none())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.waiting -= 1;
         if is_new(&state) {
             state.taken = true;
             self.changed.notify_all();
@@ -203,6 +241,29 @@ mod tests {
         hub.leave();
         hub.publish(packet(1));
         assert!(!hub.wait_taken(), "nobody watches");
+    }
+
+    #[test]
+    fn capture_can_wait_for_a_ready_viewer() {
+        let hub = Arc::new(Hub::new());
+        hub.join();
+        let viewer = {
+            let hub = Arc::clone(&hub);
+            std::thread::spawn(move || seq_of(hub.next_for(None)))
+        };
+        assert!(hub.wait_ready());
+        hub.publish(packet(0));
+        assert_eq!(viewer.join().unwrap(), 0);
+    }
+
+    #[test]
+    fn local_viewers_are_not_remote() {
+        let hub = Hub::new();
+        hub.join_local();
+        hub.join();
+        assert_eq!((hub.viewers(), hub.remote_viewers()), (2, 1));
+        hub.leave_local();
+        assert_eq!(hub.remote_viewers(), 1);
     }
 
     #[test]

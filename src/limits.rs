@@ -61,3 +61,7 @@ pub const GUESS_BURST: u32 = 5;
 
 /// Time that earns one more attempt at a code once the burst is spent.
 pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Connections a sender lets be in their opening exchange at once; more are
+/// closed at once, so a flood of idle connections cannot use up threads.
+pub const MAX_OPENING: usize = 32;

@@ -1,8 +1,9 @@
 //! Socket settings, connecting with useful errors, and this machine's
 //! addresses.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use socket2::{SockRef, TcpKeepalive};
@@ -28,6 +29,31 @@ pub fn limit_unsent(stream: &TcpStream) -> io::Result<()> {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = stream;
     Ok(())
+}
+
+/// Reads from a socket until a deadline, however slowly the bytes trickle
+/// in: a peer cannot stretch a timeout by sending a byte at a time.
+pub struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    /// Reads from `stream` until `until`.
+    pub fn new(stream: &'a TcpStream, until: Instant) -> Self {
+        Deadline { stream, until }
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 /// Connects to `addr` (a `host:port`), trying each address it resolves to.

@@ -17,8 +17,9 @@ use crate::wire::StreamInfo;
 /// Starts decoding the hub's frames into `slot`, mirrored; the thread ends
 /// (and closes the slot) when the stream does.
 pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()> {
-    hub.join();
+    hub.join_local();
     thread::spawn(move || {
+        let _leave = LeaveOnDrop(Arc::clone(&hub), Arc::clone(&slot));
         let mut screen = Arc::clone(&slot);
         let mut decoder = Decoder::new(info);
         let (width, height) = (info.width as usize, info.height as usize);
@@ -38,9 +39,18 @@ pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()>
                 Err(DecodeError::Corrupt(_) | DecodeError::Protocol(_)) => screen.recycle(pixels),
             }
         }
-        hub.leave();
-        slot.close();
     })
+}
+
+/// Counts the preview out and closes its window's slot however the preview
+/// thread ends, so the camera is not left on.
+struct LeaveOnDrop(Arc<Hub>, Arc<Slot>);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        self.0.leave_local();
+        self.1.close();
+    }
 }
 
 /// Flips each row of `pixels` left to right.
@@ -57,8 +67,7 @@ pub fn labels(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
     Labels {
         title: title(0),
         first_frame: format!("preview showing {}x{}", info.width, info.height),
-        // The preview itself is counted in the hub; the title leaves it out.
-        refresh: Box::new(move |_| title(hub.viewers().saturating_sub(1))),
+        refresh: Box::new(move |_| title(hub.remote_viewers())),
     }
 }
 

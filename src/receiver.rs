@@ -49,6 +49,7 @@ pub trait Screen {
 pub struct Headless {
     buf: Vec<u32>,
     notice: Option<String>,
+    shown_any: bool,
 }
 
 impl Screen for Headless {
@@ -59,6 +60,10 @@ impl Screen for Headless {
     }
 
     fn present(&mut self, picture: Picture) {
+        if !self.shown_any {
+            self.shown_any = true;
+            console::info("first frame decoded");
+        }
         self.buf = picture.pixels;
     }
 

@@ -6,7 +6,9 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -86,6 +88,8 @@ pub struct Sender {
     wake: SocketAddr,
     events: EventSink,
     guesses: Arc<GuessLimiter>,
+    /// Connections still in their opening exchange.
+    opening: Arc<AtomicUsize>,
 }
 
 impl Sender {
@@ -99,6 +103,7 @@ impl Sender {
             wake,
             events,
             guesses: Arc::new(GuessLimiter::new()),
+            opening: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -135,7 +140,21 @@ impl Sender {
                 break;
             }
             viewers.retain(|v| !v.is_finished());
-            viewers.push(self.spawn_viewer(stream, peer));
+            if self.opening.load(Ordering::SeqCst) >= limits::MAX_OPENING {
+                let reason = "too many connections opening at once".to_string();
+                (self.events)(Event::Refused { peer, reason });
+                continue;
+            }
+            self.opening.fetch_add(1, Ordering::SeqCst);
+            match self.spawn_viewer(stream, peer) {
+                Ok(viewer) => viewers.push(viewer),
+                Err(e) => {
+                    self.opening.fetch_sub(1, Ordering::SeqCst);
+                    (self.events)(Event::AcceptFailed(format!(
+                        "could not start a thread: {e}"
+                    )));
+                }
+            }
         }
         for viewer in viewers {
             let _ = viewer.join();
@@ -147,17 +166,19 @@ impl Sender {
         }
     }
 
-    fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> JoinHandle<()> {
+    fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> io::Result<JoinHandle<()>> {
         let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
-        let guesses = Arc::clone(&self.guesses);
+        let (guesses, opening) = (Arc::clone(&self.guesses), Arc::clone(&self.opening));
         let config = self.config.clone();
-        thread::spawn(move || {
+        thread::Builder::new().spawn(move || {
             let admission = viewer::Admission {
                 code: config.code.as_ref(),
                 guesses: &guesses,
                 write_timeout: config.write_timeout,
             };
-            let mut link = match admission.admit(&stream) {
+            let admitted = admission.admit(&stream);
+            opening.fetch_sub(1, Ordering::SeqCst);
+            let mut link = match admitted {
                 Ok(link) => link,
                 Err(Refusal::WrongCode { failures }) => {
                     return events(Event::WrongCode { peer, failures });
@@ -167,7 +188,8 @@ impl Sender {
                     return events(Event::Refused { peer, reason });
                 }
             };
-            let viewers = hub.join();
+            hub.join();
+            let viewers = hub.remote_viewers();
             if viewers > config.max_viewers {
                 hub.leave();
                 let reason = format!(
@@ -183,7 +205,8 @@ impl Sender {
             let reason = viewer::send_stream(&mut link, config.info, &hub)
                 .err()
                 .map(|e| format!("{e:#}"));
-            let viewers = hub.leave();
+            hub.leave();
+            let viewers = hub.remote_viewers();
             events(Event::Left {
                 peer,
                 viewers,
@@ -197,7 +220,13 @@ fn spawn_capture(sender: &Sender, open_source: SourceFactory) -> JoinHandle<()> 
     let hub = Arc::clone(&sender.hub);
     let (config, wake) = (sender.config.clone(), sender.wake);
     thread::spawn(move || {
-        let end = capture_loop(&hub, &config, &*open_source);
+        // A camera's decoder may panic on a broken frame: end the stream
+        // with a reason instead of leaving every viewer waiting.
+        let end = panic::catch_unwind(AssertUnwindSafe(|| {
+            capture_loop(&hub, &config, &*open_source)
+        }))
+        .unwrap_or_else(|_| End::Failed("the capture failed unexpectedly".into()));
+        // The newest frame stays: viewers still take it before the end.
         finish(&hub, wake, end);
     })
 }
@@ -221,10 +250,19 @@ fn capture_loop(
                 config.info
             ));
         }
+        let mut first = true;
         while hub.viewers() > 0 && hub.ended().is_none() {
-            if config.fps == 0 && seq > 0 && !hub.wait_taken() {
+            // A session's first frame waits for a viewer ready to take it;
+            // unpaced, each later one waits until the last was taken.
+            let ready = if first {
+                hub.wait_ready()
+            } else {
+                config.fps > 0 || hub.wait_taken()
+            };
+            if !ready {
                 break;
             }
+            first = false;
             let frame = match source.next_frame() {
                 Ok(frame) => frame,
                 Err(e) => return End::Failed(format!("{e:#}")),

@@ -24,6 +24,8 @@ pub struct Stats {
     last_decoded: Option<Instant>,
     latency_us: Histogram<u64>,
     last_latency_us: u64,
+    /// Body length of the frame that arrived last, counted once decoded.
+    arrived_bytes: u64,
     log: Option<Box<dyn Write + Send>>,
 }
 
@@ -49,6 +51,7 @@ impl Default for Stats {
             latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("valid histogram bounds"),
             last_latency_us: 0,
+            arrived_bytes: 0,
             log: None,
         }
     }
@@ -92,7 +95,8 @@ impl Stats {
     }
 
     /// Records a frame message of `body_len` bytes whose first byte arrived
-    /// at `first_byte`; returns how many frames were missed before it.
+    /// at `first_byte`; returns how many frames were missed before it. Its
+    /// bytes count once it is decoded.
     pub fn frame_arrived(&mut self, seq: u64, body_len: usize, first_byte: Instant) -> u64 {
         let missed = match self.last_seq {
             Some(last) => seq.saturating_sub(last + 1),
@@ -100,7 +104,7 @@ impl Stats {
         };
         self.dropped += missed;
         self.last_seq = Some(seq);
-        self.bytes += body_len as u64;
+        self.arrived_bytes = body_len as u64;
         self.started.get_or_insert(first_byte);
         missed
     }
@@ -108,6 +112,7 @@ impl Stats {
     /// Records a frame whose pixels are ready, captured at `captured_us`.
     pub fn frame_decoded(&mut self, captured_us: u64) {
         self.frames += 1;
+        self.bytes += std::mem::take(&mut self.arrived_bytes);
         self.last_decoded = Some(Instant::now());
         let decoded_us = now_us();
         let age = decoded_us
@@ -128,6 +133,7 @@ impl Stats {
     /// Records a frame whose pixels could not be decoded.
     /// Returns how many have been skipped so far.
     pub fn frame_undecodable(&mut self) -> u64 {
+        self.arrived_bytes = 0;
         self.decode_errors += 1;
         self.decode_errors
     }

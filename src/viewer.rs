@@ -3,14 +3,14 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
 use crate::framing::{self, FrameReader, FramingError};
 use crate::hub::{End, Hub, Next};
 use crate::limits;
-use crate::net;
+use crate::net::{self, Deadline};
 use crate::private::{Code, Exchange, GuessLimiter, Role, Sealer};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
@@ -73,9 +73,9 @@ impl Admission<'_> {
     /// Runs the opening exchange on `stream`.
     pub fn admit<'s>(&self, stream: &'s TcpStream) -> Result<Link<'s>, Refusal> {
         net::tune(stream)?;
-        stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
         stream.set_write_timeout(Some(self.write_timeout))?;
-        let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+        let deadline = Deadline::new(stream, Instant::now() + limits::HANDSHAKE_TIMEOUT);
+        let mut reader = FrameReader::new(deadline, limits::HANDSHAKE_MESSAGE_LIMIT);
         let mut link = Link {
             stream,
             sealer: None,
@@ -106,7 +106,7 @@ impl Admission<'_> {
         &self,
         code: &Code,
         exchange: &[u8],
-        reader: &mut FrameReader<&TcpStream>,
+        reader: &mut FrameReader<Deadline<'_>>,
         link: &mut Link<'_>,
     ) -> Result<Sealer, Refusal> {
         if exchange.is_empty() {
@@ -149,7 +149,7 @@ impl Admission<'_> {
 }
 
 /// Reads one message of the opening exchange.
-fn read_opening<'r>(reader: &'r mut FrameReader<&TcpStream>) -> Result<&'r [u8]> {
+fn read_opening<'r>(reader: &'r mut FrameReader<Deadline<'_>>) -> Result<&'r [u8]> {
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
         Ok(None) => Err(anyhow!("closed the connection during the opening exchange")),
