@@ -11,7 +11,6 @@ use nokhwa::Camera;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
-    Resolution,
 };
 
 use crate::codec;
@@ -86,30 +85,25 @@ fn open_camera(index: u32, config: &SourceConfig) -> Result<Camera> {
             "no camera at index {index} (none found): plug one in, check with --list-cameras, or stream the test pattern with --source test"
         ));
     }
-    // MJPEG first: a JPEG stream then passes the camera's frames through.
-    let mut first_error = None;
-    for format in PREFERRED_FORMATS {
-        let wanted = CameraFormat::new(
-            Resolution::new(config.width, config.height),
-            format,
-            config.fps.max(1),
-        );
-        let request = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted));
-        match Camera::new(CameraIndex::Index(index), request) {
-            Ok(camera) => return Ok(camera),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    let e = first_error.map_or_else(String::new, |e| e.to_string());
-    Err(anyhow!(
-        "no camera at index {index} could be opened ({}): is it busy in another program? check with --list-cameras, or use --source test",
-        e.replace('\n', " ")
-    ))
+    let busy = |e: nokhwa::NokhwaError| {
+        anyhow!(
+            "no camera at index {index} could be opened ({}): is it busy in another program? check with --list-cameras, or use --source test",
+            e.to_string().replace('\n', " ")
+        )
+    };
+    let any = RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
+    let mut camera = Camera::new(CameraIndex::Index(index), any).map_err(busy)?;
+    let formats = camera.compatible_camera_formats().map_err(busy)?;
+    let best = choose_format(&formats, config).ok_or_else(|| {
+        anyhow!("camera {index} offers no format camwire can read (see --list-cameras)")
+    })?;
+    let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(best));
+    camera.set_camera_requset(exact).map_err(busy)?;
+    Ok(camera)
 }
 
-/// Camera pixel formats to ask for, best first.
+/// Camera pixel formats camwire reads, best first: with MJPEG a JPEG
+/// stream passes the camera's frames through.
 const PREFERRED_FORMATS: [FrameFormat; 5] = [
     FrameFormat::MJPEG,
     FrameFormat::YUYV,
@@ -117,6 +111,37 @@ const PREFERRED_FORMATS: [FrameFormat; 5] = [
     FrameFormat::RAWRGB,
     FrameFormat::GRAY,
 ];
+
+/// Picks the format closest to what `config` asks: the nearest size, then
+/// the frame rate (the highest for `--fps 0`, else the lowest at or above
+/// the one asked, else the highest), then the preferred pixel format.
+pub fn choose_format(formats: &[CameraFormat], config: &SourceConfig) -> Option<CameraFormat> {
+    let usable = formats
+        .iter()
+        .filter(|f| PREFERRED_FORMATS.contains(&f.format()));
+    let size_gap = |f: &CameraFormat| {
+        let gap = |have: u32, want: u32| u64::from(have.abs_diff(want));
+        (
+            gap(f.width(), config.width) + gap(f.height(), config.height),
+            u64::MAX - u64::from(f.width()),
+        )
+    };
+    let best_size = usable.clone().map(size_gap).min()?;
+    let same_size: Vec<&CameraFormat> = usable.filter(|f| size_gap(f) == best_size).collect();
+    let rate_rank = |f: &CameraFormat| -> (u32, u32) {
+        let fps = f.frame_rate();
+        match config.fps {
+            0 => (0, u32::MAX - fps),
+            want if fps >= want => (0, fps - want),
+            want => (1, want - fps),
+        }
+    };
+    let format_rank = |f: &CameraFormat| PREFERRED_FORMATS.iter().position(|p| *p == f.format());
+    same_size
+        .into_iter()
+        .min_by_key(|f| (rate_rank(f), format_rank(f)))
+        .copied()
+}
 
 fn stream_info(camera: &Camera, codec: Codec) -> StreamInfo {
     let resolution = camera.resolution();
@@ -155,4 +180,65 @@ pub fn describe_cameras() -> Result<String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nokhwa::utils::Resolution;
+
+    fn format(width: u32, height: u32, format: FrameFormat, fps: u32) -> CameraFormat {
+        CameraFormat::new(Resolution::new(width, height), format, fps)
+    }
+
+    fn config(width: u32, height: u32, fps: u32) -> SourceConfig {
+        SourceConfig {
+            width,
+            height,
+            fps,
+            codec: Codec::Jpeg,
+            quality: 80,
+        }
+    }
+
+    const OFFERED: [(u32, u32, FrameFormat, u32); 6] = [
+        (640, 480, FrameFormat::YUYV, 30),
+        (640, 480, FrameFormat::MJPEG, 30),
+        (640, 480, FrameFormat::MJPEG, 60),
+        (1280, 720, FrameFormat::YUYV, 10),
+        (1280, 720, FrameFormat::MJPEG, 30),
+        (1920, 1080, FrameFormat::GRAY, 30),
+    ];
+
+    fn offered() -> Vec<CameraFormat> {
+        OFFERED
+            .iter()
+            .map(|&(w, h, f, r)| format(w, h, f, r))
+            .collect()
+    }
+
+    #[test]
+    fn exact_size_and_rate_prefers_mjpeg() {
+        let best = choose_format(&offered(), &config(640, 480, 30)).unwrap();
+        assert_eq!(best, format(640, 480, FrameFormat::MJPEG, 30));
+    }
+
+    #[test]
+    fn unpaced_takes_the_highest_rate() {
+        let best = choose_format(&offered(), &config(640, 480, 0)).unwrap();
+        assert_eq!(best.frame_rate(), 60);
+    }
+
+    #[test]
+    fn an_unlisted_size_gets_the_nearest() {
+        let best = choose_format(&offered(), &config(1280, 800, 30)).unwrap();
+        assert_eq!(best, format(1280, 720, FrameFormat::MJPEG, 30));
+    }
+
+    #[test]
+    fn a_slow_camera_gives_its_best_rate_and_nothing_is_none() {
+        let best = choose_format(&offered(), &config(1280, 720, 60)).unwrap();
+        assert_eq!(best, format(1280, 720, FrameFormat::MJPEG, 30));
+        assert!(choose_format(&[], &config(640, 480, 30)).is_none());
+    }
 }
