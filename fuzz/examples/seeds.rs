@@ -1,0 +1,156 @@
+//! Writes the seed corpora of the fuzz targets into `fuzz/corpus/<target>/`.
+//!
+//! Run once from `fuzz/` (a normal build, no nightly features needed):
+//!
+//! ```text
+//! cargo run --example seeds
+//! ```
+//!
+//! The corpus directories are gitignored; this regenerates them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use camwire::codec::encode_jpeg;
+use camwire::framing::write_message;
+use camwire::source::pattern_rgb;
+use camwire::wire::{self, Codec, Message, StreamInfo};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn dir(target: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn main() {
+    let jpeg_sizes = [
+        (1, 1),
+        (8, 8),
+        (16, 16),
+        (17, 9),
+        (64, 48),
+        (100, 75),
+        (256, 256),
+    ];
+
+    // jpeg: 2 bytes width - 1, 2 bytes height - 1 (little-endian), then a JPEG.
+    let jpeg_dir = dir("jpeg");
+    for &(w, h) in &jpeg_sizes {
+        for quality in [10, 80, 100] {
+            let jpeg = encode_jpeg(w, h, &pattern_rgb(w, h, 0), quality).unwrap();
+            let mut input = ((w - 1) as u16).to_le_bytes().to_vec();
+            input.extend_from_slice(&((h - 1) as u16).to_le_bytes());
+            input.extend_from_slice(&jpeg);
+            write(&jpeg_dir, &format!("{w}x{h}-q{quality}.jpg.in"), &input);
+        }
+    }
+
+    // message: one body of every variant, and frames carrying a real JPEG.
+    let small_jpeg = encode_jpeg(16, 16, &pattern_rgb(16, 16, 0), 80).unwrap();
+    let raw = pattern_rgb(4, 3, 1);
+    let messages = [
+        ("hello", Message::hello(&[])),
+        ("hello-code", Message::hello(&[0x42; 33])),
+        (
+            "auth",
+            Message::Auth {
+                exchange: &[0x43; 33],
+                confirmation: &[0x44; 32],
+            },
+        ),
+        (
+            "confirm",
+            Message::Confirm {
+                confirmation: &[0x45; 32],
+            },
+        ),
+        ("code-required", Message::CodeRequired),
+        (
+            "stream-raw",
+            Message::stream(StreamInfo {
+                width: 640,
+                height: 480,
+                codec: Codec::Raw,
+            }),
+        ),
+        (
+            "stream-jpeg",
+            Message::stream(StreamInfo {
+                width: 16,
+                height: 16,
+                codec: Codec::Jpeg,
+            }),
+        ),
+        (
+            "frame-empty",
+            Message::Frame {
+                seq: 0,
+                captured_us: 0,
+                data: &[],
+            },
+        ),
+        (
+            "frame-raw",
+            Message::Frame {
+                seq: 7,
+                captured_us: 1_700_000_000_000_000,
+                data: &raw,
+            },
+        ),
+        (
+            "frame-jpeg",
+            Message::Frame {
+                seq: 1,
+                captured_us: 2,
+                data: &small_jpeg,
+            },
+        ),
+        ("end", Message::End),
+        (
+            "error",
+            Message::Error {
+                reason: "the camera is busy".into(),
+            },
+        ),
+        ("error-empty", Message::Error { reason: "".into() }),
+    ];
+    let message_dir = dir("message");
+    for (name, msg) in &messages {
+        write(&message_dir, name, &wire::encode(msg));
+    }
+
+    // framing: 1 mode byte (how the stream is served, see framing.rs), then
+    // framed messages: each body alone, a whole session, and a cut session.
+    let framing_dir = dir("framing");
+    let mut session = Vec::new();
+    for (_, msg) in &messages {
+        write_message(&mut session, &[&wire::encode(msg)]).unwrap();
+    }
+    for mode in [0u8, 1, 7, 64, 127, 0x80 | 3] {
+        let mut input = vec![mode];
+        input.extend_from_slice(&session);
+        write(&framing_dir, &format!("session-mode{mode}"), &input);
+    }
+    for (name, msg) in &messages {
+        let mut input = vec![5u8];
+        write_message(&mut input, &[&wire::encode(msg)]).unwrap();
+        write(&framing_dir, name, &input);
+    }
+    let mut cut = vec![2u8];
+    cut.extend_from_slice(&session[..session.len() - 3]);
+    write(&framing_dir, "session-cut", &cut);
+    let mut empty = vec![0u8];
+    write_message(&mut empty, &[]).unwrap();
+    write(&framing_dir, "empty-body", &empty);
+
+    for target in ["framing", "message", "jpeg"] {
+        let n = fs::read_dir(dir(target)).unwrap().count();
+        println!("corpus/{target}: {n} files");
+    }
+}
