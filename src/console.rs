@@ -20,3 +20,13 @@ pub fn info(line: &str) {
         eprintln!("camwire: {line}");
     }
 }
+
+/// Keeps panic messages off standard error unless informational lines are
+/// on: the one error line a failing command prints says what went wrong.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        if CHATTY.load(Ordering::Relaxed) {
+            eprintln!("camwire: {info}");
+        }
+    }));
+}

@@ -124,6 +124,18 @@ impl<R: Read> FrameReader<R> {
         self.buf.capacity()
     }
 
+    /// Swaps the stream this reader wraps, keeping the bytes already read.
+    pub fn map_inner<S>(self, f: impl FnOnce(R) -> S) -> FrameReader<S> {
+        FrameReader {
+            inner: f(self.inner),
+            buf: self.buf,
+            filled: self.filled,
+            consumed: self.consumed,
+            limit: self.limit,
+            first_byte_at: self.first_byte_at,
+        }
+    }
+
     /// The stream this reader wraps.
     pub fn get_ref(&self) -> &R {
         &self.inner

@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use crate::framing::{self, FrameReader, FramingError};
 use crate::limits;
 use crate::net;
-use crate::private::{Code, Exchange, Opener, Role};
+use crate::private::{Code, Exchange, Opener, Role, Sealer};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
 /// The sender wants a code and none was given.
@@ -41,19 +41,26 @@ pub struct Opened {
     pub info: StreamInfo,
     /// Opens sealed messages, in private mode.
     pub opener: Option<Opener>,
+    /// Seals what this side sends (a chat caller's video), in private mode.
+    pub sealer: Option<Sealer>,
 }
 
 /// Says hello on `stream`, proves the code if there is one, and reads the
 /// announcement. `peer` names the sender in errors.
-pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened> {
+pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> Result<Opened> {
     let ours = code.map(Exchange::start);
-    let hello = Message::hello(ours.as_ref().map_or(&[], |e| e.message()));
+    let exchange = ours.as_ref().map_or(&[][..], |e| e.message());
+    let hello = if chat {
+        Message::call(exchange)
+    } else {
+        Message::hello(exchange)
+    };
     framing::write_message(&mut &stream, &[&wire::encode(&hello)])
         .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
     stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
     let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
     let not_camwire = || anyhow::Error::from(Final(format!("{peer} is not a camwire sender")));
-    let (info, opener) = match wire::decode_opening(read(&mut reader, peer)?) {
+    let (info, keys) = match wire::decode_opening(read(&mut reader, peer)?) {
         Ok(Message::Stream { info, .. }) if code.is_none() => (info, None),
         Ok(Message::Stream { .. }) => final_err!(
             "{peer} is an open sender: anyone can watch it and nothing is encrypted; connect without a code to watch it anyway"
@@ -77,15 +84,20 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened
             };
             framing::write_message(&mut reader.get_ref(), &[&wire::encode(&confirm)])?;
             let mut opener = keys.opener;
-            let info = sealed_announcement(&mut reader, &mut opener, peer)?;
-            (info, Some(opener))
+            let info = read_announcement(&mut reader, Some(&mut opener), peer)?;
+            (info, Some((keys.sealer, opener)))
         }
         Ok(Message::CodeRequired) => return Err(CodeRequired(peer.to_string()).into()),
+        // Another protocol version will not change by retrying.
+        Ok(Message::Error { reason }) if reason.contains("protocol version") => {
+            final_err!("{peer} refused: {}", printable(&reason))
+        }
         Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
         Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => return Err(not_camwire()),
         Err(e) => final_err!("{peer}: {e}: update camwire on both ends"),
     };
     info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
+    let (sealer, opener) = keys.unzip();
     let tag = if opener.is_some() {
         crate::private::TAG_LEN
     } else {
@@ -99,13 +111,15 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Opened
         reader,
         info,
         opener,
+        sealer,
     })
 }
 
-/// Reads the sealed `Stream` (or `Error`) that follows a good exchange.
-fn sealed_announcement(
+/// Reads a `Stream` announcement (or an `Error`), sealed when `opener` is
+/// given: the sender's after a good exchange, or a chat caller's.
+pub fn read_announcement(
     reader: &mut FrameReader<TcpStream>,
-    opener: &mut Opener,
+    opener: Option<&mut Opener>,
     peer: &str,
 ) -> Result<StreamInfo> {
     let body = match reader.read_timed() {
@@ -113,14 +127,19 @@ fn sealed_announcement(
         Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
         Err(e) => return Err(describe(peer, e)),
     };
-    let plain = opener
-        .open(body)
-        .map_err(|e| anyhow!("the connection to {peer} failed: {e}"))?;
-    match wire::decode(plain) {
-        Ok(Message::Stream { info, .. }) => Ok(info),
+    let plain = match opener {
+        Some(opener) => opener
+            .open(body)
+            .map_err(|e| anyhow!("the connection to {peer} failed: {e}"))?,
+        None => body,
+    };
+    let info = match wire::decode(plain) {
+        Ok(Message::Stream { info, .. }) => info,
         Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
         _ => bail!("{peer} broke the protocol: no stream announcement"),
-    }
+    };
+    info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
+    Ok(info)
 }
 
 fn read<'r>(reader: &'r mut FrameReader<TcpStream>, peer: &str) -> Result<&'r [u8]> {

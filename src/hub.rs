@@ -62,20 +62,22 @@ impl Hub {
         Self::default()
     }
 
-    /// Counts a new viewer in; returns the number now watching.
+    /// Counts a new viewer in; returns the number of remote viewers now
+    /// watching, counted in the same step.
     pub fn join(&self) -> usize {
         let mut state = self.lock();
         state.viewers += 1;
         self.changed.notify_all();
-        state.viewers
+        state.viewers - state.local
     }
 
-    /// Counts a viewer out; returns the number still watching.
+    /// Counts a viewer out; returns the number of remote viewers still
+    /// watching.
     pub fn leave(&self) -> usize {
         let mut state = self.lock();
         state.viewers -= 1;
         self.changed.notify_all();
-        state.viewers
+        state.viewers - state.local
     }
 
     /// The number of viewers now.
@@ -86,14 +88,18 @@ impl Hub {
     /// Counts in a viewer on this machine (a preview); it keeps capture
     /// running but is left out of [`remote_viewers`](Self::remote_viewers).
     pub fn join_local(&self) {
-        self.lock().local += 1;
-        self.join();
+        let mut state = self.lock();
+        state.local += 1;
+        state.viewers += 1;
+        self.changed.notify_all();
     }
 
     /// Counts out a viewer counted in with [`join_local`](Self::join_local).
     pub fn leave_local(&self) {
-        self.lock().local -= 1;
-        self.leave();
+        let mut state = self.lock();
+        state.local -= 1;
+        state.viewers -= 1;
+        self.changed.notify_all();
     }
 
     /// Viewers over the network.

@@ -13,6 +13,7 @@
 //! - [`sender`]: accepts viewers and streams to each.
 //! - [`receiver`]: connects, checks the stream and decodes its frames.
 //! - [`display`]: the minifb window showing the newest frame.
+//! - [`call`]: two-way chat on one connection (`--chat`).
 //! - [`preview`]: the sender's own picture, mirrored (`sender --preview`).
 //! - [`private`]: the code, the key exchange and sealed messages.
 //! - [`handshake`]: the receiver's side of the opening exchange.
@@ -21,6 +22,7 @@
 //! - [`console`]: informational lines, apart from errors.
 //! - [`net`]: socket options, connecting with clear errors, LAN addresses.
 
+pub mod call;
 pub mod camera;
 pub mod codec;
 pub mod console;

@@ -33,19 +33,24 @@ pub fn limit_unsent(stream: &TcpStream) -> io::Result<()> {
 
 /// Reads from a socket until a deadline, however slowly the bytes trickle
 /// in: a peer cannot stretch a timeout by sending a byte at a time.
-pub struct Deadline<'a> {
-    stream: &'a TcpStream,
+pub struct Deadline {
+    stream: TcpStream,
     until: Instant,
 }
 
-impl<'a> Deadline<'a> {
+impl Deadline {
     /// Reads from `stream` until `until`.
-    pub fn new(stream: &'a TcpStream, until: Instant) -> Self {
+    pub fn new(stream: TcpStream, until: Instant) -> Self {
         Deadline { stream, until }
+    }
+
+    /// The socket, with the deadline lifted.
+    pub fn into_inner(self) -> TcpStream {
+        self.stream
     }
 }
 
-impl Read for Deadline<'_> {
+impl Read for Deadline {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.until.saturating_duration_since(Instant::now());
         if left.is_zero() {

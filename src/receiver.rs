@@ -15,8 +15,9 @@ use crate::framing::{FrameReader, FramingError};
 use crate::handshake::{self, printable};
 use crate::limits;
 use crate::net;
-use crate::private::{Code, Opener};
+use crate::private::{Code, Opener, Sealer};
 use crate::stats::Stats;
+use crate::viewer::Caller;
 use crate::wire::{self, Message, StreamInfo};
 
 /// Decoded pixels, ready to show.
@@ -95,6 +96,7 @@ pub struct Incoming {
     reader: FrameReader<TcpStream>,
     info: StreamInfo,
     opener: Option<Opener>,
+    sealer: Option<Sealer>,
     peer: String,
 }
 
@@ -102,20 +104,62 @@ impl Incoming {
     /// Connects to `addr` and completes the opening exchange, proving
     /// `code` in private mode.
     pub fn connect(addr: &str, code: Option<&Code>) -> Result<Self> {
+        Self::dial(addr, code, false)
+    }
+
+    /// Connects to `addr`, as a chat caller when `chat` is set.
+    pub fn dial(addr: &str, code: Option<&Code>, chat: bool) -> Result<Self> {
         let stream = net::connect(addr)?;
-        Self::handshake(stream, addr, code)
+        let opened = handshake::open(stream, addr, code, chat)?;
+        Ok(Self::from_opened(opened, addr))
     }
 
     /// Completes the opening exchange on `stream`; `peer` names the sender
     /// in errors.
     pub fn handshake(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Self> {
-        let opened = handshake::open(stream, peer, code)?;
-        Ok(Incoming {
+        let opened = handshake::open(stream, peer, code, false)?;
+        Ok(Self::from_opened(opened, peer))
+    }
+
+    /// Reads a chat caller's announcement from the reading side the sender's
+    /// exchange left.
+    pub fn from_caller(caller: Caller, peer: &str) -> Result<Self> {
+        let Caller {
+            mut reader,
+            mut opener,
+        } = caller;
+        let stream = reader.get_ref();
+        stream.set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+        let info = handshake::read_announcement(&mut reader, opener.as_mut(), peer)?;
+        let tag = if opener.is_some() {
+            crate::private::TAG_LEN
+        } else {
+            0
+        };
+        reader.set_limit(info.max_body_len() + tag);
+        let opened = handshake::Opened {
+            reader,
+            info,
+            opener,
+            sealer: None,
+        };
+        Ok(Self::from_opened(opened, peer))
+    }
+
+    fn from_opened(opened: handshake::Opened, peer: &str) -> Self {
+        Incoming {
             reader: opened.reader,
             info: opened.info,
             opener: opened.opener,
+            sealer: opened.sealer,
             peer: peer.to_string(),
-        })
+        }
+    }
+
+    /// Takes what a chat caller needs to send its own video on this
+    /// connection: the socket and, in private mode, the sealer.
+    pub fn outgoing(&mut self) -> Result<(TcpStream, Option<Sealer>)> {
+        Ok((self.reader.get_ref().try_clone()?, self.sealer.take()))
     }
 
     /// The stream as the sender announced it.
@@ -208,6 +252,8 @@ pub struct Follow {
     pub retry: bool,
     /// The sender's code, in private mode.
     pub code: Option<Code>,
+    /// Call for a two-way chat.
+    pub chat: bool,
 }
 
 impl Follow {
@@ -215,7 +261,7 @@ impl Follow {
     /// until a sender answers.
     pub fn connect(&self, screen: &mut dyn Screen) -> Result<Incoming> {
         loop {
-            match Incoming::connect(&self.addr, self.code.as_ref()) {
+            match Incoming::dial(&self.addr, self.code.as_ref(), self.chat) {
                 Ok(incoming) => {
                     screen.notice(None);
                     return Ok(incoming);

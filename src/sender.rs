@@ -8,17 +8,19 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
+use crate::call;
+use crate::display::Slot;
 use crate::hub::{End, Hub, Packet};
 use crate::limits;
 use crate::private::{Code, GuessLimiter};
 use crate::source::FrameSource;
-use crate::viewer::{self, Refusal};
+use crate::viewer::{self, Admitted, Caller, Link, Refusal};
 use crate::wire::{self, Message, StreamInfo};
 
 /// Opens the frame source; called on the capture thread each time capture
@@ -42,6 +44,8 @@ pub struct SenderConfig {
     pub write_timeout: Duration,
     /// The code viewers must know; `None` streams to anyone.
     pub code: Option<Code>,
+    /// Chat mode: one caller at a time, whose own video goes to this slot.
+    pub call: Option<Arc<Slot>>,
 }
 
 /// Something the sender's user may want to hear about.
@@ -90,6 +94,8 @@ pub struct Sender {
     guesses: Arc<GuessLimiter>,
     /// Connections still in their opening exchange.
     opening: Arc<AtomicUsize>,
+    /// Whether a chat caller is on the line.
+    in_call: Arc<AtomicBool>,
 }
 
 impl Sender {
@@ -104,6 +110,7 @@ impl Sender {
             events,
             guesses: Arc::new(GuessLimiter::new()),
             opening: Arc::new(AtomicUsize::new(0)),
+            in_call: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -123,7 +130,13 @@ impl Sender {
     /// Streams until the stream ends; an error if it ended because the
     /// source failed.
     pub fn run(self, open_source: SourceFactory) -> Result<()> {
-        let capture = spawn_capture(&self, open_source);
+        let wake = self.wake;
+        let capture = spawn_capture(
+            Arc::clone(&self.hub),
+            self.config.clone(),
+            open_source,
+            move |hub, end| finish(hub, wake, end),
+        );
         let mut viewers: Vec<JoinHandle<()>> = Vec::new();
         while self.hub.ended().is_none() {
             let (stream, peer) = match self.listener.accept() {
@@ -167,67 +180,151 @@ impl Sender {
     }
 
     fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> io::Result<JoinHandle<()>> {
-        let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
-        let (guesses, opening) = (Arc::clone(&self.guesses), Arc::clone(&self.opening));
-        let config = self.config.clone();
-        thread::Builder::new().spawn(move || {
-            let admission = viewer::Admission {
-                code: config.code.as_ref(),
-                guesses: &guesses,
-                write_timeout: config.write_timeout,
-            };
-            let admitted = admission.admit(&stream);
-            opening.fetch_sub(1, Ordering::SeqCst);
-            let mut link = match admitted {
-                Ok(link) => link,
-                Err(Refusal::WrongCode { failures }) => {
-                    return events(Event::WrongCode { peer, failures });
-                }
-                Err(Refusal::Other(e)) => {
-                    let reason = format!("{e:#}");
-                    return events(Event::Refused { peer, reason });
-                }
-            };
-            hub.join();
-            let viewers = hub.remote_viewers();
-            if viewers > config.max_viewers {
-                hub.leave();
-                let reason = format!(
-                    "the sender is at its limit of {} viewers",
-                    config.max_viewers
-                );
-                let _ = link.send(&Message::Error {
-                    reason: reason.as_str().into(),
-                });
-                return events(Event::Refused { peer, reason });
-            }
-            events(Event::Joined { peer, viewers });
-            let reason = viewer::send_stream(&mut link, config.info, &hub)
-                .err()
-                .map(|e| format!("{e:#}"));
-            hub.leave();
-            let viewers = hub.remote_viewers();
-            events(Event::Left {
-                peer,
-                viewers,
-                reason,
-            });
-        })
+        let context = ViewerContext {
+            hub: Arc::clone(&self.hub),
+            events: Arc::clone(&self.events),
+            guesses: Arc::clone(&self.guesses),
+            opening: Arc::clone(&self.opening),
+            in_call: Arc::clone(&self.in_call),
+            config: self.config.clone(),
+            wake: self.wake,
+        };
+        thread::Builder::new().spawn(move || context.serve(&stream, peer))
     }
 }
 
-fn spawn_capture(sender: &Sender, open_source: SourceFactory) -> JoinHandle<()> {
-    let hub = Arc::clone(&sender.hub);
-    let (config, wake) = (sender.config.clone(), sender.wake);
+/// Counts a viewer out however its thread ends, so that capture (and the
+/// camera) stops when nobody watches even after a panic.
+struct LeaveOnDrop<'a>(&'a Hub);
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+/// What a viewer's thread shares with its sender.
+struct ViewerContext {
+    hub: Arc<Hub>,
+    events: EventSink,
+    guesses: Arc<GuessLimiter>,
+    opening: Arc<AtomicUsize>,
+    in_call: Arc<AtomicBool>,
+    config: SenderConfig,
+    wake: SocketAddr,
+}
+
+impl ViewerContext {
+    /// Admits the viewer and streams to it until either side ends.
+    fn serve(&self, stream: &TcpStream, peer: SocketAddr) {
+        let admission = viewer::Admission {
+            code: self.config.code.as_ref(),
+            guesses: &self.guesses,
+            write_timeout: self.config.write_timeout,
+        };
+        let admitted = admission.admit(stream);
+        self.opening.fetch_sub(1, Ordering::SeqCst);
+        let Admitted { mut link, caller } = match admitted {
+            Ok(admitted) => admitted,
+            Err(Refusal::WrongCode { failures }) => {
+                return (self.events)(Event::WrongCode { peer, failures });
+            }
+            Err(Refusal::Other(e)) => {
+                let reason = format!("{e:#}");
+                return (self.events)(Event::Refused { peer, reason });
+            }
+        };
+        let refuse = |link: &mut Link<'_>, reason: String| {
+            let _ = link.send(&Message::Error {
+                reason: reason.as_str().into(),
+            });
+            (self.events)(Event::Refused { peer, reason });
+        };
+        let answering = match self.pick_up(caller, peer) {
+            Ok(answering) => answering,
+            Err(reason) => return refuse(&mut link, reason),
+        };
+        let viewers = self.hub.join();
+        let _leave = LeaveOnDrop(&self.hub);
+        if viewers > self.config.max_viewers {
+            let limit = self.config.max_viewers;
+            return refuse(
+                &mut link,
+                format!("the sender is at its limit of {limit} viewers"),
+            );
+        }
+        (self.events)(Event::Joined { peer, viewers });
+        let reason = viewer::send_stream(&mut link, self.config.info, &self.hub)
+            .err()
+            .map(|e| format!("{e:#}"));
+        drop(_leave);
+        let viewers = self.hub.remote_viewers();
+        (self.events)(Event::Left {
+            peer,
+            viewers,
+            reason,
+        });
+        if let Some(answering) = answering {
+            let _ = answering.join();
+        }
+    }
+
+    /// In chat mode, starts receiving the caller's video; refuses a caller
+    /// to a one-way sender, a viewer to a chat, and a second caller.
+    fn pick_up(
+        &self,
+        caller: Option<Caller>,
+        peer: SocketAddr,
+    ) -> Result<Option<JoinHandle<()>>, String> {
+        let (slot, caller) = match (&self.config.call, caller) {
+            (None, None) => return Ok(None),
+            (None, Some(_)) => {
+                return Err("this sender streams one way: connect without --chat".into());
+            }
+            (Some(_), None) => {
+                return Err("this sender is waiting for a call: connect with --chat".into());
+            }
+            (Some(slot), Some(caller)) => (Arc::clone(slot), caller),
+        };
+        if self.in_call.swap(true, Ordering::SeqCst) {
+            return Err("the line is busy: someone else is on the call".into());
+        }
+        let (hub, wake) = (Arc::clone(&self.hub), self.wake);
+        let answering = thread::spawn(move || {
+            let result = call::answer(caller, &peer.to_string(), slot);
+            // The call is over when the caller leaves: end the stream too.
+            finish(
+                &hub,
+                wake,
+                match result {
+                    Ok(()) => End::Clean,
+                    Err(e) => End::Failed(format!("{e:#}")),
+                },
+            );
+        });
+        Ok(Some(answering))
+    }
+}
+
+/// Starts the capture thread: it opens the source whenever `hub` counts a
+/// viewer and publishes its frames; when the stream ends it calls `on_end`.
+pub fn spawn_capture(
+    hub: Arc<Hub>,
+    config: SenderConfig,
+    open_source: SourceFactory,
+    on_end: impl FnOnce(&Hub, End) + Send + 'static,
+) -> JoinHandle<()> {
     thread::spawn(move || {
         // A camera's decoder may panic on a broken frame: end the stream
         // with a reason instead of leaving every viewer waiting.
         let end = panic::catch_unwind(AssertUnwindSafe(|| {
             capture_loop(&hub, &config, &*open_source)
         }))
-        .unwrap_or_else(|_| End::Failed("the capture failed unexpectedly".into()));
+        .unwrap_or_else(|panic| {
+            End::Failed(format!("the capture failed: {}", panic_text(&*panic)))
+        });
         // The newest frame stays: viewers still take it before the end.
-        finish(&hub, wake, end);
+        on_end(&hub, end);
     })
 }
 
@@ -282,6 +379,15 @@ fn capture_loop(
         hub.clear();
     }
     End::Clean
+}
+
+/// The message a panic carried, if it was text.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "an unexpected error".into())
 }
 
 /// Ends the stream and wakes the accept loop so that it sees the end.

@@ -11,7 +11,7 @@ use crate::framing::{self, FrameReader, FramingError};
 use crate::hub::{End, Hub, Next};
 use crate::limits;
 use crate::net::{self, Deadline};
-use crate::private::{Code, Exchange, GuessLimiter, Role, Sealer};
+use crate::private::{Code, Exchange, GuessLimiter, Opener, Role, Sealer};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
 /// Why a connection was not let in.
@@ -37,7 +37,16 @@ pub struct Link<'a> {
     scratch: Vec<u8>,
 }
 
-impl Link<'_> {
+impl<'a> Link<'a> {
+    /// A link writing to `stream`, sealing with `sealer` in private mode.
+    pub fn new(stream: &'a TcpStream, sealer: Option<Sealer>) -> Self {
+        Link {
+            stream,
+            sealer,
+            scratch: Vec::new(),
+        }
+    }
+
     /// Sends one whole message.
     pub fn send(&mut self, msg: &Message<'_>) -> io::Result<()> {
         self.send_parts(&[&wire::encode(msg)])
@@ -59,6 +68,22 @@ impl Link<'_> {
     }
 }
 
+/// The reading side of a caller's connection in a two-way chat.
+pub struct Caller {
+    /// Reads the caller's messages, with the bytes the exchange read ahead.
+    pub reader: FrameReader<TcpStream>,
+    /// Opens them, in private mode.
+    pub opener: Option<Opener>,
+}
+
+/// A connection let in: how to write to it, and for a chat how to read it.
+pub struct Admitted<'s> {
+    /// Writes to the viewer.
+    pub link: Link<'s>,
+    /// Whether it asked for a two-way chat, and how to read what it sends.
+    pub caller: Option<Caller>,
+}
+
 /// What a sender asks of a new connection.
 pub struct Admission<'a> {
     /// The code it must prove it knows, if the sender is private.
@@ -71,18 +96,15 @@ pub struct Admission<'a> {
 
 impl Admission<'_> {
     /// Runs the opening exchange on `stream`.
-    pub fn admit<'s>(&self, stream: &'s TcpStream) -> Result<Link<'s>, Refusal> {
+    pub fn admit<'s>(&self, stream: &'s TcpStream) -> Result<Admitted<'s>, Refusal> {
         net::tune(stream)?;
         stream.set_write_timeout(Some(self.write_timeout))?;
-        let deadline = Deadline::new(stream, Instant::now() + limits::HANDSHAKE_TIMEOUT);
+        let until = Instant::now() + limits::HANDSHAKE_TIMEOUT;
+        let deadline = Deadline::new(stream.try_clone()?, until);
         let mut reader = FrameReader::new(deadline, limits::HANDSHAKE_MESSAGE_LIMIT);
-        let mut link = Link {
-            stream,
-            sealer: None,
-            scratch: Vec::new(),
-        };
-        let exchange = match wire::decode_opening(read_opening(&mut reader)?) {
-            Ok(Message::Hello { exchange, .. }) => exchange.to_vec(),
+        let mut link = Link::new(stream, None);
+        let (exchange, chat) = match wire::decode_opening(read_opening(&mut reader)?) {
+            Ok(Message::Hello { exchange, chat, .. }) => (exchange.to_vec(), chat),
             Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
                 return Err(anyhow!("is not a camwire receiver").into());
             }
@@ -94,21 +116,27 @@ impl Admission<'_> {
                 return Err(anyhow!("{e}").into());
             }
         };
+        let mut opener = None;
         if let Some(code) = self.code {
-            link.sealer = Some(self.authenticate(code, &exchange, &mut reader, &mut link)?);
+            let (sealer, open) = self.authenticate(code, &exchange, &mut reader, &mut link)?;
+            (link.sealer, opener) = (Some(sealer), Some(open));
         }
         net::limit_unsent(stream)?;
-        Ok(link)
+        let caller = chat.then(|| Caller {
+            reader: reader.map_inner(Deadline::into_inner),
+            opener,
+        });
+        Ok(Admitted { link, caller })
     }
 
-    /// Proves both sides know `code`; returns the sealer for what follows.
+    /// Proves both sides know `code`; returns the keys for what follows.
     fn authenticate(
         &self,
         code: &Code,
         exchange: &[u8],
-        reader: &mut FrameReader<Deadline<'_>>,
+        reader: &mut FrameReader<Deadline>,
         link: &mut Link<'_>,
-    ) -> Result<Sealer, Refusal> {
+    ) -> Result<(Sealer, Opener), Refusal> {
         if exchange.is_empty() {
             let _ = link.send(&Message::CodeRequired);
             return Err(anyhow!("came without the code").into());
@@ -144,12 +172,12 @@ impl Admission<'_> {
             return Err(Refusal::WrongCode { failures });
         }
         self.guesses.succeeded();
-        Ok(keys.sealer)
+        Ok((keys.sealer, keys.opener))
     }
 }
 
 /// Reads one message of the opening exchange.
-fn read_opening<'r>(reader: &'r mut FrameReader<Deadline<'_>>) -> Result<&'r [u8]> {
+fn read_opening(reader: &mut FrameReader<Deadline>) -> Result<&[u8]> {
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
         Ok(None) => Err(anyhow!("closed the connection during the opening exchange")),

@@ -99,6 +99,9 @@ pub enum Message<'a> {
         /// The viewer's SPAKE2 message when it has a code; empty when not.
         #[serde(borrow, with = "serde_bytes")]
         exchange: &'a [u8],
+        /// Whether the viewer calls for a two-way chat: it will send its own
+        /// `Stream` and `Frame`s on this connection.
+        chat: bool,
     },
     /// A sender's first message, announcing the stream (variant 1).
     Stream {
@@ -154,6 +157,17 @@ impl<'a> Message<'a> {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
             exchange,
+            chat: false,
+        }
+    }
+
+    /// A caller's opening message for a two-way chat.
+    pub fn call(exchange: &'a [u8]) -> Self {
+        Message::Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            exchange,
+            chat: true,
         }
     }
 
@@ -295,6 +309,7 @@ mod tests {
         let messages = [
             Message::hello(&[]),
             Message::hello(&[1; 33]),
+            Message::call(&[]),
             Message::Auth {
                 exchange: &[2; 33],
                 confirmation: &[3; 16],

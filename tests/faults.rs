@@ -38,6 +38,7 @@ fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
         max_viewers: 16,
         write_timeout: Duration::from_secs(1),
         code: None,
+        call: None,
     };
     let (tx, events) = mpsc::channel();
     let tx = Mutex::new(tx);

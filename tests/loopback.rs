@@ -41,6 +41,7 @@ fn start_sender(source: SourceConfig, max_frames: u64, max_viewers: usize) -> Te
         max_viewers,
         write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
         code: None,
+        call: None,
     };
     let (tx, events) = mpsc::channel();
     let tx = Mutex::new(tx);

@@ -79,6 +79,7 @@ fn report(args: &Args, stats: &SharedStats) {
 
 fn run(args: &Args, stats: &SharedStats) -> Result<()> {
     console::set_chatty(args.verbose || io::stderr().is_terminal());
+    console::quiet_panics();
     if let Some(path) = &args.frame_log {
         let file = std::fs::File::create(path)
             .with_context(|| format!("could not create the frame log {}", path.display()))?;
@@ -101,6 +102,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         max_frames: args.frames,
         retry: args.retry,
         code,
+        chat: false,
     };
     let mut console = Headless::default();
     let first = match follow.connect(&mut console) {
@@ -149,8 +151,8 @@ fn ask_code(addr: &str) -> Result<Code> {
 
 fn announce(info: StreamInfo, addr: &str) {
     let codec = info.codec.name();
-    eprintln!(
-        "camwire: receiving {}x{} {codec} from {addr}",
+    console::info(&format!(
+        "receiving {}x{} {codec} from {addr}",
         info.width, info.height
-    );
+    ));
 }

@@ -102,6 +102,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<()> {
     camwire::console::set_chatty(args.verbose || std::io::stderr().is_terminal());
+    camwire::console::quiet_panics();
     if args.list_cameras {
         print!("{}", camera::describe_cameras()?);
         return Ok(());
@@ -138,6 +139,7 @@ fn run(args: Args) -> Result<()> {
         max_viewers: args.max_viewers as usize,
         write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
         code,
+        call: None,
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();
@@ -237,21 +239,30 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
     }
 }
 
+/// Prints one line on standard output, ignoring a closed pipe: the sender
+/// goes on streaming when its console output is cut off.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn print_event(event: Event) {
     match event {
-        Event::Joined { peer, viewers } => println!("{peer} is watching ({viewers} watching)"),
+        Event::Joined { peer, viewers } => say!("{peer} is watching ({viewers} watching)"),
         Event::Left {
             peer,
             viewers,
             reason,
         } => match reason {
-            None => println!("{peer} left ({viewers} watching)"),
-            Some(why) => println!("{peer} left: {why} ({viewers} watching)"),
+            None => say!("{peer} left ({viewers} watching)"),
+            Some(why) => say!("{peer} left: {why} ({viewers} watching)"),
         },
-        Event::Refused { peer, reason } => println!("{peer} turned away: {reason}"),
+        Event::Refused { peer, reason } => say!("{peer} turned away: {reason}"),
         Event::WrongCode { peer, failures } => {
-            println!("{peer} gave a wrong code ({failures} wrong so far)");
+            say!("{peer} gave a wrong code ({failures} wrong so far)");
         }
-        Event::AcceptFailed(why) => println!("could not accept a connection: {why}"),
+        Event::AcceptFailed(why) => say!("could not accept a connection: {why}"),
     }
 }
