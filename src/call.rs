@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Result;
 
-use crate::display::Slot;
+use crate::display::{Labels, Slot};
 use crate::hub::Hub;
 use crate::limits;
 use crate::net;
@@ -24,13 +24,32 @@ use crate::wire::StreamInfo;
 /// What each window says when the other person has gone.
 pub const LEFT: &str = "the other person left";
 
+/// The labels of a chat window on `place`, which turn to the caller once
+/// their video shows in `remote`.
+pub fn labels(place: &str, remote: Arc<Slot>) -> Labels<'static> {
+    let place = place.to_string();
+    let waiting = format!("camwire chat on {place}: waiting for a call (q quits)");
+    Labels {
+        title: waiting.clone(),
+        first_frame: "call started: showing the other person".into(),
+        refresh: Box::new(move |_| match remote.notice_text() {
+            Some(notice) => format!("camwire chat on {place}: {notice}"),
+            None => format!("camwire chat on {place} (q hangs up)"),
+        }),
+    }
+}
+
 /// The sender's side: shows the caller's video in `slot` until the caller
 /// hangs up; then says so and closes the slot.
 pub fn answer(caller: Caller, peer: &str, slot: Arc<Slot>) -> Result<()> {
     let mut screen = Arc::clone(&slot);
     let result = Incoming::from_caller(caller, peer)
         .and_then(|incoming| incoming.run(0, &mut screen, &Mutex::new(Stats::default())));
-    screen.notice(Some(LEFT.into()));
+    let notice = match &result {
+        Ok(_) => LEFT.to_string(),
+        Err(e) => format!("{LEFT} ({e:#})"),
+    };
+    screen.notice(Some(notice));
     slot.close();
     result.map(|_| ())
 }

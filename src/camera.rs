@@ -14,7 +14,8 @@ use nokhwa::utils::{
 };
 
 use crate::codec;
-use crate::source::{Frame, FrameSource, SourceConfig, now_us};
+use crate::sender::SourceFactory;
+use crate::source::{Frame, FrameSource, SourceConfig, TestPattern, now_us};
 use crate::wire::{Codec, StreamInfo};
 
 /// A webcam that is open and streaming.
@@ -149,6 +150,36 @@ fn stream_info(camera: &Camera, codec: Codec) -> StreamInfo {
         width: resolution.width(),
         height: resolution.height(),
         codec,
+    }
+}
+
+/// Where a sender's frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// The webcam with this index.
+    Camera(u32),
+    /// The test pattern in this colouring.
+    Test(u8),
+}
+
+/// Checks the source works now and returns the stream it makes and how to
+/// open it on the capture thread (where a camera must be created).
+pub fn prepare(choice: SourceChoice, config: SourceConfig) -> Result<(StreamInfo, SourceFactory)> {
+    match choice {
+        SourceChoice::Test(colours) => {
+            let info = TestPattern::coloured(&config, colours)?.info();
+            let open: SourceFactory = Box::new(move || {
+                Ok(Box::new(TestPattern::coloured(&config, colours)?) as Box<dyn FrameSource>)
+            });
+            Ok((info, open))
+        }
+        SourceChoice::Camera(index) => {
+            let info = CameraSource::probe(index, &config)?;
+            let open: SourceFactory = Box::new(move || {
+                Ok(Box::new(CameraSource::open(index, &config)?) as Box<dyn FrameSource>)
+            });
+            Ok((info, open))
+        }
     }
 }
 

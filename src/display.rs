@@ -167,6 +167,101 @@ pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) ->
     }
 }
 
+/// Opens a call window: the other person's video from `remote` fills it,
+/// one's own from `local` sits small in the bottom-right corner. Before the
+/// other person's first frame, one's own video fills the window.
+pub fn show_call(
+    remote: &Slot,
+    local: &Slot,
+    width: usize,
+    height: usize,
+    mut labels: Labels<'_>,
+) -> Result<WindowEnd> {
+    let mut window = Window::new(&labels.title, width, height, WindowOptions::default())
+        .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
+    window.set_target_fps(0);
+    let quit = Arc::new(AtomicBool::new(false));
+    window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
+    let (mut other, mut own, mut canvas) = (None::<Picture>, None::<Picture>, Vec::new());
+    let mut title_due = Instant::now() + TITLE_REFRESH;
+    loop {
+        if quit.load(Ordering::SeqCst) || !window.is_open() {
+            return Ok(WindowEnd::UserQuit);
+        }
+        let new_other = keep_newest(remote, &mut other, EVENT_POLL);
+        let new_own = keep_newest(local, &mut own, Duration::ZERO);
+        if new_other && !labels.first_frame.is_empty() {
+            crate::console::info(&std::mem::take(&mut labels.first_frame));
+        }
+        if remote.lock().closed && remote.lock().newest.is_none() {
+            return Ok(WindowEnd::StreamOver);
+        }
+        if new_other || new_own {
+            let (w, h) = compose(&mut canvas, other.as_ref(), own.as_ref());
+            if w > 0 {
+                window
+                    .update_with_buffer(&canvas, w, h)
+                    .map_err(|e| anyhow!("could not draw the frame: {e}"))?;
+            }
+        } else {
+            window.update();
+        }
+        if Instant::now() >= title_due {
+            title_due = Instant::now() + TITLE_REFRESH;
+            window.set_title(&(labels.refresh)(remote));
+        }
+    }
+}
+
+/// Takes the newest picture from `slot` into `kept`, returning the old one's
+/// buffer; `true` if there was a new one.
+fn keep_newest(slot: &Slot, kept: &mut Option<Picture>, wait: Duration) -> bool {
+    match slot.take(wait) {
+        Some(picture) => {
+            if let Some(old) = kept.replace(picture) {
+                slot.give_back(old.pixels);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Draws `main` full size with `corner` scaled to a quarter of its width in
+/// the bottom-right corner (or `corner` full size when there is no `main`);
+/// returns the canvas size.
+pub fn compose(
+    canvas: &mut Vec<u32>,
+    main: Option<&Picture>,
+    corner: Option<&Picture>,
+) -> (usize, usize) {
+    let (main, corner) = match (main, corner) {
+        (Some(main), corner) => (main, corner),
+        (None, Some(only)) => (only, None),
+        (None, None) => return (0, 0),
+    };
+    canvas.clear();
+    canvas.extend_from_slice(&main.pixels);
+    if let Some(small) = corner {
+        let w = (main.width / 4).max(1);
+        let h = (small.height * w / small.width.max(1)).clamp(1, main.height);
+        let margin = main.width / CORNER_MARGIN_PARTS;
+        let x0 = main.width - w - margin;
+        let y0 = main.height - h - margin.min(main.height - h);
+        for y in 0..h {
+            let src_row = y * small.height / h * small.width;
+            let dst_row = (y0 + y) * main.width + x0;
+            for x in 0..w {
+                canvas[dst_row + x] = small.pixels[src_row + x * small.width / w];
+            }
+        }
+    }
+    (main.width, main.height)
+}
+
+/// One's own picture keeps 1/32 of the window's width from the edges.
+const CORNER_MARGIN_PARTS: usize = 32;
+
 /// The labels of a receiver's window: the sender, and figures from `stats`.
 pub fn receiver_labels<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedStats) -> Labels<'a> {
     let codec = info.codec.name();
@@ -244,6 +339,32 @@ mod tests {
             slot.lock().spare.len() <= 2,
             "buffers are reused, not piled up"
         );
+    }
+
+    #[test]
+    fn compose_puts_the_small_picture_in_the_corner() {
+        let main = Picture {
+            pixels: vec![1; 16 * 8],
+            width: 16,
+            height: 8,
+        };
+        let corner = Picture {
+            pixels: vec![2; 8 * 4],
+            width: 8,
+            height: 4,
+        };
+        let mut canvas = Vec::new();
+        assert_eq!(compose(&mut canvas, Some(&main), Some(&corner)), (16, 8));
+        let twos = canvas.iter().filter(|&&p| p == 2).count();
+        assert_eq!(twos, 4 * 2, "a quarter of the width, aspect kept");
+        assert_eq!(
+            canvas[7 * 16 + 11],
+            1,
+            "left of the corner is the main picture"
+        );
+        assert_eq!(canvas[7 * 16 + 12], 2);
+        assert_eq!(compose(&mut canvas, None, Some(&corner)), (8, 4));
+        assert_eq!(compose(&mut canvas, None, None), (0, 0));
     }
 
     #[test]

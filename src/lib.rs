@@ -9,6 +9,7 @@
 //! - [`codec`]: frames to JPEG or raw bytes, and back to display pixels.
 //! - [`source`]: the frame source trait and the moving test pattern.
 //! - [`camera`]: the webcam through nokhwa.
+//! - [`cli`]: the source flags both binaries share.
 //! - [`hub`]: the newest frame, shared by the capture and viewer threads.
 //! - [`sender`]: accepts viewers and streams to each.
 //! - [`receiver`]: connects, checks the stream and decodes its frames.
@@ -24,6 +25,7 @@
 
 pub mod call;
 pub mod camera;
+pub mod cli;
 pub mod codec;
 pub mod console;
 pub mod display;

@@ -291,16 +291,11 @@ impl ViewerContext {
         }
         let (hub, wake) = (Arc::clone(&self.hub), self.wake);
         let answering = thread::spawn(move || {
-            let result = call::answer(caller, &peer.to_string(), slot);
-            // The call is over when the caller leaves: end the stream too.
-            finish(
-                &hub,
-                wake,
-                match result {
-                    Ok(()) => End::Clean,
-                    Err(e) => End::Failed(format!("{e:#}")),
-                },
-            );
+            // The call is over when the caller leaves, however: end the
+            // stream too. A lost connection is a call that ended, not a
+            // failure of this sender; the window says why.
+            let _ = call::answer(caller, &peer.to_string(), slot);
+            finish(&hub, wake, End::Clean);
         });
         Ok(Some(answering))
     }

@@ -74,6 +74,12 @@ pub struct TestPattern {
 impl TestPattern {
     /// Makes the pattern's pictures for `config`.
     pub fn new(config: &SourceConfig) -> Result<Self> {
+        Self::coloured(config, 0)
+    }
+
+    /// Makes the pattern's pictures in colouring `colours` (0, 1 or 2), so
+    /// that two ends of a chat on one machine can be told apart.
+    pub fn coloured(config: &SourceConfig, colours: u8) -> Result<Self> {
         let info = StreamInfo {
             width: config.width,
             height: config.height,
@@ -82,7 +88,7 @@ impl TestPattern {
         info.validate()?;
         let frames = (0..PATTERN_FRAMES)
             .map(|i| {
-                let rgb = pattern_rgb(config.width, config.height, i);
+                let rgb = pattern_rgb_coloured(config.width, config.height, i, colours);
                 codec::encode(&info, &rgb, config.quality).map(Arc::from)
             })
             .collect::<Result<_>>()?;
@@ -113,6 +119,12 @@ impl FrameSource for TestPattern {
 
 /// The RGB pixels of test pattern picture `index`.
 pub fn pattern_rgb(width: u32, height: u32, index: usize) -> Vec<u8> {
+    pattern_rgb_coloured(width, height, index, 0)
+}
+
+/// The RGB pixels of test pattern picture `index`, with its colour channels
+/// rotated `colours` times (0: the usual bars).
+pub fn pattern_rgb_coloured(width: u32, height: u32, index: usize, colours: u8) -> Vec<u8> {
     const BARS: [[u8; 3]; 8] = [
         [235, 235, 235],
         [235, 235, 16],
@@ -132,7 +144,8 @@ pub fn pattern_rgb(width: u32, height: u32, index: usize) -> Vec<u8> {
         // Darker towards the top, like a lit scene.
         let shade = 192 + 64 * y / h.max(1);
         for x in 0..w {
-            let bar = BARS[x * BARS.len() / w];
+            let mut bar = BARS[x * BARS.len() / w];
+            bar.rotate_right(usize::from(colours % 3));
             let colour = if in_band { bar.map(|c| 255 - c) } else { bar };
             let grain = grain(x, y);
             rgb.extend(colour.map(|c| {

@@ -8,7 +8,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use camwire::source::{PATTERN_FRAMES, pattern_rgb};
+use camwire::codec::rgb_to_0rgb;
+use camwire::display::compose;
+use camwire::preview::mirror;
+use camwire::receiver::Picture;
+use camwire::source::{PATTERN_FRAMES, pattern_rgb, pattern_rgb_coloured};
 use common::*;
 
 /// An X server of its own for one test.
@@ -205,4 +209,149 @@ fn sender_preview_shows_the_pattern_mirrored_and_q_stops_the_sender() {
     x.command("xdotool", &["windowfocus", "--sync", &window]);
     x.command("xdotool", &["key", "q"]);
     assert!(sender.wait_exit().success());
+}
+
+/// Picture `index` of the pattern in `colours`, as display pixels.
+fn pattern_picture(colours: u8, index: usize, mirrored: bool) -> Picture {
+    let rgb = pattern_rgb_coloured(320, 240, index, colours);
+    let mut pixels = vec![0; 320 * 240];
+    rgb_to_0rgb(&rgb, &mut pixels);
+    if mirrored {
+        mirror(&mut pixels, 320);
+    }
+    Picture {
+        pixels,
+        width: 320,
+        height: 240,
+    }
+}
+
+/// Whether a chat window shows `other`'s pattern large and `own`'s small,
+/// mirrored, in its corner: exactly, for some pair of their pictures.
+fn shows_call(shot: &[u8], other: u8, own: u8) -> bool {
+    let mut pixels = vec![0; 320 * 240];
+    rgb_to_0rgb(shot, &mut pixels);
+    let mut canvas = Vec::new();
+    (0..PATTERN_FRAMES).any(|i| {
+        (0..PATTERN_FRAMES).any(|j| {
+            let main = pattern_picture(other, i, false);
+            compose(
+                &mut canvas,
+                Some(&main),
+                Some(&pattern_picture(own, j, true)),
+            );
+            canvas == pixels
+        })
+    })
+}
+
+#[test]
+fn chat_shows_the_other_large_and_oneself_small_and_q_ends_both() {
+    let x = Xvfb::start();
+    let video = [
+        "--source", "test", "--codec", "raw", "--width", "320", "--height", "240",
+    ];
+    let mut sender = sender_bin();
+    sender.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--open",
+        "--chat",
+        "--fps",
+        "5",
+        "--verbose",
+    ]);
+    sender
+        .args(video)
+        .args(["--colours", "0"])
+        .env("DISPLAY", &x.display);
+    let (mut sender, addr) = start_piped(sender);
+    let mut caller = receiver_bin();
+    caller.args(["--connect", &addr, "--chat", "--fps", "5", "--verbose"]);
+    caller
+        .args(video)
+        .args(["--colours", "1"])
+        .env("DISPLAY", &x.display);
+    let mut caller = start_following_stderr(caller);
+    caller.wait_line("camwire: call started");
+    let caller_window = x.window_named(&format!("chat on {addr} "));
+    let sender_window = x.window_named("chat on 127.0.0.1:0 ");
+    // Side by side, so neither hides the other; the next frames redraw them.
+    x.command(
+        "xdotool",
+        &["windowmove", "--sync", &sender_window, "0", "0"],
+    );
+    x.command(
+        "xdotool",
+        &["windowmove", "--sync", &caller_window, "400", "0"],
+    );
+    // Each window must show the other person's colours large and its own
+    // small, mirrored.
+    let settled = |window: &str, other: u8, own: u8| {
+        (0..50).any(|_| shows_call(&x.screenshot(window), other, own))
+    };
+    assert!(settled(&sender_window, 1, 0), "the sender's window");
+    assert!(settled(&caller_window, 0, 1), "the caller's window");
+    x.command("xdotool", &["windowfocus", "--sync", &caller_window]);
+    x.command("xdotool", &["key", "q"]);
+    assert!(caller.wait_exit().success());
+    assert!(sender.wait_exit().success());
+    sender.wait_line("the other person left");
+}
+
+#[test]
+fn a_chat_takes_one_caller_and_tells_the_next_the_line_is_busy() {
+    let x = Xvfb::start();
+    let mut sender = sender_bin();
+    sender.args(["--bind", "127.0.0.1:0", "--chat", "--source", "test"]);
+    sender
+        .args(["--code", "2718281828"])
+        .env("DISPLAY", &x.display);
+    let (mut sender, addr) = start_piped(sender);
+    let call = |extra: &[&str]| {
+        let mut caller = receiver_bin();
+        caller.args(["--connect", &addr, "--headless", "--code", "2718281828"]);
+        caller
+            .args(["--source", "test", "--colours", "2"])
+            .args(extra);
+        caller
+    };
+    let first = start_following_stderr({
+        let mut c = call(&["--chat", "--frames", "1000000", "--verbose"]);
+        c.env("DISPLAY", &x.display);
+        c
+    });
+    first.wait_line("camwire: first frame decoded");
+    let busy = one_error_line(&run(call(&["--chat"])));
+    assert!(
+        busy.ends_with("refused: the line is busy: someone else is on the call"),
+        "{busy}"
+    );
+    let one_way = one_error_line(&run(call(&[])));
+    assert!(
+        one_way.contains("waiting for a call: connect with --chat"),
+        "{one_way}"
+    );
+    drop(first);
+    sender.wait_line("the other person left");
+    assert!(sender.wait_exit().success());
+}
+
+#[test]
+fn a_chat_caller_to_a_one_way_sender_is_told_so() {
+    let (_sender, addr) = start_sender(&["--open", "--source", "test"]);
+    let mut caller = receiver_bin();
+    caller.args([
+        "--connect",
+        &addr,
+        "--headless",
+        "--chat",
+        "--source",
+        "test",
+    ]);
+    let line = one_error_line(&run(caller));
+    assert!(
+        line.contains("streams one way: connect without --chat"),
+        "{line}"
+    );
 }

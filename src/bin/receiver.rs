@@ -7,11 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
+use camwire::call;
+use camwire::camera;
+use camwire::cli::SourceArgs;
 use camwire::console;
 use camwire::display::{self, Slot, WindowEnd};
 use camwire::handshake::CodeRequired;
+use camwire::hub::{End, Hub};
+use camwire::preview;
 use camwire::private::Code;
-use camwire::receiver::{Follow, Headless, SharedStats, lock};
+use camwire::receiver::{Follow, Headless, Incoming, SharedStats, lock};
+use camwire::sender::{SenderConfig, SourceFactory, spawn_capture};
 use camwire::stats::Stats;
 use camwire::wire::StreamInfo;
 use clap::Parser;
@@ -45,6 +51,12 @@ struct Args {
     /// error even when it is not a terminal.
     #[arg(long)]
     verbose: bool,
+    /// Video chat with a `sender --chat`: send this end's own video too, and
+    /// show oneself in a corner. The flags below choose that video.
+    #[arg(long)]
+    chat: bool,
+    #[command(flatten)]
+    video: SourceArgs,
     /// Keep going when the sender is not there yet, goes away or restarts:
     /// reconnect every second instead of exiting.
     #[arg(long)]
@@ -102,7 +114,12 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         max_frames: args.frames,
         retry: args.retry,
         code,
-        chat: false,
+        chat: args.chat,
+    };
+    // In a chat this end's own video must work before calling.
+    let own = match args.chat {
+        true => Some(camera::prepare(args.video.choice(), args.video.config())?),
+        false => None,
     };
     let mut console = Headless::default();
     let first = match follow.connect(&mut console) {
@@ -114,6 +131,9 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
     };
     let info = first.info();
     announce(info, &args.connect);
+    if let Some((own_info, open_own)) = own {
+        return chat(args, first, follow, own_info, open_own, stats);
+    }
     if args.headless {
         follow.run(first, &mut console, stats)?;
         return Ok(());
@@ -136,6 +156,66 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
             .join()
             .map_err(|_| anyhow!("the network thread failed"))?
             .map(|_| ()),
+    }
+}
+
+/// A two-way call on the connection `first` came from: this end's video goes
+/// out on it while the other person's comes in.
+fn chat(
+    args: &Args,
+    mut first: Incoming,
+    follow: Follow,
+    own_info: StreamInfo,
+    open_own: SourceFactory,
+    stats: &SharedStats,
+) -> Result<()> {
+    let info = first.info();
+    let (stream, sealer) = first.outgoing()?;
+    let hub = Arc::new(Hub::new());
+    let capture_config = SenderConfig {
+        info: own_info,
+        fps: args.video.fps,
+        max_frames: 0,
+        max_viewers: 1,
+        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
+        code: None,
+        call: None,
+    };
+    let capture = spawn_capture(Arc::clone(&hub), capture_config, open_own, |hub, end| {
+        hub.end(end)
+    });
+    let outgoing = call::spawn_outgoing(stream, sealer, own_info, Arc::clone(&hub));
+    if args.headless {
+        let result = follow.run(first, &mut Headless::default(), stats);
+        hub.end(End::Clean);
+        let _ = (outgoing.join(), capture.join());
+        return result.map(|_| ());
+    }
+    let (remote, own) = (Arc::new(Slot::default()), Arc::new(Slot::default()));
+    let own_view = preview::spawn(Arc::clone(&hub), own_info, Arc::clone(&own));
+    let network = {
+        let (mut screen, stats) = (Arc::clone(&remote), Arc::clone(stats));
+        thread::spawn(move || {
+            let result = follow.run(first, &mut screen, &stats);
+            screen.close();
+            result
+        })
+    };
+    let (width, height) = (info.width as usize, info.height as usize);
+    let labels = call::labels(&args.connect, Arc::clone(&remote));
+    let shown = display::show_call(&remote, &own, width, height, labels);
+    // Hanging up: the other side gets the end of this end's stream.
+    hub.end(End::Clean);
+    let _ = (outgoing.join(), own_view.join(), capture.join());
+    match shown? {
+        WindowEnd::UserQuit => Ok(()),
+        WindowEnd::StreamOver => {
+            console::info(call::LEFT);
+            network
+                .join()
+                .map_err(|_| anyhow!("the network thread failed"))?
+                .map(|_| ())
+        }
     }
 }
 

@@ -9,15 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
-use camwire::camera::{self, CameraSource};
-use camwire::display::{self, Slot};
+use camwire::call;
+use camwire::camera;
+use camwire::cli::SourceArgs;
+use camwire::display::{self, Slot, WindowEnd};
 use camwire::net;
 use camwire::preview;
 use camwire::private::Code;
-use camwire::sender::{Event, Sender, SenderConfig, SourceFactory};
-use camwire::source::{FrameSource, SourceConfig, TestPattern};
-use camwire::wire::{Codec, StreamInfo};
-use clap::{Parser, ValueEnum};
+use camwire::sender::{Event, Sender, SenderConfig};
+use camwire::wire::StreamInfo;
+use clap::Parser;
 
 /// Stream a webcam, or a moving test pattern, to every camwire receiver that
 /// connects. Capture runs only while someone watches.
@@ -28,31 +29,11 @@ struct Args {
     /// [::]:9999 for IPv6 too, 127.0.0.1:0 for this machine and any free port.
     #[arg(long, default_value = "0.0.0.0:9999")]
     bind: String,
-    /// What to stream.
-    #[arg(long, value_enum, default_value_t = SourceKind::Camera)]
-    source: SourceKind,
-    /// Which webcam, by index (see --list-cameras).
-    #[arg(long, default_value_t = 0)]
-    camera: u32,
     /// Print the webcams found (index, name, formats) and exit.
     #[arg(long)]
     list_cameras: bool,
-    /// Frame width; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 640)]
-    width: u32,
-    /// Frame height; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 480)]
-    height: u32,
-    /// Frames per second; 0 makes each frame as soon as the fastest viewer
-    /// has taken the last one.
-    #[arg(long, default_value_t = 30)]
-    fps: u32,
-    /// What goes on the wire: JPEG (about 20x smaller) or raw RGB.
-    #[arg(long, value_enum, default_value_t = CodecArg::Jpeg)]
-    codec: CodecArg,
-    /// JPEG quality, 1 (smallest) to 100 (best).
-    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
-    quality: u8,
+    #[command(flatten)]
+    video: SourceArgs,
     /// Send this many frames, end every connection cleanly and exit (0: forever).
     #[arg(long, default_value_t = 0)]
     frames: u64,
@@ -67,6 +48,10 @@ struct Args {
     /// stops the sender.
     #[arg(long)]
     preview: bool,
+    /// Video chat: wait for one caller (`receiver --chat`), show them with
+    /// oneself in a corner, and end when either side hangs up.
+    #[arg(long)]
+    chat: bool,
     /// Print progress lines (such as the preview's) on standard error even
     /// when it is not a terminal.
     #[arg(long)]
@@ -76,18 +61,13 @@ struct Args {
     max_viewers: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum SourceKind {
-    /// The webcam, through nokhwa.
-    Camera,
-    /// A built-in moving test pattern.
-    Test,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum CodecArg {
-    Jpeg,
-    Raw,
+/// Prints one line on standard output, ignoring a closed pipe: the sender
+/// goes on streaming when its console output is cut off.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 fn main() -> ExitCode {
@@ -107,17 +87,7 @@ fn run(args: Args) -> Result<()> {
         print!("{}", camera::describe_cameras()?);
         return Ok(());
     }
-    let source_config = SourceConfig {
-        width: args.width,
-        height: args.height,
-        fps: args.fps,
-        codec: match args.codec {
-            CodecArg::Jpeg => Codec::Jpeg,
-            CodecArg::Raw => Codec::Raw,
-        },
-        quality: args.quality,
-    };
-    let (info, open_source) = prepare_source(&args, source_config)?;
+    let (info, open_source) = camera::prepare(args.video.choice(), args.video.config())?;
     let listener = TcpListener::bind(&args.bind).map_err(|e| {
         anyhow!(
             "could not listen on {}: {e} (is another sender using that port? try another)",
@@ -132,14 +102,19 @@ fn run(args: Args) -> Result<()> {
         None => Some(Code::random()),
     };
     print_banner(&args, info, local, code.as_ref());
+    let remote = args.chat.then(|| Arc::new(Slot::default()));
     let config = SenderConfig {
         info,
-        fps: args.fps,
+        fps: args.video.fps,
         max_frames: args.frames,
-        max_viewers: args.max_viewers as usize,
+        max_viewers: if args.chat {
+            1
+        } else {
+            args.max_viewers as usize
+        },
         write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
         code,
-        call: None,
+        call: remote.clone(),
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();
@@ -149,54 +124,40 @@ fn run(args: Args) -> Result<()> {
         if stopping.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        println!("stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)");
+        say!("stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)");
         on_ctrl_c.stop();
     })
     .context("could not install the Ctrl-C handler")?;
-    if !args.preview {
+    if !args.preview && !args.chat {
         return sender.run(open_source);
     }
     // The window needs the main thread; the sender runs beside it.
-    let (hub, slot) = (sender.hub(), Arc::new(Slot::default()));
-    let preview_thread = preview::spawn(Arc::clone(&hub), info, Arc::clone(&slot));
+    let (hub, own) = (sender.hub(), Arc::new(Slot::default()));
+    let preview_thread = preview::spawn(Arc::clone(&hub), info, Arc::clone(&own));
     let sending = thread::spawn(move || sender.run(open_source));
     let (width, height) = (info.width as usize, info.height as usize);
-    let shown = display::show(&slot, width, height, preview::labels(info, hub));
+    let shown = match &remote {
+        None => display::show(&own, width, height, preview::labels(info, hub)),
+        Some(remote) => {
+            let labels = call::labels(&args.bind, Arc::clone(remote));
+            let shown = display::show_call(remote, &own, width, height, labels);
+            if let Ok(WindowEnd::StreamOver) = shown {
+                say!("{}", call::LEFT);
+            }
+            shown
+        }
+    };
     stopper.stop();
     let _ = preview_thread.join();
     let sent = sending
         .join()
         .map_err(|_| anyhow!("the sending thread failed"))?;
-    shown.and(sent)
-}
-
-/// Checks the source works now, before listening, and returns the stream it
-/// makes and how to open it on the capture thread.
-fn prepare_source(args: &Args, config: SourceConfig) -> Result<(StreamInfo, SourceFactory)> {
-    match args.source {
-        SourceKind::Test => {
-            let info = TestPattern::new(&config)?.info();
-            let open: SourceFactory =
-                Box::new(move || Ok(Box::new(TestPattern::new(&config)?) as Box<dyn FrameSource>));
-            Ok((info, open))
-        }
-        SourceKind::Camera => {
-            let index = args.camera;
-            let info = CameraSource::probe(index, &config)?;
-            let open: SourceFactory = Box::new(move || {
-                Ok(Box::new(CameraSource::open(index, &config)?) as Box<dyn FrameSource>)
-            });
-            Ok((info, open))
-        }
-    }
+    shown.map(|_| ()).and(sent)
 }
 
 fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&Code>) {
-    let what = match args.source {
-        SourceKind::Camera => format!("camera {}", args.camera),
-        SourceKind::Test => "the test pattern".to_string(),
-    };
-    let rate = match args.fps {
+    let what = args.video.describe();
+    let rate = match args.video.fps {
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };
@@ -237,15 +198,6 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
         let addr = SocketAddr::new(ip, local.port());
         println!("to watch, on {place} computer run:  receiver --connect {addr}{code_arg}");
     }
-}
-
-/// Prints one line on standard output, ignoring a closed pipe: the sender
-/// goes on streaming when its console output is cut off.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
 }
 
 fn print_event(event: Event) {
