@@ -40,18 +40,22 @@ pub fn labels(place: &str, remote: Arc<Slot>) -> Labels<'static> {
 }
 
 /// The sender's side: shows the caller's video in `slot` until the caller
-/// hangs up; then says so and closes the slot.
-pub fn answer(caller: Caller, peer: &str, slot: Arc<Slot>) -> Result<()> {
+/// hangs up; then says so and closes the slot. Returns `false`, leaving the
+/// slot alone, when the caller never announced its video: nobody was on
+/// the line.
+pub fn answer(caller: Caller, peer: &str, slot: Arc<Slot>) -> bool {
+    let Ok(incoming) = Incoming::from_caller(caller, peer) else {
+        return false;
+    };
     let mut screen = Arc::clone(&slot);
-    let result = Incoming::from_caller(caller, peer)
-        .and_then(|incoming| incoming.run(0, &mut screen, &Mutex::new(Stats::default())));
+    let result = incoming.run(0, &mut screen, &Mutex::new(Stats::default()));
     let notice = match &result {
         Ok(_) => LEFT.to_string(),
         Err(e) => format!("{LEFT} ({e:#})"),
     };
     screen.notice(Some(notice));
     slot.close();
-    result.map(|_| ())
+    true
 }
 
 /// The caller's side: streams frames of `hub` (announced as `info`) to the

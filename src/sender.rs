@@ -265,6 +265,9 @@ impl ViewerContext {
             reason,
         });
         if let Some(answering) = answering {
+            // Stop reading the caller too: a caller that trickles bytes must
+            // not keep the sender from ending.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
             let _ = answering.join();
         }
     }
@@ -290,12 +293,22 @@ impl ViewerContext {
             return Err("the line is busy: someone else is on the call".into());
         }
         let (hub, wake) = (Arc::clone(&self.hub), self.wake);
+        let in_call = Arc::clone(&self.in_call);
         let answering = thread::spawn(move || {
-            // The call is over when the caller leaves, however: end the
-            // stream too. A lost connection is a call that ended, not a
-            // failure of this sender; the window says why.
-            let _ = call::answer(caller, &peer.to_string(), slot);
-            finish(&hub, wake, End::Clean);
+            let answered = panic::catch_unwind(AssertUnwindSafe(|| {
+                call::answer(caller, &peer.to_string(), Arc::clone(&slot))
+            }));
+            match answered {
+                // A caller that never sent its video did not call: the line
+                // is free again and the sender goes on waiting.
+                Ok(false) => in_call.store(false, Ordering::SeqCst),
+                // The call is over when the caller leaves, however: end the
+                // stream too; the window says why.
+                Ok(true) | Err(_) => {
+                    slot.close();
+                    finish(&hub, wake, End::Clean);
+                }
+            }
         });
         Ok(Some(answering))
     }

@@ -139,10 +139,11 @@ fn frame_age_stays_bounded_on_a_50_mbit_link() {
     );
     assert!(end - start > 15.0, "the stream lasted {:.1} s", end - start);
     assert!(all < 400.0, "p99 frame age {all:.0} ms");
-    // No backlog builds up: the end is no worse than the start (10% slack
-    // for scheduling noise).
+    // No backlog builds up: the end is no worse than the start. About 30
+    // frames fall in each window, so their p99 is nearly their maximum:
+    // allow 40 ms (a quarter of one frame's transmission) for that noise.
     assert!(
-        last <= first * 1.1,
+        last <= first + 40.0,
         "p99 grew from {first:.0} to {last:.0} ms"
     );
 }

@@ -169,6 +169,11 @@ fn chat(
     open_own: SourceFactory,
     stats: &SharedStats,
 ) -> Result<()> {
+    // A call that ends is over: reconnecting would call nobody.
+    let follow = Follow {
+        retry: false,
+        ..follow
+    };
     let info = first.info();
     let (stream, sealer) = first.outgoing()?;
     let hub = Arc::new(Hub::new());
@@ -189,6 +194,7 @@ fn chat(
         let result = follow.run(first, &mut Headless::default(), stats);
         hub.end(End::Clean);
         let _ = (outgoing.join(), capture.join());
+        own_failure(&hub)?;
         return result.map(|_| ());
     }
     let (remote, own) = (Arc::new(Slot::default()), Arc::new(Slot::default()));
@@ -207,6 +213,7 @@ fn chat(
     // Hanging up: the other side gets the end of this end's stream.
     hub.end(End::Clean);
     let _ = (outgoing.join(), own_view.join(), capture.join());
+    own_failure(&hub)?;
     match shown? {
         WindowEnd::UserQuit => Ok(()),
         WindowEnd::StreamOver => {
@@ -216,6 +223,15 @@ fn chat(
                 .map_err(|_| anyhow!("the network thread failed"))?
                 .map(|_| ())
         }
+    }
+}
+
+/// This end's own video failed (a camera unplugged): the call ended for
+/// that reason, not because the other person left.
+fn own_failure(hub: &Hub) -> Result<()> {
+    match hub.ended() {
+        Some(End::Failed(reason)) => Err(anyhow!(reason)),
+        _ => Ok(()),
     }
 }
 

@@ -134,7 +134,15 @@ fn run(args: Args) -> Result<()> {
     // The window needs the main thread; the sender runs beside it.
     let (hub, own) = (sender.hub(), Arc::new(Slot::default()));
     let preview_thread = preview::spawn(Arc::clone(&hub), info, Arc::clone(&own));
-    let sending = thread::spawn(move || sender.run(open_source));
+    let closing = remote.clone();
+    let sending = thread::spawn(move || {
+        let sent = sender.run(open_source);
+        // However the stream ends, the window must not wait for a call.
+        if let Some(remote) = closing {
+            remote.close();
+        }
+        sent
+    });
     let (width, height) = (info.width as usize, info.height as usize);
     let shown = match &remote {
         None => display::show(&own, width, height, preview::labels(info, hub)),
@@ -156,6 +164,11 @@ fn run(args: Args) -> Result<()> {
 }
 
 fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&Code>) {
+    let (verb, chat) = if args.chat {
+        ("call", " --chat")
+    } else {
+        ("watch", "")
+    };
     let what = args.video.describe();
     let rate = match args.video.fps {
         0 => "as fast as viewers take frames".to_string(),
@@ -196,7 +209,7 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
             "the other"
         };
         let addr = SocketAddr::new(ip, local.port());
-        println!("to watch, on {place} computer run:  receiver --connect {addr}{code_arg}");
+        say!("to {verb}, on {place} computer run:  receiver --connect {addr}{chat}{code_arg}");
     }
 }
 
