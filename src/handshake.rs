@@ -1,13 +1,15 @@
 //! The receiver's side of the opening exchange: hello, the code in private
 //! mode, and the sender's announcement of the stream.
 
+use std::io::Read;
 use std::net::TcpStream;
+use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
 
 use crate::framing::{self, FrameReader, FramingError};
 use crate::limits;
-use crate::net;
+use crate::net::{self, Deadline};
 use crate::private::{Code, Exchange, Opener, Role, Sealer};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
@@ -57,8 +59,10 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     };
     framing::write_message(&mut &stream, &[&wire::encode(&hello)])
         .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
-    stream.set_read_timeout(Some(limits::HANDSHAKE_TIMEOUT))?;
-    let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+    // The whole exchange has one deadline: a sender trickling bytes cannot
+    // stretch it.
+    let deadline = Deadline::new(stream, Instant::now() + limits::HANDSHAKE_TIMEOUT);
+    let mut reader = FrameReader::new(deadline, limits::HANDSHAKE_MESSAGE_LIMIT);
     let not_camwire = || anyhow::Error::from(Final(format!("{peer} is not a camwire sender")));
     let (info, keys) = match wire::decode_opening(read(&mut reader, peer)?) {
         Ok(Message::Stream { info, .. }) if code.is_none() => (info, None),
@@ -82,7 +86,7 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
             let confirm = Message::Confirm {
                 confirmation: &mine,
             };
-            framing::write_message(&mut reader.get_ref(), &[&wire::encode(&confirm)])?;
+            framing::write_message(&mut reader.get_ref().get_ref(), &[&wire::encode(&confirm)])?;
             let mut opener = keys.opener;
             let info = read_announcement(&mut reader, Some(&mut opener), peer)?;
             (info, Some((keys.sealer, opener)))
@@ -103,6 +107,7 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     } else {
         0
     };
+    let mut reader = reader.map_inner(Deadline::into_inner);
     reader.set_limit(info.max_body_len() + tag);
     reader
         .get_ref()
@@ -117,8 +122,8 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
 
 /// Reads a `Stream` announcement (or an `Error`), sealed when `opener` is
 /// given: the sender's after a good exchange, or a chat caller's.
-pub fn read_announcement(
-    reader: &mut FrameReader<TcpStream>,
+pub fn read_announcement<R: Read>(
+    reader: &mut FrameReader<R>,
     opener: Option<&mut Opener>,
     peer: &str,
 ) -> Result<StreamInfo> {
@@ -142,7 +147,7 @@ pub fn read_announcement(
     Ok(info)
 }
 
-fn read<'r>(reader: &'r mut FrameReader<TcpStream>, peer: &str) -> Result<&'r [u8]> {
+fn read<'r, R: Read>(reader: &'r mut FrameReader<R>, peer: &str) -> Result<&'r [u8]> {
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
         Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
@@ -153,7 +158,7 @@ fn read<'r>(reader: &'r mut FrameReader<TcpStream>, peer: &str) -> Result<&'r [u
 fn describe(peer: &str, e: FramingError) -> anyhow::Error {
     match e {
         e if net::is_timeout(&e) => anyhow!(
-            "{peer} sent nothing for {:?}: it is not a camwire sender, or it is stuck",
+            "{peer} did not complete the opening exchange within {:?}: it is not a camwire sender, or it is stuck",
             limits::HANDSHAKE_TIMEOUT
         ),
         FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),

@@ -44,6 +44,11 @@ impl Deadline {
         Deadline { stream, until }
     }
 
+    /// The socket, to write to.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.stream
+    }
+
     /// The socket, with the deadline lifted.
     pub fn into_inner(self) -> TcpStream {
         self.stream

@@ -166,6 +166,36 @@ fn a_silent_sender_is_reported_within_seconds() {
     );
 }
 
+#[test]
+fn a_sender_trickling_its_announcement_is_cut_off_at_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(&30u64.to_be_bytes()).unwrap();
+        // One byte every half second: each read succeeds, the whole never
+        // arrives. Stops when the test is done.
+        while done_rx.recv_timeout(Duration::from_millis(500)).is_err() {
+            if conn.write_all(&[0]).is_err() {
+                break;
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let err = Incoming::connect(&addr, None).err().expect("an error");
+    let _ = done_tx.send(());
+    assert!(
+        format!("{err:#}").contains("did not complete the opening exchange"),
+        "{err:#}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 /// Threads, open files and resident memory (KiB) of a process.
 fn footprint(pid: u32) -> (usize, usize, usize) {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -139,14 +139,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         return Ok(());
     }
     let slot = Arc::new(Slot::default());
-    let network = {
-        let (mut screen, stats) = (Arc::clone(&slot), Arc::clone(stats));
-        thread::spawn(move || {
-            let result = follow.run(first, &mut screen, &stats);
-            screen.close();
-            result
-        })
-    };
+    let network = spawn_network(follow, first, &slot, stats);
     let labels = display::receiver_labels(info, &args.connect, stats);
     let (width, height) = (info.width as usize, info.height as usize);
     match display::show(&slot, width, height, labels)? {
@@ -199,14 +192,7 @@ fn chat(
     }
     let (remote, own) = (Arc::new(Slot::default()), Arc::new(Slot::default()));
     let own_view = preview::spawn(Arc::clone(&hub), own_info, Arc::clone(&own));
-    let network = {
-        let (mut screen, stats) = (Arc::clone(&remote), Arc::clone(stats));
-        thread::spawn(move || {
-            let result = follow.run(first, &mut screen, &stats);
-            screen.close();
-            result
-        })
-    };
+    let network = spawn_network(follow, first, &remote, stats);
     let (width, height) = (info.width as usize, info.height as usize);
     let labels = call::labels(&args.connect, Arc::clone(&remote));
     let shown = display::show_call(&remote, &own, width, height, labels);
@@ -224,6 +210,22 @@ fn chat(
                 .map(|_| ())
         }
     }
+}
+
+/// Receives on its own thread into `slot`, closing the slot at the end so
+/// that the window learns the stream is over.
+fn spawn_network(
+    follow: Follow,
+    first: Incoming,
+    slot: &Arc<Slot>,
+    stats: &SharedStats,
+) -> thread::JoinHandle<Result<camwire::receiver::Outcome>> {
+    let (mut screen, stats) = (Arc::clone(slot), Arc::clone(stats));
+    thread::spawn(move || {
+        let result = follow.run(first, &mut screen, &stats);
+        screen.close();
+        result
+    })
 }
 
 /// This end's own video failed (a camera unplugged): the call ended for
