@@ -25,7 +25,7 @@ use clap::Parser;
 /// Show the stream of a camwire sender in a window; q, Esc or closing the
 /// window quits.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The sender's address and port, e.g. 192.168.1.5:9999.
     #[arg(long)]

@@ -23,7 +23,7 @@ use clap::Parser;
 /// Stream a webcam, or a moving test pattern, to every camwire receiver that
 /// connects. Capture runs only while someone watches.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address and port to listen on: 0.0.0.0:9999 for every IPv4 network,
     /// [::]:9999 for IPv6 too, 127.0.0.1:0 for this machine and any free port.
