@@ -9,29 +9,32 @@ if ! command -v cargo >/dev/null; then
 fi
 
 packages=(
-    pkg-config nasm            # nokhwa's JPEG code (mozjpeg) builds with SIMD
+    pkg-config nasm                      # nokhwa's JPEG code (mozjpeg) builds with SIMD
     libx11-6 libxcursor1 libxkbcommon0   # the window (minifb loads these)
     xvfb xdotool x11-apps imagemagick    # window tests on a virtual screen
     iproute2                             # the slow-link test (ip netns, tc)
 )
 
-# nokhwa's V4L2 bindings run bindgen, which needs libclang.
-if ! ldconfig -p | grep -q 'libclang[-.0-9]*\.so'; then
-    if apt-cache policy libclang1-14 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        packages+=(libclang1-14)
-    else
-        packages+=(libclang-dev)
-    fi
-fi
-
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
 done
-if ((${#missing[@]})); then
+# nokhwa's V4L2 bindings run bindgen, which needs libclang.
+need_clang=false
+ldconfig -p | grep -q 'libclang[-.0-9]*\.so' || need_clang=true
+
+if ((${#missing[@]})) || $need_clang; then
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    echo "installing: ${missing[*]}" >&2
+    # Package lists first: on a fresh machine apt knows no candidates yet.
     $sudo apt-get update -qq
+    if $need_clang; then
+        if apt-cache policy libclang1-14 | grep -q 'Candidate: [0-9]'; then
+            missing+=(libclang1-14)
+        else
+            missing+=(libclang-dev)
+        fi
+    fi
+    echo "installing: ${missing[*]}" >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
