@@ -167,10 +167,11 @@ pub enum SourceChoice {
 pub fn prepare(choice: SourceChoice, config: SourceConfig) -> Result<(StreamInfo, SourceFactory)> {
     match choice {
         SourceChoice::Test(colours) => {
-            let info = TestPattern::coloured(&config, colours)?.info();
-            let open: SourceFactory = Box::new(move || {
-                Ok(Box::new(TestPattern::coloured(&config, colours)?) as Box<dyn FrameSource>)
-            });
+            // Made and encoded once; each capture session shares the pictures.
+            let pattern = TestPattern::coloured(&config, colours)?;
+            let info = pattern.info();
+            let open: SourceFactory =
+                Box::new(move || Ok(Box::new(pattern.clone()) as Box<dyn FrameSource>));
             Ok((info, open))
         }
         SourceChoice::Camera(index) => {

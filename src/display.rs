@@ -132,14 +132,20 @@ pub struct Labels<'a> {
     pub refresh: Box<dyn FnMut(&Slot) -> String + 'a>,
 }
 
-/// Opens a window of `width` x `height` and shows frames from `slot` until
-/// the user quits or the slot closes.
-pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) -> Result<WindowEnd> {
-    let mut window = Window::new(&labels.title, width, height, WindowOptions::default())
+/// Opens a window that q, Q or Esc asks to close, through the returned flag.
+fn open_window(title: &str, width: usize, height: usize) -> Result<(Window, Arc<AtomicBool>)> {
+    let mut window = Window::new(title, width, height, WindowOptions::default())
         .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
     window.set_target_fps(0);
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
+    Ok((window, quit))
+}
+
+/// Opens a window of `width` x `height` and shows frames from `slot` until
+/// the user quits or the slot closes.
+pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) -> Result<WindowEnd> {
+    let (mut window, quit) = open_window(&labels.title, width, height)?;
     let mut shown_any = false;
     let mut title_due = Instant::now() + TITLE_REFRESH;
     loop {
@@ -177,11 +183,7 @@ pub fn show_call(
     height: usize,
     mut labels: Labels<'_>,
 ) -> Result<WindowEnd> {
-    let mut window = Window::new(&labels.title, width, height, WindowOptions::default())
-        .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
-    window.set_target_fps(0);
-    let quit = Arc::new(AtomicBool::new(false));
-    window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
+    let (mut window, quit) = open_window(&labels.title, width, height)?;
     let (mut other, mut own, mut canvas) = (None::<Picture>, None::<Picture>, Vec::new());
     let mut title_due = Instant::now() + TITLE_REFRESH;
     loop {

@@ -114,13 +114,6 @@ impl Incoming {
         Ok(Self::from_opened(opened, addr))
     }
 
-    /// Completes the opening exchange on `stream`; `peer` names the sender
-    /// in errors.
-    pub fn handshake(stream: TcpStream, peer: &str, code: Option<&Code>) -> Result<Self> {
-        let opened = handshake::open(stream, peer, code, false)?;
-        Ok(Self::from_opened(opened, peer))
-    }
-
     /// Reads a chat caller's announcement from the reading side the sender's
     /// exchange left.
     pub fn from_caller(caller: Caller, peer: &str) -> Result<Self> {
@@ -165,11 +158,6 @@ impl Incoming {
     /// The stream as the sender announced it.
     pub fn info(&self) -> StreamInfo {
         self.info
-    }
-
-    /// A handle on the socket, to shut it down from another thread.
-    pub fn socket(&self) -> Result<TcpStream> {
-        Ok(self.reader.get_ref().try_clone()?)
     }
 
     /// Receives frames until the sender ends the stream or `max_frames`

@@ -133,7 +133,7 @@ impl Sender {
         let wake = self.wake;
         let capture = spawn_capture(
             Arc::clone(&self.hub),
-            self.config.clone(),
+            self.config.capture(),
             open_source,
             move |hub, end| finish(hub, wake, end),
         );
@@ -314,11 +314,33 @@ impl ViewerContext {
     }
 }
 
+/// What the capture thread needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureConfig {
+    /// The stream as announced; the source must keep to it.
+    pub info: StreamInfo,
+    /// Frames per second; 0 waits for each frame to be taken.
+    pub fps: u32,
+    /// End the stream after this many frames; 0 never.
+    pub max_frames: u64,
+}
+
+impl SenderConfig {
+    /// The part of this configuration the capture thread uses.
+    pub fn capture(&self) -> CaptureConfig {
+        CaptureConfig {
+            info: self.info,
+            fps: self.fps,
+            max_frames: self.max_frames,
+        }
+    }
+}
+
 /// Starts the capture thread: it opens the source whenever `hub` counts a
 /// viewer and publishes its frames; when the stream ends it calls `on_end`.
 pub fn spawn_capture(
     hub: Arc<Hub>,
-    config: SenderConfig,
+    config: CaptureConfig,
     open_source: SourceFactory,
     on_end: impl FnOnce(&Hub, End) + Send + 'static,
 ) -> JoinHandle<()> {
@@ -339,7 +361,7 @@ pub fn spawn_capture(
 /// Opens the source whenever someone watches and publishes its frames.
 fn capture_loop(
     hub: &Hub,
-    config: &SenderConfig,
+    config: &CaptureConfig,
     open_source: &dyn Fn() -> Result<Box<dyn FrameSource>>,
 ) -> End {
     let mut seq = 0u64;

@@ -64,9 +64,12 @@ pub fn now_us() -> u64 {
 ///
 /// Its [`PATTERN_FRAMES`] pictures are made and encoded once, at start, so a
 /// frame costs nothing and benchmarks measure the transport alone.
+///
+/// Cloning shares the pictures, so each capture session starts at once.
+#[derive(Clone)]
 pub struct TestPattern {
     info: StreamInfo,
-    frames: Vec<Arc<[u8]>>,
+    frames: Arc<[Arc<[u8]>]>,
     next: usize,
     pacer: Pacer,
 }
@@ -169,7 +172,7 @@ fn grain(x: usize, y: usize) -> isize {
 }
 
 /// Paces a loop to a fixed rate without drifting.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pacer {
     period: Option<Duration>,
     next: Option<Instant>,

@@ -70,14 +70,7 @@ fn ctrl_c_on_the_sender_ends_every_receiver_cleanly() {
     sender.interrupt();
     for mut r in receivers {
         assert!(r.wait_exit().success());
-        let mut out = String::new();
-        r.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let json = r.stdout_json();
         assert!(json["frames"].as_u64().unwrap() >= 1, "{json}");
     }
 }

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use camwire::framing::{self, FrameReader};
 use camwire::receiver::{Headless, Incoming};
-use camwire::sender::{Event, Sender, SenderConfig, SourceFactory};
-use camwire::source::{FrameSource, SourceConfig, TestPattern};
+use camwire::sender::Event;
+use camwire::source::SourceConfig;
 use camwire::stats::Stats;
 use camwire::wire::{self, Codec, Message};
 use common::*;
 
-/// A library sender of raw 320x240 at 30 fps; returns its address and events.
+/// A library sender of raw 320x240 at 30 fps that drops a stuck viewer
+/// after one second; returns its address and events.
 fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
     let source = SourceConfig {
         width: 320,
@@ -29,27 +30,8 @@ fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
         codec: Codec::Raw,
         quality: 80,
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = SenderConfig {
-        info: TestPattern::new(&source).unwrap().info(),
-        fps: source.fps,
-        max_frames: 0,
-        max_viewers: 16,
-        write_timeout: Duration::from_secs(1),
-        code: None,
-        call: None,
-    };
-    let (tx, events) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let sink = Arc::new(move |e: Event| {
-        let _ = tx.lock().unwrap().send(e);
-    });
-    let sender = Sender::new(listener, config, sink).unwrap();
-    let open: SourceFactory =
-        Box::new(move || Ok(Box::new(TestPattern::new(&source)?) as Box<dyn FrameSource>));
-    thread::spawn(move || sender.run(open));
-    (addr, events)
+    let sender = LibrarySender::start(source, 0, 16, Duration::from_secs(1));
+    (sender.addr, sender.events)
 }
 
 fn next_event(events: &mpsc::Receiver<Event>) -> Event {
@@ -292,14 +274,5 @@ fn retry_rides_out_a_sender_restart() {
         child: again.stdout(std::process::Stdio::null()).spawn().unwrap(),
     };
     assert!(receiver.wait_exit().success());
-    let mut out = String::new();
-    receiver
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(json["frames"], 60);
+    assert_eq!(receiver.stdout_json()["frames"], 60);
 }

@@ -1,19 +1,20 @@
 //! In-process tests over real loopback sockets: a library sender on port 0
 //! and library or hand-made viewers.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::thread;
 
 use camwire::framing::{self, FrameReader};
 use camwire::receiver::{Headless, Incoming, Outcome, Picture, Screen};
-use camwire::sender::{Event, Sender, SenderConfig, SourceFactory, Stopper};
-use camwire::source::{FrameSource, SourceConfig, TestPattern};
+use camwire::sender::Event;
+use camwire::source::SourceConfig;
 use camwire::stats::Stats;
 use camwire::wire::{self, Codec, Message, StreamInfo};
+use common::LibrarySender;
 
 const SOURCE: SourceConfig = SourceConfig {
     width: 160,
@@ -23,62 +24,10 @@ const SOURCE: SourceConfig = SourceConfig {
     quality: 80,
 };
 
-struct TestSender {
-    addr: SocketAddr,
-    stopper: Stopper,
-    events: Receiver<Event>,
-    handle: JoinHandle<anyhow::Result<()>>,
-}
-
-fn start_sender(source: SourceConfig, max_frames: u64, max_viewers: usize) -> TestSender {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let info = TestPattern::new(&source).unwrap().info();
-    let config = SenderConfig {
-        info,
-        fps: source.fps,
-        max_frames,
-        max_viewers,
-        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
-        code: None,
-        call: None,
-    };
-    let (tx, events) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let sink = Arc::new(move |e: Event| {
-        let _ = tx.lock().unwrap().send(e);
-    });
-    let sender = Sender::new(listener, config, sink).unwrap();
-    let stopper = sender.stopper();
-    let open: SourceFactory =
-        Box::new(move || Ok(Box::new(TestPattern::new(&source)?) as Box<dyn FrameSource>));
-    let handle = thread::spawn(move || sender.run(open));
-    TestSender {
-        addr,
-        stopper,
-        events,
-        handle,
-    }
-}
-
-impl TestSender {
-    /// Waits for the next event that `pick` accepts.
-    fn wait_for(&self, pick: impl Fn(&Event) -> bool) -> Event {
-        loop {
-            let event = self
-                .events
-                .recv_timeout(Duration::from_secs(20))
-                .expect("sender event");
-            if pick(&event) {
-                return event;
-            }
-        }
-    }
-
-    fn stop(self) {
-        self.stopper.stop();
-        self.handle.join().unwrap().unwrap();
-    }
+/// A library sender that drops a stuck viewer only after the usual time.
+fn start_sender(source: SourceConfig, max_frames: u64, max_viewers: usize) -> LibrarySender {
+    let timeout = camwire::limits::VIEWER_WRITE_TIMEOUT;
+    LibrarySender::start(source, max_frames, max_viewers, timeout)
 }
 
 /// A viewer speaking the protocol by hand, frame by frame.

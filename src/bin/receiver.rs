@@ -17,7 +17,7 @@ use camwire::hub::{End, Hub};
 use camwire::preview;
 use camwire::private::Code;
 use camwire::receiver::{Follow, Headless, Incoming, SharedStats, lock};
-use camwire::sender::{SenderConfig, SourceFactory, spawn_capture};
+use camwire::sender::{CaptureConfig, SourceFactory, spawn_capture};
 use camwire::stats::Stats;
 use camwire::wire::StreamInfo;
 use clap::Parser;
@@ -170,14 +170,10 @@ fn chat(
     let info = first.info();
     let (stream, sealer) = first.outgoing()?;
     let hub = Arc::new(Hub::new());
-    let capture_config = SenderConfig {
+    let capture_config = CaptureConfig {
         info: own_info,
         fps: args.video.fps,
         max_frames: 0,
-        max_viewers: 1,
-        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
-        code: None,
-        call: None,
     };
     let capture = spawn_capture(Arc::clone(&hub), capture_config, open_own, |hub, end| {
         hub.end(end)

@@ -3,10 +3,17 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use camwire::camera::{self, SourceChoice};
+use camwire::sender::{Event, Sender, SenderConfig, Stopper};
+use camwire::source::SourceConfig;
 
 /// How long any one step of a test may take before it counts as a hang.
 pub const STEP: Duration = Duration::from_secs(30);
@@ -48,6 +55,14 @@ impl Running {
             // No exit notification exists for a child in std; poll gently.
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The one line of JSON the process printed on stdout, after it exited.
+    pub fn stdout_json(&mut self) -> serde_json::Value {
+        let mut out = String::new();
+        let mut stdout = self.child.stdout.take().expect("stdout is piped");
+        stdout.read_to_string(&mut out).unwrap();
+        serde_json::from_str(out.trim()).expect("one line of JSON")
     }
 
     /// Sends SIGINT, as Ctrl-C would.
@@ -182,4 +197,70 @@ pub fn summary(output: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
     let last = text.lines().last().expect("a summary line");
     serde_json::from_str(last).expect("valid JSON")
+}
+
+/// A library sender of the test pattern on a free loopback port, running on
+/// a thread, with a channel of its events.
+pub struct LibrarySender {
+    pub addr: SocketAddr,
+    pub stopper: Stopper,
+    pub events: mpsc::Receiver<Event>,
+    pub handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl LibrarySender {
+    /// Starts one; `write_timeout` is how soon it drops a viewer that stops
+    /// reading.
+    pub fn start(
+        source: SourceConfig,
+        max_frames: u64,
+        max_viewers: usize,
+        write_timeout: Duration,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
+        let config = SenderConfig {
+            info,
+            fps: source.fps,
+            max_frames,
+            max_viewers,
+            write_timeout,
+            code: None,
+            call: None,
+        };
+        let (tx, events) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let sink = Arc::new(move |e: Event| {
+            let _ = tx.lock().unwrap().send(e);
+        });
+        let sender = Sender::new(listener, config, sink).unwrap();
+        let stopper = sender.stopper();
+        let handle = thread::spawn(move || sender.run(open));
+        LibrarySender {
+            addr,
+            stopper,
+            events,
+            handle,
+        }
+    }
+
+    /// Waits for the next event that `pick` accepts.
+    pub fn wait_for(&self, pick: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            let event = self
+                .events
+                .recv_timeout(STEP)
+                .expect("an event from the sender");
+            if pick(&event) {
+                return event;
+            }
+        }
+    }
+
+    /// Ends the stream cleanly and waits for the sender to finish.
+    pub fn stop(self) {
+        self.stopper.stop();
+        self.handle.join().unwrap().unwrap();
+    }
 }
