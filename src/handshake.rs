@@ -102,13 +102,8 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     };
     info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
     let (sealer, opener) = keys.unzip();
-    let tag = if opener.is_some() {
-        crate::private::TAG_LEN
-    } else {
-        0
-    };
     let mut reader = reader.map_inner(Deadline::into_inner);
-    reader.set_limit(info.max_body_len() + tag);
+    reader.set_limit(body_limit(&info, opener.is_some()));
     reader
         .get_ref()
         .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
@@ -118,6 +113,13 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
         opener,
         sealer,
     })
+}
+
+/// The largest body a stream's messages may have: its frames' limit, plus
+/// the tag when they are sealed.
+pub fn body_limit(info: &StreamInfo, sealed: bool) -> usize {
+    let tag = if sealed { crate::private::TAG_LEN } else { 0 };
+    info.max_body_len() + tag
 }
 
 /// Reads a `Stream` announcement (or an `Error`), sealed when `opener` is

@@ -124,12 +124,7 @@ impl Incoming {
         let stream = reader.get_ref();
         stream.set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
         let info = handshake::read_announcement(&mut reader, opener.as_mut(), peer)?;
-        let tag = if opener.is_some() {
-            crate::private::TAG_LEN
-        } else {
-            0
-        };
-        reader.set_limit(info.max_body_len() + tag);
+        reader.set_limit(handshake::body_limit(&info, opener.is_some()));
         let opened = handshake::Opened {
             reader,
             info,

@@ -174,20 +174,20 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };
-    println!(
+    say!(
         "camwire sender: {what}, {}x{} {}, {rate}",
         info.width,
         info.height,
         info.codec.name()
     );
-    println!("listening on {local}");
+    say!("listening on {local}");
     let code_arg = match code {
         Some(code) => {
-            println!("private: viewers need the code {code}; the stream is encrypted");
+            say!("private: viewers need the code {code}; the stream is encrypted");
             format!(" --code {code}")
         }
         None => {
-            println!("OPEN: anyone who can reach this port can watch, and nothing is encrypted");
+            say!("OPEN: anyone who can reach this port can watch, and nothing is encrypted");
             String::new()
         }
     };
@@ -200,7 +200,7 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
         vec![local.ip()]
     };
     if ips.is_empty() {
-        println!("no network address found: only this machine can watch");
+        say!("no network address found: only this machine can watch");
     }
     for ip in ips {
         let place = if ip.is_loopback() {
