@@ -58,6 +58,12 @@ impl Slot {
         self.lock().notice.clone()
     }
 
+    /// Whether the slot is closed and its last frame taken.
+    pub fn is_drained(&self) -> bool {
+        let state = self.lock();
+        state.closed && state.newest.is_none()
+    }
+
     /// Says no more frames will come.
     pub fn close(&self) {
         self.lock().closed = true;
@@ -195,7 +201,7 @@ pub fn show_call(
         if new_other && !labels.first_frame.is_empty() {
             crate::console::info(&std::mem::take(&mut labels.first_frame));
         }
-        if remote.lock().closed && remote.lock().newest.is_none() {
+        if remote.is_drained() {
             return Ok(WindowEnd::StreamOver);
         }
         if new_other || new_own {
