@@ -3,13 +3,19 @@
 # streams at three sizes, over 127.0.0.1 only, next to the same transfer done
 # with GStreamer (gdppay over tcpclientsink) when gst-launch-1.0 is available.
 #
-# Usage (from the repo root):  bench/run.sh
+# Usage (from the repo root):  bench/run.sh [private]
+#   private           only the private-against-open comparison
 #   BENCH_SCALE=0.5   scale every frame count (default 1)
+#   BENCH_ROUNDS=7    rounds of that comparison (default 5), private and open
+#                     alternating so that the host's ups and downs hit both
 #   BENCH_INSTALL=1   as root: apt-get install GStreamer / `time` if missing
 #   CAMWIRE_CODE=...  private-mode code used by both sides (a default is set)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+ONLY=${1:-all}
+[[ $ONLY == all || $ONLY == private ]] || { echo "usage: bench/run.sh [private]" >&2; exit 2; }
+ROUNDS=${BENCH_ROUNDS:-5}
 BIN=target/release
 SCALE=${BENCH_SCALE:-1}
 CODE=${CAMWIRE_CODE:-camwire-bench}   # the private-mode rows use this code on both ends
@@ -122,70 +128,81 @@ gst() {
   PIDS=()   # all reaped: never kill a recycled pid at exit
 }
 
-echo "running (camwire$( ((GST)) && echo ' + GStreamer'))..." >&2
-for codec in raw jpeg; do
-  read -r -a counts <<<"${FRAMES[$codec]}"
-  for i in "${!SIZES[@]}"; do
-    size=${SIZES[$i]}; w=${size%x*}; h=${size#*x}; n=$(scaled "${counts[$i]}")
-    echo "  $size $codec: $n frames" >&2
-    camwire unpaced "$codec" "$w" "$h" 0 "$n"
-    GST_FPS=n/a; if ((GST)); then gst "$codec" "$w" "$h" "$n"; fi
-    echo "{\"kind\":\"gst\",\"codec\":\"$codec\",\"width\":$w,\"height\":$h,\"gst_fps\":\"$GST_FPS\"}" >>"$TMP/results.jsonl"
+echo "running (camwire$( ((GST)) && [[ $ONLY == all ]] && echo ' + GStreamer'))..." >&2
+if [[ $ONLY == all ]]; then
+  for codec in raw jpeg; do
+    read -r -a counts <<<"${FRAMES[$codec]}"
+    for i in "${!SIZES[@]}"; do
+      size=${SIZES[$i]}; w=${size%x*}; h=${size#*x}; n=$(scaled "${counts[$i]}")
+      echo "  $size $codec: $n frames" >&2
+      camwire unpaced "$codec" "$w" "$h" 0 "$n"
+      GST_FPS=n/a; if ((GST)); then gst "$codec" "$w" "$h" "$n"; fi
+      echo "{\"kind\":\"gst\",\"codec\":\"$codec\",\"width\":$w,\"height\":$h,\"gst_fps\":\"$GST_FPS\"}" >>"$TMP/results.jsonl"
+    done
   done
-done
-for codec in raw jpeg; do
-  echo "  1280x720 $codec paced at 30 fps: $(scaled 150) frames" >&2
-  camwire paced "$codec" 1280 720 30 "$(scaled 150)"
-done
+  for codec in raw jpeg; do
+    echo "  1280x720 $codec paced at 30 fps: $(scaled 150) frames" >&2
+    camwire paced "$codec" 1280 720 30 "$(scaled 150)"
+  done
+fi
 for codec in raw jpeg; do
   read -r -a counts <<<"${FRAMES[$codec]}"
-  echo "  1280x720 $codec private (encrypted) and open, side by side: $(scaled "${counts[1]}") frames" >&2
-  camwire private "$codec" 1280 720 0 "$(scaled "${counts[1]}")"
-  camwire open "$codec" 1280 720 0 "$(scaled "${counts[1]}")"
+  n=$(scaled "${counts[1]}")
+  echo "  1280x720 $codec private (encrypted) and open, alternating, $ROUNDS rounds of $n frames" >&2
+  for ((round = 0; round < ROUNDS; round++)); do
+    camwire private "$codec" 1280 720 0 "$n"
+    camwire open "$codec" 1280 720 0 "$n"
+  done
 done
 
 # ---- report --------------------------------------------------------------------
-python3 - "$TMP/results.jsonl" "$GST" <<'EOF'
-import json, sys
+python3 - "$TMP/results.jsonl" "$GST" "$ROUNDS" <<'EOF'
+import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+rounds = int(sys.argv[3])
+unpaced = [r for r in rows if r["kind"] == "unpaced"]
 gst = {(r["codec"], r["width"], r["height"]): r["gst_fps"] for r in rows if r["kind"] == "gst"}
 f = lambda x, d=1: "n/a" if x is None else f"{x:,.{d}f}"
 size = lambda r: f'{r["width"]}x{r["height"]}'
 mb = lambda r: None if r["rss_kib"] is None else r["rss_kib"] * 1024 / 1e6
-print("## Unpaced throughput (`--fps 0`)\n")
-print("| size | codec | camwire fps | MB/s | Mbit/s | bytes/frame | latency p50/p99 ms | receiver peak MB | GStreamer fps | camwire/GStreamer |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-for r in (r for r in rows if r["kind"] == "unpaced"):
-    bps = r["bytes"] / r["seconds"]
-    g = gst[(r["codec"], r["width"], r["height"])]
-    ratio = "n/a" if g == "n/a" else f'{r["fps"] / float(g):.2f}x'
-    g = g if g == "n/a" else f(float(g))
-    print(f'| {size(r)} | {r["codec"]} | {f(r["fps"])} | {f(bps / 1e6)} | {f(bps * 8 / 1e6)} '
-          f'| {f(r["bytes"] / r["frames"], 0)} | {r["latency_ms_p50"]:.2f} / {r["latency_ms_p99"]:.2f} '
-          f'| {f(mb(r))} | {g} | {ratio} |')
-print("\nUnpaced latency includes frames queued in socket buffers. camwire's test pattern is"
-      "\nencoded once at start; the GStreamer JPEG pipeline encodes every frame of a different picture.")
-if sys.argv[2] != "1":
-    print("\ngstreamer: n/a")
-print("\n## Latency at a paced 30 fps (1280x720)\n")
-print("| codec | frames | fps | latency p50 ms | p99 ms | max ms | dropped | receiver peak MB |")
-print("|---|--:|--:|--:|--:|--:|--:|--:|")
-for r in (r for r in rows if r["kind"] == "paced"):
-    print(f'| {r["codec"]} | {r["frames"]} | {f(r["fps"])} | {r["latency_ms_p50"]:.2f} | '
-          f'{r["latency_ms_p99"]:.2f} | {r["latency_ms_max"]:.2f} | {r["dropped"]} | {f(mb(r))} |')
-print("\n## Private mode (SPAKE2 + AES-256-GCM) against --open, 1280x720 unpaced\n")
-print("| codec | open fps | private fps | cost |")
+if unpaced:
+    print("## Unpaced throughput (`--fps 0`)\n")
+    print("| size | codec | camwire fps | MB/s | Mbit/s | bytes/frame | latency p50/p99 ms | receiver peak MB | GStreamer fps | camwire/GStreamer |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in (r for r in rows if r["kind"] == "unpaced"):
+        bps = r["bytes"] / r["seconds"]
+        g = gst[(r["codec"], r["width"], r["height"])]
+        ratio = "n/a" if g == "n/a" else f'{r["fps"] / float(g):.2f}x'
+        g = g if g == "n/a" else f(float(g))
+        print(f'| {size(r)} | {r["codec"]} | {f(r["fps"])} | {f(bps / 1e6)} | {f(bps * 8 / 1e6)} '
+              f'| {f(r["bytes"] / r["frames"], 0)} | {r["latency_ms_p50"]:.2f} / {r["latency_ms_p99"]:.2f} '
+              f'| {f(mb(r))} | {g} | {ratio} |')
+    print("\nUnpaced latency includes frames queued in socket buffers. camwire's test pattern is"
+          "\nencoded once at start; the GStreamer JPEG pipeline encodes every frame of a different picture.")
+    if sys.argv[2] != "1":
+        print("\ngstreamer: n/a")
+    print("\n## Latency at a paced 30 fps (1280x720)\n")
+    print("| codec | frames | fps | latency p50 ms | p99 ms | max ms | dropped | receiver peak MB |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    for r in (r for r in rows if r["kind"] == "paced"):
+        print(f'| {r["codec"]} | {r["frames"]} | {f(r["fps"])} | {r["latency_ms_p50"]:.2f} | '
+              f'{r["latency_ms_p99"]:.2f} | {r["latency_ms_max"]:.2f} | {r["dropped"]} | {f(mb(r))} |')
+print("\n## Private mode (SPAKE2 + AEGIS-128X2) against --open, 1280x720 unpaced\n")
+print(f"Median of {rounds} alternating rounds each; the range is the lowest and highest round.\n")
+print("| codec | open fps (range) | private fps (range) | cost of the medians |")
 print("|---|--:|--:|--:|")
 for codec in ("raw", "jpeg"):
-    o = [r for r in rows if r["kind"] == "open" and r["codec"] == codec]
-    p = [r for r in rows if r["kind"] == "private" and r["codec"] == codec]
+    o = sorted(r["fps"] for r in rows if r["kind"] == "open" and r["codec"] == codec)
+    p = sorted(r["fps"] for r in rows if r["kind"] == "private" and r["codec"] == codec)
     if o and p:
-        cost = 100 * (1 - p[0]["fps"] / o[0]["fps"])
-        print(f'| {codec} | {f(o[0]["fps"])} | {f(p[0]["fps"])} | {cost:.1f}% |')
-print("\n## Bandwidth at 30 fps (from measured bytes/frame)\n")
-print("| size | codec | bytes/frame | Mbit/s at 30 fps |")
-print("|---|---|--:|--:|")
-for r in (r for r in rows if r["kind"] == "unpaced"):
-    bpf = r["bytes"] / r["frames"]
-    print(f'| {size(r)} | {r["codec"]} | {f(bpf, 0)} | {f(bpf * 30 * 8 / 1e6)} |')
+        cost = 100 * (1 - statistics.median(p) / statistics.median(o))
+        print(f'| {codec} | {f(statistics.median(o))} ({f(o[0], 0)}-{f(o[-1], 0)}) '
+              f'| {f(statistics.median(p))} ({f(p[0], 0)}-{f(p[-1], 0)}) | {cost:.1f}% |')
+if unpaced:
+    print("\n## Bandwidth at 30 fps (from measured bytes/frame)\n")
+    print("| size | codec | bytes/frame | Mbit/s at 30 fps |")
+    print("|---|---|--:|--:|")
+    for r in (r for r in rows if r["kind"] == "unpaced"):
+        bpf = r["bytes"] / r["frames"]
+        print(f'| {size(r)} | {r["codec"]} | {f(bpf, 0)} | {f(bpf * 30 * 8 / 1e6)} |')
 EOF

@@ -53,17 +53,14 @@ impl<'a> Link<'a> {
     }
 
     /// Sends one message whose body is `parts` joined. An open link writes
-    /// the parts where they lie; a sealed one copies them once to seal them.
+    /// the parts where they lie; a sealed one seals them into a reused
+    /// buffer, copying as it seals.
     pub fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         let mut out = self.stream;
         let Some(sealer) = &mut self.sealer else {
             return framing::write_message(&mut out, parts);
         };
-        self.scratch.clear();
-        for part in parts {
-            self.scratch.extend_from_slice(part);
-        }
-        sealer.seal(&mut self.scratch);
+        sealer.seal_parts(parts, &mut self.scratch);
         framing::write_message(&mut out, &[&self.scratch])
     }
 }

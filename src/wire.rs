@@ -16,7 +16,8 @@ use crate::limits;
 pub const MAGIC: [u8; 8] = *b"CAMWIRE\0";
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2 seals with AEGIS-128X2 where version 1 used AES-256-GCM.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The bincode configuration of every body.
 const CONFIG: bincode::config::Configuration<
@@ -342,7 +343,7 @@ mod tests {
         let body = encode(&Message::stream(INFO));
         let mut want = 1u32.to_le_bytes().to_vec();
         want.extend_from_slice(b"CAMWIRE\0");
-        want.extend_from_slice(&1u16.to_le_bytes());
+        want.extend_from_slice(&2u16.to_le_bytes());
         want.extend_from_slice(&640u32.to_le_bytes());
         want.extend_from_slice(&480u32.to_le_bytes());
         want.extend_from_slice(&0u32.to_le_bytes());
@@ -388,7 +389,7 @@ mod tests {
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),
-            Err(WireError::Version { theirs: 9, ours: 1 })
+            Err(WireError::Version { theirs: 9, ours: 2 })
         );
     }
 
