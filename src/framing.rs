@@ -180,13 +180,19 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
+/// The length prefix of a body of `body_len` bytes, for a writer that
+/// sends the body in pieces after it.
+pub fn prefix(body_len: usize) -> [u8; PREFIX_LEN] {
+    (body_len as u64).to_be_bytes()
+}
+
 /// Writes one message whose body is the concatenation of `parts`.
 ///
 /// The parts go to the stream with vectored writes, so a large body (the
 /// pixels of a frame) is never copied into a message buffer first.
 pub fn write_message<W: Write>(out: &mut W, parts: &[&[u8]]) -> io::Result<()> {
     let body_len: usize = parts.iter().map(|p| p.len()).sum();
-    let prefix = (body_len as u64).to_be_bytes();
+    let prefix = prefix(body_len);
     let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len() + 1);
     slices.push(IoSlice::new(&prefix));
     slices.extend(parts.iter().map(|p| IoSlice::new(p)));

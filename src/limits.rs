@@ -65,3 +65,8 @@ pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);
 /// Connections a sender lets be in their opening exchange at once; more are
 /// closed at once, so a flood of idle connections cannot use up threads.
 pub const MAX_OPENING: usize = 32;
+
+/// Bytes of a message a private link seals before it writes them: small
+/// enough to stay in the processor's cache, so a frame goes out while the
+/// rest of it is sealed, without a frame-sized buffer per viewer.
+pub const SEAL_CHUNK: usize = 256 * 1024;

@@ -23,7 +23,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use aegis::aegis128x2::Aegis128X2;
+use aegis::aegis128x2::{Aegis128X2, Encryptor};
 use ring::hkdf::{self, HKDF_SHA256, Salt};
 use ring::rand::{SecureRandom, SystemRandom};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
@@ -239,13 +239,19 @@ impl Sealer {
         let len: usize = parts.iter().map(|part| part.len()).sum();
         // Only growth is zeroed: a reused buffer costs no extra pass.
         out.resize(len + TAG_LEN, 0);
-        let mut sealing = self.next_cipher().encryptor(&[]);
+        let mut sealing = self.start();
         let mut at = 0;
         for part in parts {
             sealing.update(part, &mut out[at..at + part.len()]);
             at += part.len();
         }
-        out[at..].copy_from_slice(&sealing.finalize());
+        out[at..].copy_from_slice(&sealing.finish());
+    }
+
+    /// Starts sealing one message piece by piece, for a writer that sends
+    /// each piece before it seals the next.
+    pub fn start(&mut self) -> Sealing {
+        Sealing(self.next_cipher().encryptor(&[]))
     }
 
     fn seal_with(&mut self, aad: &[u8], buf: &mut Vec<u8>) {
@@ -255,6 +261,22 @@ impl Sealer {
 
     fn next_cipher(&mut self) -> Aegis128X2<TAG_LEN> {
         Aegis128X2::new(&self.key, &next_nonce(&mut self.count))
+    }
+}
+
+/// One message being sealed: each piece of plaintext becomes as many bytes
+/// of ciphertext, and the tag comes last.
+pub struct Sealing(Encryptor<TAG_LEN>);
+
+impl Sealing {
+    /// Seals the next piece of the message into `out`, of the same length.
+    pub fn update(&mut self, plain: &[u8], out: &mut [u8]) {
+        self.0.update(plain, out);
+    }
+
+    /// The tag, to send after the last piece.
+    pub fn finish(self) -> [u8; TAG_LEN] {
+        self.0.finalize()
     }
 }
 

@@ -1,17 +1,17 @@
 //! The sender's side of one viewer: the opening exchange (with the code in
 //! private mode) and the stream of frames that follows.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::framing::{self, FrameReader, FramingError};
+use crate::framing::{self, FrameReader, FramingError, PREFIX_LEN};
 use crate::hub::{End, Hub, Next};
 use crate::limits;
 use crate::net::{self, Deadline};
-use crate::private::{Code, Exchange, GuessLimiter, Opener, Role, Sealer};
+use crate::private::{Code, Exchange, GuessLimiter, Opener, Role, Sealer, TAG_LEN};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
 /// Why a connection was not let in.
@@ -53,15 +53,36 @@ impl<'a> Link<'a> {
     }
 
     /// Sends one message whose body is `parts` joined. An open link writes
-    /// the parts where they lie; a sealed one seals them into a reused
-    /// buffer, copying as it seals.
+    /// the parts where they lie. A sealed one seals them a
+    /// [`limits::SEAL_CHUNK`] at a time into a reused buffer and writes each
+    /// piece as soon as it is sealed.
     pub fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         let mut out = self.stream;
         let Some(sealer) = &mut self.sealer else {
             return framing::write_message(&mut out, parts);
         };
-        sealer.seal_parts(parts, &mut self.scratch);
-        framing::write_message(&mut out, &[&self.scratch])
+        let body_len = parts.iter().map(|part| part.len()).sum::<usize>() + TAG_LEN;
+        // Sized once per link; the tag fits after a full chunk.
+        let scratch = &mut self.scratch;
+        scratch.resize(limits::SEAL_CHUNK + TAG_LEN, 0);
+        scratch[..PREFIX_LEN].copy_from_slice(&framing::prefix(body_len));
+        let mut filled = PREFIX_LEN;
+        let mut sealing = sealer.start();
+        for part in parts {
+            let mut rest = *part;
+            while !rest.is_empty() {
+                let (piece, after) = rest.split_at((limits::SEAL_CHUNK - filled).min(rest.len()));
+                sealing.update(piece, &mut scratch[filled..filled + piece.len()]);
+                filled += piece.len();
+                rest = after;
+                if filled == limits::SEAL_CHUNK {
+                    out.write_all(&scratch[..filled])?;
+                    filled = 0;
+                }
+            }
+        }
+        scratch[filled..filled + TAG_LEN].copy_from_slice(&sealing.finish());
+        out.write_all(&scratch[..filled + TAG_LEN])
     }
 }
 
