@@ -232,3 +232,50 @@ pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::private::Keys;
+    use std::net::TcpListener;
+
+    fn keys() -> (Keys, Keys) {
+        let code = Code::new("1").unwrap();
+        let (sender, viewer) = (Exchange::start(&code), Exchange::start(&code));
+        let (s_msg, v_msg) = (sender.message().to_vec(), viewer.message().to_vec());
+        (
+            sender.finish(&v_msg, Role::Sender).unwrap(),
+            viewer.finish(&s_msg, Role::Viewer).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_sealed_link_sends_messages_of_any_length_in_pieces_that_open_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (reading, _) = listener.accept().unwrap();
+        let (sender, mut viewer) = keys();
+        let chunk = limits::SEAL_CHUNK;
+        let pixels: Vec<u8> = (0..3 * chunk).map(|i| (i % 251) as u8).collect();
+        // Bodies that end inside a piece, exactly at the end of the second
+        // one (so the tag goes alone), and inside the first.
+        let cuts = [2 * chunk + 100, 2 * chunk - PREFIX_LEN - 4, 10];
+        let sending = std::thread::spawn({
+            let pixels = pixels.clone();
+            move || {
+                let mut link = Link::new(&writer, Some(sender.sealer));
+                for cut in cuts {
+                    link.send_parts(&[b"head", &pixels[..cut]]).unwrap();
+                }
+            }
+        });
+        let mut reader = FrameReader::new(reading, 4 * chunk);
+        for cut in cuts {
+            let mut body = reader.read_message().unwrap().unwrap().to_vec();
+            let plain = viewer.opener.open(&mut body).unwrap();
+            assert_eq!(&plain[..4], b"head");
+            assert_eq!(&plain[4..], &pixels[..cut], "cut at {cut}");
+        }
+        sending.join().unwrap();
+    }
+}
