@@ -19,6 +19,7 @@
 //! - [`private`]: the code, the key exchange and sealed messages.
 //! - [`handshake`]: the receiver's side of the opening exchange.
 //! - [`viewer`]: the sender's side of one viewer: admission and frames.
+//! - [`opening`]: places for connections in their opening exchange.
 //! - [`stats`]: what a receiver measures; the `--json` summary.
 //! - [`console`]: informational lines, apart from errors.
 //! - [`net`]: socket options, connecting with clear errors, LAN addresses.
@@ -34,6 +35,7 @@ pub mod handshake;
 pub mod hub;
 pub mod limits;
 pub mod net;
+pub mod opening;
 pub mod preview;
 pub mod private;
 pub mod receiver;

@@ -66,6 +66,10 @@ pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);
 /// closed at once, so a flood of idle connections cannot use up threads.
 pub const MAX_OPENING: usize = 32;
 
+/// Of those, connections from one address: one machine holding idle
+/// connections open cannot lock out everyone else.
+pub const MAX_OPENING_PER_ADDRESS: usize = 8;
+
 /// Bytes of a message a private link seals before it writes them: small
 /// enough to stay in the processor's cache, so a frame goes out while the
 /// rest of it is sealed, without a frame-sized buffer per viewer.

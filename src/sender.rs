@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use crate::call;
 use crate::display::Slot;
 use crate::hub::{End, Hub, Packet};
 use crate::limits;
+use crate::opening::{Opening, Place};
 use crate::private::{Code, GuessLimiter};
 use crate::source::FrameSource;
 use crate::viewer::{self, Admitted, Caller, Link, Refusal};
@@ -93,7 +94,7 @@ pub struct Sender {
     events: EventSink,
     guesses: Arc<GuessLimiter>,
     /// Connections still in their opening exchange.
-    opening: Arc<AtomicUsize>,
+    opening: Opening,
     /// Whether a chat caller is on the line.
     in_call: Arc<AtomicBool>,
 }
@@ -109,7 +110,7 @@ impl Sender {
             wake,
             events,
             guesses: Arc::new(GuessLimiter::new()),
-            opening: Arc::new(AtomicUsize::new(0)),
+            opening: Opening::new(),
             in_call: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -153,16 +154,17 @@ impl Sender {
                 break;
             }
             viewers.retain(|v| !v.is_finished());
-            if self.opening.load(Ordering::SeqCst) >= limits::MAX_OPENING {
-                let reason = "too many connections opening at once".to_string();
-                (self.events)(Event::Refused { peer, reason });
-                continue;
-            }
-            self.opening.fetch_add(1, Ordering::SeqCst);
-            match self.spawn_viewer(stream, peer) {
+            let place = match self.opening.enter(peer.ip()) {
+                Ok(place) => place,
+                Err(full) => {
+                    let reason = full.reason().to_string();
+                    (self.events)(Event::Refused { peer, reason });
+                    continue;
+                }
+            };
+            match self.spawn_viewer(stream, peer, place) {
                 Ok(viewer) => viewers.push(viewer),
                 Err(e) => {
-                    self.opening.fetch_sub(1, Ordering::SeqCst);
                     (self.events)(Event::AcceptFailed(format!(
                         "could not start a thread: {e}"
                     )));
@@ -179,17 +181,21 @@ impl Sender {
         }
     }
 
-    fn spawn_viewer(&self, stream: TcpStream, peer: SocketAddr) -> io::Result<JoinHandle<()>> {
+    fn spawn_viewer(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        place: Place,
+    ) -> io::Result<JoinHandle<()>> {
         let context = ViewerContext {
             hub: Arc::clone(&self.hub),
             events: Arc::clone(&self.events),
             guesses: Arc::clone(&self.guesses),
-            opening: Arc::clone(&self.opening),
             in_call: Arc::clone(&self.in_call),
             config: self.config.clone(),
             wake: self.wake,
         };
-        thread::Builder::new().spawn(move || context.serve(&stream, peer))
+        thread::Builder::new().spawn(move || context.serve(&stream, peer, place))
     }
 }
 
@@ -208,7 +214,6 @@ struct ViewerContext {
     hub: Arc<Hub>,
     events: EventSink,
     guesses: Arc<GuessLimiter>,
-    opening: Arc<AtomicUsize>,
     in_call: Arc<AtomicBool>,
     config: SenderConfig,
     wake: SocketAddr,
@@ -216,14 +221,15 @@ struct ViewerContext {
 
 impl ViewerContext {
     /// Admits the viewer and streams to it until either side ends.
-    fn serve(&self, stream: &TcpStream, peer: SocketAddr) {
+    /// `place` is given back once the opening exchange is over.
+    fn serve(&self, stream: &TcpStream, peer: SocketAddr, place: Place) {
         let admission = viewer::Admission {
             code: self.config.code.as_ref(),
             guesses: &self.guesses,
             write_timeout: self.config.write_timeout,
         };
         let admitted = admission.admit(stream);
-        self.opening.fetch_sub(1, Ordering::SeqCst);
+        drop(place);
         let Admitted { mut link, caller } = match admitted {
             Ok(admitted) => admitted,
             Err(Refusal::WrongCode { failures }) => {

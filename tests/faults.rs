@@ -13,12 +13,14 @@ use std::thread;
 use std::time::Duration;
 
 use camwire::framing::{self, FrameReader};
+use camwire::limits;
 use camwire::receiver::{Headless, Incoming};
 use camwire::sender::Event;
 use camwire::source::SourceConfig;
 use camwire::stats::Stats;
 use camwire::wire::{self, Codec, Message};
 use common::*;
+use socket2::{Domain, Socket, Type};
 
 /// A library sender of raw 320x240 at 30 fps that drops a stuck viewer
 /// after one second; returns its address and events.
@@ -118,6 +120,36 @@ fn strangers_get_a_clear_refusal_and_the_sender_carries_on() {
     }
     let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
     assert_eq!(incoming.info().width, 320);
+}
+
+#[test]
+fn idle_connections_from_one_address_cannot_lock_out_another() {
+    let (addr, events) = library_sender();
+    // All of 127.0.0.0/8 is this machine: 127.0.0.2 plays another computer.
+    let idle_from = |ip: [u8; 4]| -> TcpStream {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
+        socket.connect(&addr.into()).unwrap();
+        socket.into()
+    };
+    let _held: Vec<TcpStream> = (0..limits::MAX_OPENING_PER_ADDRESS)
+        .map(|_| idle_from([127, 0, 0, 2]))
+        .collect();
+    let mut one_more = idle_from([127, 0, 0, 2]);
+    let Event::Refused { peer, reason } = next_event(&events) else {
+        panic!("the connection over the limit was not refused");
+    };
+    assert_eq!(peer.ip(), one_more.local_addr().unwrap().ip());
+    assert!(reason.contains("from this address"), "{reason}");
+    // Closed at once, long before the opening exchange's deadline.
+    one_more.set_read_timeout(Some(STEP)).unwrap();
+    let closed = match one_more.read(&mut [0u8; 1]) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the refused connection is closed");
+    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
+    assert_eq!(incoming.info().width, 320, "another address still gets in");
 }
 
 #[test]
