@@ -13,8 +13,8 @@ use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
 };
 
+use crate::capture::SourceFactory;
 use crate::codec;
-use crate::sender::SourceFactory;
 use crate::source::{Frame, FrameSource, SourceConfig, TestPattern, now_us};
 use crate::wire::{Codec, StreamInfo};
 

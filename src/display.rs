@@ -134,7 +134,7 @@ pub struct Labels<'a> {
     pub title: String,
     /// An informational line once the first frame is on screen.
     pub first_frame: String,
-    /// Makes the title anew, once a [`TITLE_REFRESH`].
+    /// Makes the title anew, once a `TITLE_REFRESH`.
     pub refresh: Box<dyn FnMut(&Slot) -> String + 'a>,
 }
 

@@ -11,6 +11,7 @@
 //! - [`camera`]: the webcam through nokhwa.
 //! - [`cli`]: the source flags both binaries share.
 //! - [`hub`]: the newest frame, shared by the capture and viewer threads.
+//! - [`capture`]: the thread that runs the source while someone watches.
 //! - [`sender`]: accepts viewers and streams to each.
 //! - [`receiver`]: connects, checks the stream and decodes its frames.
 //! - [`display`]: the minifb window showing the newest frame.
@@ -26,6 +27,7 @@
 
 pub mod call;
 pub mod camera;
+pub mod capture;
 pub mod cli;
 pub mod codec;
 pub mod console;

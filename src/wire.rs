@@ -1,7 +1,7 @@
 //! The messages camwire peers exchange, and the one place that encodes them.
 //!
 //! Each [`Message`] is a compatibility promise: a body is the message encoded
-//! with bincode 2 (serde) using [`CONFIG`]: little-endian, fixed-width
+//! with bincode 2 (serde) using `CONFIG`: little-endian, fixed-width
 //! integers, enum variants as a `u32` index, byte strings as a `u64` length
 //! followed by the bytes. Nothing outside this module names bincode, so the
 //! encoding can be swapped without touching the rest.

@@ -1,0 +1,111 @@
+//! The capture thread: it opens the frame source whenever someone watches
+//! and publishes each frame to the hub, serialized once for every viewer.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use anyhow::Result;
+
+use crate::hub::{End, Hub, Packet};
+use crate::source::FrameSource;
+use crate::wire::{self, StreamInfo};
+
+/// Opens the frame source; called on the capture thread each time capture
+/// starts, because a camera must live on the thread that uses it.
+pub type SourceFactory = Box<dyn Fn() -> Result<Box<dyn FrameSource>> + Send>;
+
+/// What the capture thread needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureConfig {
+    /// The stream as announced; the source must keep to it.
+    pub info: StreamInfo,
+    /// Frames per second; 0 waits for each frame to be taken.
+    pub fps: u32,
+    /// End the stream after this many frames; 0 never.
+    pub max_frames: u64,
+}
+
+/// Starts the capture thread: it opens the source whenever `hub` counts a
+/// viewer and publishes its frames; when the stream ends it calls `on_end`.
+pub fn spawn_capture(
+    hub: Arc<Hub>,
+    config: CaptureConfig,
+    open_source: SourceFactory,
+    on_end: impl FnOnce(&Hub, End) + Send + 'static,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        // A camera's decoder may panic on a broken frame: end the stream
+        // with a reason instead of leaving every viewer waiting.
+        let end = panic::catch_unwind(AssertUnwindSafe(|| {
+            capture_loop(&hub, &config, &*open_source)
+        }))
+        .unwrap_or_else(|panic| {
+            End::Failed(format!("the capture failed: {}", panic_text(&*panic)))
+        });
+        // The newest frame stays: viewers still take it before the end.
+        on_end(&hub, end);
+    })
+}
+
+/// Opens the source whenever someone watches and publishes its frames.
+fn capture_loop(
+    hub: &Hub,
+    config: &CaptureConfig,
+    open_source: &dyn Fn() -> Result<Box<dyn FrameSource>>,
+) -> End {
+    let mut seq = 0u64;
+    while hub.wait_for_viewers() {
+        let mut source = match open_source() {
+            Ok(source) => source,
+            Err(e) => return End::Failed(format!("{e:#}")),
+        };
+        if source.info() != config.info {
+            return End::Failed(format!(
+                "the source changed its format to {:?} after the stream was announced as {:?}",
+                source.info(),
+                config.info
+            ));
+        }
+        let mut first = true;
+        while hub.viewers() > 0 && hub.ended().is_none() {
+            // A session's first frame waits for a viewer ready to take it;
+            // unpaced, each later one waits until the last was taken.
+            let ready = if first {
+                hub.wait_ready()
+            } else {
+                config.fps > 0 || hub.wait_taken()
+            };
+            if !ready {
+                break;
+            }
+            first = false;
+            let frame = match source.next_frame() {
+                Ok(frame) => frame,
+                Err(e) => return End::Failed(format!("{e:#}")),
+            };
+            let header = wire::frame_header(seq, frame.captured_us, &frame.data);
+            hub.publish(Packet {
+                seq,
+                header,
+                data: frame.data,
+            });
+            seq += 1;
+            if config.max_frames > 0 && seq >= config.max_frames {
+                return End::Clean;
+            }
+        }
+        drop(source);
+        hub.clear();
+    }
+    End::Clean
+}
+
+/// The message a panic carried, if it was text.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "an unexpected error".into())
+}
