@@ -55,6 +55,9 @@ fn capture_loop(
     open_source: &dyn Fn() -> Result<Box<dyn FrameSource>>,
 ) -> End {
     let mut seq = 0u64;
+    // Frames made while someone over the network watched: a preview alone
+    // does not use up `--frames`.
+    let mut counted = 0u64;
     while hub.wait_for_viewers() {
         let mut source = match open_source() {
             Ok(source) => source,
@@ -91,7 +94,10 @@ fn capture_loop(
                 data: frame.data,
             });
             seq += 1;
-            if config.max_frames > 0 && seq >= config.max_frames {
+            if hub.remote_viewers() > 0 {
+                counted += 1;
+            }
+            if config.max_frames > 0 && counted >= config.max_frames {
                 return End::Clean;
             }
         }
@@ -108,4 +114,58 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "an unexpected error".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::{self, SourceChoice};
+    use crate::hub::Next;
+    use crate::source::SourceConfig;
+    use crate::wire::Codec;
+
+    /// Takes `count` frames from `hub` (all of them when `None`), as a new
+    /// viewer; returns how many came before the end.
+    fn take(hub: &Hub, count: Option<usize>) -> usize {
+        let (mut taken, mut last) = (0, None);
+        while count.is_none_or(|count| taken < count) {
+            match hub.next_for(last) {
+                Next::Frame(packet) => last = Some(packet.seq),
+                Next::End(_) => break,
+            }
+            taken += 1;
+        }
+        taken
+    }
+
+    #[test]
+    fn frames_made_for_a_preview_alone_do_not_count_towards_the_limit() {
+        let source = SourceConfig {
+            width: 32,
+            height: 24,
+            fps: 0,
+            codec: Codec::Raw,
+            quality: 80,
+        };
+        let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
+        let hub = Arc::new(Hub::new());
+        hub.join_local();
+        let config = CaptureConfig {
+            info,
+            fps: 0,
+            max_frames: 3,
+        };
+        let capture = spawn_capture(Arc::clone(&hub), config, open, |hub, end| hub.end(end));
+        let previewed = take(&hub, Some(10));
+        assert_eq!(previewed, 10, "a preview alone ended the stream");
+        hub.join();
+        let watched = take(&hub, None);
+        // Three counted frames, after up to two made while only the preview
+        // watched: the newest when the viewer came, and one being made.
+        assert!(
+            (3..=5).contains(&watched),
+            "the viewer got {watched} frames"
+        );
+        capture.join().unwrap();
+    }
 }
