@@ -6,17 +6,17 @@
 //! wins, and in private mode each direction is sealed with its own key.
 
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use anyhow::Result;
 
-use crate::display::{Labels, Slot};
+use crate::display::{Labels, Slot, TitleFigures};
 use crate::hub::Hub;
 use crate::limits;
 use crate::net;
 use crate::private::Sealer;
-use crate::receiver::{Incoming, Screen};
+use crate::receiver::{Incoming, Screen, SharedStats, lock};
 use crate::stats::Stats;
 use crate::viewer::{self, Caller, Link};
 use crate::wire::StreamInfo;
@@ -24,31 +24,48 @@ use crate::wire::StreamInfo;
 /// What each window says when the other person has gone.
 pub const LEFT: &str = "the other person left";
 
-/// The labels of a chat window on `place`, which turn to the caller once
-/// their video shows in `remote`.
-pub fn labels(place: &str, remote: Arc<Slot>) -> Labels<'static> {
+/// One end's view of the other person: their pictures, and what this end
+/// measures of them.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    /// The other person's newest picture.
+    pub slot: Arc<Slot>,
+    /// Frames, latency and bytes of their video.
+    pub stats: SharedStats,
+}
+
+/// The labels of a chat window on `place`: waiting, then the other
+/// person's frame rate, latency and bitrate once their video shows.
+pub fn labels(place: &str, call: Call) -> Labels<'static> {
     let place = place.to_string();
     let waiting = format!("camwire chat on {place}: waiting for a call (q quits)");
+    let mut figures = TitleFigures::new();
     Labels {
         title: waiting.clone(),
         first_frame: "call started: showing the other person".into(),
-        refresh: Box::new(move |_| match remote.notice_text() {
+        refresh: Box::new(move |_| match call.slot.notice_text() {
             Some(notice) => format!("camwire chat on {place}: {notice}"),
-            None => format!("camwire chat on {place} (q hangs up)"),
+            None if lock(&call.stats).frames() == 0 => waiting.clone(),
+            None => format!(
+                "camwire chat on {place}  {}  (q hangs up)",
+                figures.next(&call.stats)
+            ),
         }),
     }
 }
 
-/// The sender's side: shows the caller's video in `slot` until the caller
+/// The sender's side: shows the caller's video in `call` until the caller
 /// hangs up; then says so and closes the slot. Returns `false`, leaving the
 /// slot alone, when the caller never announced its video: nobody was on
 /// the line.
-pub fn answer(caller: Caller, peer: &str, slot: Arc<Slot>) -> bool {
+pub fn answer(caller: Caller, peer: &str, call: &Call) -> bool {
     let Ok(incoming) = Incoming::from_caller(caller, peer) else {
         return false;
     };
+    let slot = Arc::clone(&call.slot);
+    *lock(&call.stats) = Stats::default();
     let mut screen = Arc::clone(&slot);
-    let result = incoming.run(0, &mut screen, &Mutex::new(Stats::default()));
+    let result = incoming.run(0, &mut screen, &call.stats);
     let notice = match &result {
         Ok(_) => LEFT.to_string(),
         Err(e) => format!("{LEFT} ({e:#})"),

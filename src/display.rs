@@ -280,19 +280,29 @@ pub fn receiver_labels<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedSta
             "camwire: showing {}x{} {codec} from {peer}",
             info.width, info.height
         ),
-        refresh: Box::new(move |slot| figures.next(peer, slot, stats)),
+        refresh: Box::new(move |slot| match slot.notice_text() {
+            Some(notice) => format!("camwire: {peer}  {notice}"),
+            None => title(peer, Some(&figures.next(stats))),
+        }),
     }
 }
 
-/// Frame rate and bitrate since the last title.
-struct TitleFigures {
+/// Frame rate, latency and bitrate since the last title.
+pub struct TitleFigures {
     since: Instant,
     frames: u64,
     bytes: u64,
 }
 
+impl Default for TitleFigures {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TitleFigures {
-    fn new() -> Self {
+    /// Counting from now.
+    pub fn new() -> Self {
         TitleFigures {
             since: Instant::now(),
             frames: 0,
@@ -300,26 +310,23 @@ impl TitleFigures {
         }
     }
 
-    fn next(&mut self, peer: &str, slot: &Slot, stats: &SharedStats) -> String {
-        if let Some(notice) = slot.notice_text() {
-            return format!("camwire: {peer}  {notice}");
-        }
+    /// The figures since the last call, as a title shows them.
+    pub fn next(&mut self, stats: &SharedStats) -> String {
         let now = Instant::now();
         let stats = lock(stats);
         let secs = now.duration_since(self.since).as_secs_f64().max(1e-3);
         let fps = (stats.frames() - self.frames) as f64 / secs;
         let mbit = (stats.bytes() - self.bytes) as f64 * 8.0 / 1e6 / secs;
         (self.since, self.frames, self.bytes) = (now, stats.frames(), stats.bytes());
-        title(peer, Some((fps, stats.last_latency_ms(), mbit)))
+        let latency_ms = stats.last_latency_ms();
+        format!("{fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s")
     }
 }
 
-fn title(peer: &str, figures: Option<(f64, f64, f64)>) -> String {
+fn title(peer: &str, figures: Option<&str>) -> String {
     match figures {
         None => format!("camwire: {peer} (q quits)"),
-        Some((fps, latency_ms, mbit)) => format!(
-            "camwire: {peer}  {fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s  (q quits)"
-        ),
+        Some(figures) => format!("camwire: {peer}  {figures}  (q quits)"),
     }
 }
 

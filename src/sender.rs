@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use crate::call;
+use crate::call::{self, Call};
 use crate::capture::{CaptureConfig, SourceFactory, spawn_capture};
-use crate::display::Slot;
 use crate::hub::{End, Hub};
 use crate::limits;
 use crate::opening::{Opening, Place};
@@ -43,7 +42,7 @@ pub struct SenderConfig {
     /// The code viewers must know; `None` streams to anyone.
     pub code: Option<Code>,
     /// Chat mode: one caller at a time, whose own video goes to this slot.
-    pub call: Option<Arc<Slot>>,
+    pub call: Option<Call>,
 }
 
 /// Something the sender's user may want to hear about.
@@ -282,7 +281,7 @@ impl ViewerContext {
         caller: Option<Caller>,
         peer: SocketAddr,
     ) -> Result<Option<JoinHandle<()>>, String> {
-        let (slot, caller) = match (&self.config.call, caller) {
+        let (call, caller) = match (&self.config.call, caller) {
             (None, None) => return Ok(None),
             (None, Some(_)) => {
                 return Err("this sender streams one way: connect without --chat".into());
@@ -290,7 +289,7 @@ impl ViewerContext {
             (Some(_), None) => {
                 return Err("this sender is waiting for a call: connect with --chat".into());
             }
-            (Some(slot), Some(caller)) => (Arc::clone(slot), caller),
+            (Some(call), Some(caller)) => (call.clone(), caller),
         };
         if self.in_call.swap(true, Ordering::SeqCst) {
             return Err("the line is busy: someone else is on the call".into());
@@ -299,7 +298,7 @@ impl ViewerContext {
         let in_call = Arc::clone(&self.in_call);
         let answering = thread::spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
-                call::answer(caller, &peer.to_string(), Arc::clone(&slot))
+                call::answer(caller, &peer.to_string(), &call)
             }));
             match answered {
                 // A caller that never sent its video did not call: the line
@@ -308,7 +307,7 @@ impl ViewerContext {
                 // The call is over when the caller leaves, however: end the
                 // stream too; the window says why.
                 Ok(true) | Err(_) => {
-                    slot.close();
+                    call.slot.close();
                     finish(&hub, wake, End::Clean);
                 }
             }

@@ -292,6 +292,17 @@ fn chat_shows_the_other_large_and_oneself_small_and_q_ends_both() {
     };
     assert!(settled(&sender_window, 1, 0), "the sender's window");
     assert!(settled(&caller_window, 0, 1), "the caller's window");
+    // Each title comes to show the other person's frame rate and latency
+    // (xdotool waits for a title that matches).
+    let figures = "  [0-9]+\\.[0-9] fps  [0-9]+ ms  [0-9.]+ Mbit/s  \\(q hangs up\\)";
+    assert_eq!(
+        x.window_named(&format!("chat on {addr}{figures}")),
+        caller_window
+    );
+    assert_eq!(
+        x.window_named(&format!("chat on 127.0.0.1:0{figures}")),
+        sender_window
+    );
     x.command("xdotool", &["windowfocus", "--sync", &caller_window]);
     x.command("xdotool", &["key", "q"]);
     assert!(caller.wait_exit().success());

@@ -190,7 +190,11 @@ fn chat(
     let own_view = preview::spawn(Arc::clone(&hub), own_info, Arc::clone(&own));
     let network = spawn_network(follow, first, &remote, stats);
     let (width, height) = (info.width as usize, info.height as usize);
-    let labels = call::labels(&args.connect, Arc::clone(&remote));
+    let call = call::Call {
+        slot: Arc::clone(&remote),
+        stats: Arc::clone(stats),
+    };
+    let labels = call::labels(&args.connect, call);
     let shown = display::show_call(&remote, &own, width, height, labels);
     // Hanging up: the other side gets the end of this end's stream.
     hub.end(End::Clean);

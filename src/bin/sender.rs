@@ -102,7 +102,7 @@ fn run(args: Args) -> Result<()> {
         None => Some(Code::random()),
     };
     print_banner(&args, info, local, code.as_ref());
-    let remote = args.chat.then(|| Arc::new(Slot::default()));
+    let remote = args.chat.then(call::Call::default);
     let config = SenderConfig {
         info,
         fps: args.video.fps,
@@ -139,7 +139,7 @@ fn run(args: Args) -> Result<()> {
         let sent = sender.run(open_source);
         // However the stream ends, the window must not wait for a call.
         if let Some(remote) = closing {
-            remote.close();
+            remote.slot.close();
         }
         sent
     });
@@ -147,8 +147,8 @@ fn run(args: Args) -> Result<()> {
     let shown = match &remote {
         None => display::show(&own, width, height, preview::labels(info, hub)),
         Some(remote) => {
-            let labels = call::labels(&args.bind, Arc::clone(remote));
-            let shown = display::show_call(remote, &own, width, height, labels);
+            let labels = call::labels(&args.bind, remote.clone());
+            let shown = display::show_call(&remote.slot, &own, width, height, labels);
             if let Ok(WindowEnd::StreamOver) = shown {
                 say!("{}", call::LEFT);
             }
