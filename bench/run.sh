@@ -6,7 +6,7 @@
 # Usage (from the repo root):  bench/run.sh [private]
 #   private           only the private-against-open comparison
 #   BENCH_SCALE=0.5   scale every frame count (default 1)
-#   BENCH_ROUNDS=7    rounds of that comparison (default 5), private and open
+#   BENCH_ROUNDS=9    rounds of that comparison (default 5), private and open
 #                     alternating so that the host's ups and downs hit both
 #   BENCH_INSTALL=1   as root: apt-get install GStreamer / `time` if missing
 #   CAMWIRE_CODE=...  private-mode code used by both sides (a default is set)
@@ -150,8 +150,9 @@ for codec in raw jpeg; do
   n=$(scaled "${counts[1]}")
   echo "  1280x720 $codec private (encrypted) and open, alternating, $ROUNDS rounds of $n frames" >&2
   for ((round = 0; round < ROUNDS; round++)); do
-    camwire private "$codec" 1280 720 0 "$n"
-    camwire open "$codec" 1280 720 0 "$n"
+    # Each goes first in every other round, so neither gains from its place.
+    if ((round % 2)); then order=(open private); else order=(private open); fi
+    for kind in "${order[@]}"; do camwire "$kind" "$codec" 1280 720 0 "$n"; done
   done
 done
 

@@ -17,7 +17,6 @@ use crate::limits;
 use crate::net;
 use crate::private::Sealer;
 use crate::receiver::{Incoming, Screen, SharedStats, lock};
-use crate::stats::Stats;
 use crate::viewer::{self, Caller, Link};
 use crate::wire::StreamInfo;
 
@@ -45,7 +44,11 @@ pub fn labels(place: &str, call: Call) -> Labels<'static> {
         first_frame: "call started: showing the other person".into(),
         refresh: Box::new(move |_| match call.slot.notice_text() {
             Some(notice) => format!("camwire chat on {place}: {notice}"),
-            None if lock(&call.stats).frames() == 0 => waiting.clone(),
+            None if lock(&call.stats).frames() == 0 => {
+                // Count from the call's start, not from the window's.
+                figures = TitleFigures::new();
+                waiting.clone()
+            }
             None => format!(
                 "camwire chat on {place}  {}  (q hangs up)",
                 figures.next(&call.stats)
@@ -63,7 +66,6 @@ pub fn answer(caller: Caller, peer: &str, call: &Call) -> bool {
         return false;
     };
     let slot = Arc::clone(&call.slot);
-    *lock(&call.stats) = Stats::default();
     let mut screen = Arc::clone(&slot);
     let result = incoming.run(0, &mut screen, &call.stats);
     let notice = match &result {

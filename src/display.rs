@@ -315,8 +315,8 @@ impl TitleFigures {
         let now = Instant::now();
         let stats = lock(stats);
         let secs = now.duration_since(self.since).as_secs_f64().max(1e-3);
-        let fps = (stats.frames() - self.frames) as f64 / secs;
-        let mbit = (stats.bytes() - self.bytes) as f64 * 8.0 / 1e6 / secs;
+        let fps = stats.frames().saturating_sub(self.frames) as f64 / secs;
+        let mbit = stats.bytes().saturating_sub(self.bytes) as f64 * 8.0 / 1e6 / secs;
         (self.since, self.frames, self.bytes) = (now, stats.frames(), stats.bytes());
         let latency_ms = stats.last_latency_ms();
         format!("{fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s")

@@ -1,6 +1,8 @@
 //! Counts connections still in their opening exchange, in all and per
-//! address, so that idle connections from one machine cannot take every
-//! place and lock out the people who know the code.
+//! address (an IPv6 /64 counting as one), so that idle connections from
+//! one machine cannot take every place and lock out the people who know
+//! the code. A few machines together can still fill every place, for as
+//! long as they keep renewing their connections.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,6 +35,17 @@ pub struct Opening {
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
+/// Where a connection comes from, as far as limits go: an IPv4 address
+/// (also written as IPv6), or an IPv6 /64 network, since one machine
+/// usually holds a whole /64 and could take a new address for each
+/// connection.
+fn origin(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 impl Opening {
     /// No connection opening.
     pub fn new() -> Self {
@@ -42,6 +55,7 @@ impl Opening {
     /// Takes a place for a connection from `ip`; it is given back when the
     /// returned guard is dropped.
     pub fn enter(&self, ip: IpAddr) -> Result<Place, Full> {
+        let ip = origin(ip);
         let mut counts = self.lock();
         if counts.values().sum::<usize>() >= limits::MAX_OPENING {
             return Err(Full::Everyone);
@@ -109,6 +123,23 @@ mod tests {
             opening.lock().is_empty(),
             "no address is remembered for nothing"
         );
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address_and_mapped_ipv4_as_ipv4() {
+        let opening = Opening::new();
+        let v6 = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+        let _held: Vec<Place> = (0..limits::MAX_OPENING_PER_ADDRESS as u16)
+            .map(|i| opening.enter(v6(i)).unwrap())
+            .collect();
+        assert_eq!(opening.enter(v6(999)).unwrap_err(), Full::ThisAddress);
+        let next_network = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(opening.enter(next_network).is_ok());
+        let _v4: Vec<Place> = (0..limits::MAX_OPENING_PER_ADDRESS)
+            .map(|_| opening.enter(ip(7)).unwrap())
+            .collect();
+        let mapped = IpAddr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0007]);
+        assert_eq!(opening.enter(mapped).unwrap_err(), Full::ThisAddress);
     }
 
     #[test]

@@ -99,10 +99,11 @@ impl Stats {
     /// bytes count once it is decoded.
     pub fn frame_arrived(&mut self, seq: u64, body_len: usize, first_byte: Instant) -> u64 {
         let missed = match self.last_seq {
-            Some(last) => seq.saturating_sub(last + 1),
+            // Saturating: a peer's numbers must not overflow anything here.
+            Some(last) => seq.saturating_sub(last.saturating_add(1)),
             None => 0,
         };
-        self.dropped += missed;
+        self.dropped = self.dropped.saturating_add(missed);
         self.last_seq = Some(seq);
         self.arrived_bytes = body_len as u64;
         self.started.get_or_insert(first_byte);
@@ -207,6 +208,16 @@ mod tests {
         assert_eq!(summary.dropped, 2);
         assert_eq!(summary.frames, 4);
         assert_eq!(summary.bytes, 400);
+    }
+
+    #[test]
+    fn extreme_sequence_numbers_from_a_peer_overflow_nothing() {
+        let mut stats = Stats::default();
+        let now = Instant::now();
+        for seq in [0, u64::MAX, 0, u64::MAX, u64::MAX] {
+            stats.frame_arrived(seq, 1, now);
+        }
+        assert_eq!(stats.summary().dropped, u64::MAX);
     }
 
     #[test]
