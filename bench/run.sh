@@ -6,7 +6,7 @@
 # Usage (from the repo root):  bench/run.sh [private]
 #   private           only the private-against-open comparison
 #   BENCH_SCALE=0.5   scale every frame count (default 1)
-#   BENCH_ROUNDS=9    rounds of that comparison (default 5), private and open
+#   BENCH_ROUNDS=9    rounds of that comparison (default 6), private and open
 #                     alternating so that the host's ups and downs hit both
 #   BENCH_INSTALL=1   as root: apt-get install GStreamer / `time` if missing
 #   CAMWIRE_CODE=...  private-mode code used by both sides (a default is set)
@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ONLY=${1:-all}
 [[ $ONLY == all || $ONLY == private ]] || { echo "usage: bench/run.sh [private]" >&2; exit 2; }
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-6}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive number" >&2; exit 2; }
 BIN=target/release
 SCALE=${BENCH_SCALE:-1}
 CODE=${CAMWIRE_CODE:-camwire-bench}   # the private-mode rows use this code on both ends
@@ -49,7 +50,7 @@ EOF
 
 # ---- setup -------------------------------------------------------------------
 GST_PKGS="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
-if [[ ${BENCH_INSTALL:-0} == 1 && $(id -u) == 0 ]]; then
+if [[ ${BENCH_INSTALL:-0} == 1 && $(id -u) == 0 && $ONLY == all ]]; then
   missing=""
   command -v gst-launch-1.0 >/dev/null || missing="$GST_PKGS"
   [[ -x /usr/bin/time ]] || missing="$missing time"
@@ -170,7 +171,7 @@ if unpaced:
     print("## Unpaced throughput (`--fps 0`)\n")
     print("| size | codec | camwire fps | MB/s | Mbit/s | bytes/frame | latency p50/p99 ms | receiver peak MB | GStreamer fps | camwire/GStreamer |")
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in (r for r in rows if r["kind"] == "unpaced"):
+    for r in unpaced:
         bps = r["bytes"] / r["seconds"]
         g = gst[(r["codec"], r["width"], r["height"])]
         ratio = "n/a" if g == "n/a" else f'{r["fps"] / float(g):.2f}x'
@@ -203,7 +204,7 @@ if unpaced:
     print("\n## Bandwidth at 30 fps (from measured bytes/frame)\n")
     print("| size | codec | bytes/frame | Mbit/s at 30 fps |")
     print("|---|---|--:|--:|")
-    for r in (r for r in rows if r["kind"] == "unpaced"):
+    for r in unpaced:
         bpf = r["bytes"] / r["frames"]
         print(f'| {size(r)} | {r["codec"]} | {f(bpf, 0)} | {f(bpf * 30 * 8 / 1e6)} |')
 EOF

@@ -75,9 +75,7 @@ fn print_sealing() {
         let runs = 50;
         for _ in 0..runs {
             sealed.clone_from(&pixels);
-            let mut sealing = paired_sender.sealer.start();
-            sealing.update(&pixels, &mut sealed);
-            sealed.extend_from_slice(&sealing.finish());
+            paired_sender.sealer.seal(&mut sealed);
             let start = Instant::now();
             viewer.opener.open(&mut sealed).unwrap();
             open_total += start.elapsed();

@@ -21,7 +21,8 @@ for package in "${packages[@]}"; do
 done
 # nokhwa's V4L2 bindings run bindgen, which needs libclang.
 need_clang=false
-ldconfig -p | grep -q 'libclang[-.0-9]*\.so' || need_clang=true
+# (grep reads all of it: with pipefail, an early exit would look like a miss)
+ldconfig -p | grep -c 'libclang[-.0-9]*\.so' >/dev/null || need_clang=true
 
 if ((${#missing[@]})) || $need_clang; then
     sudo=""

@@ -62,20 +62,18 @@ impl FrameSource for CameraSource {
             .frame()
             .map_err(|e| anyhow!("camera {index} stopped delivering frames: {e}"))?;
         let captured_us = now_us();
-        let data: Vec<u8> = if self.info.codec == Codec::Jpeg
+        // The camera's MJPEG is copied once, straight into the shared frame.
+        let data: Arc<[u8]> = if self.info.codec == Codec::Jpeg
             && buffer.source_frame_format() == FrameFormat::MJPEG
         {
-            buffer.buffer().to_vec()
+            Arc::from(buffer.buffer())
         } else {
             let rgb = buffer.decode_image::<RgbFormat>().map_err(|e| {
                 anyhow!("camera {index} sent a frame that could not be decoded: {e}")
             })?;
-            codec::encode(&self.info, rgb.as_raw(), self.quality)?
+            Arc::from(codec::encode(&self.info, rgb.as_raw(), self.quality)?)
         };
-        Ok(Frame {
-            captured_us,
-            data: Arc::from(data),
-        })
+        Ok(Frame { captured_us, data })
     }
 }
 

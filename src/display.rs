@@ -141,7 +141,11 @@ pub struct Labels<'a> {
 /// Opens a window that q, Q or Esc asks to close, through the returned flag.
 fn open_window(title: &str, width: usize, height: usize) -> Result<(Window, Arc<AtomicBool>)> {
     let mut window = Window::new(title, width, height, WindowOptions::default())
-        .map_err(|e| anyhow!("could not open a window: {e} (no display? use --headless)"))?;
+        .map_err(|e| {
+            anyhow!(
+                "could not open a window: {e} (no display? set DISPLAY; a receiver can also run with --headless)"
+            )
+        })?;
     window.set_target_fps(0);
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
@@ -169,7 +173,7 @@ pub fn show(slot: &Slot, width: usize, height: usize, mut labels: Labels<'_>) ->
                     crate::console::info(&labels.first_frame);
                 }
             }
-            None if slot.lock().closed => return Ok(WindowEnd::StreamOver),
+            None if slot.is_drained() => return Ok(WindowEnd::StreamOver),
             None => window.update(),
         }
         if Instant::now() >= title_due {
@@ -276,10 +280,7 @@ pub fn receiver_labels<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedSta
     let mut figures = TitleFigures::new();
     Labels {
         title: title(peer, None),
-        first_frame: format!(
-            "camwire: showing {}x{} {codec} from {peer}",
-            info.width, info.height
-        ),
+        first_frame: format!("showing {}x{} {codec} from {peer}", info.width, info.height),
         refresh: Box::new(move |slot| match slot.notice_text() {
             Some(notice) => format!("camwire: {peer}  {notice}"),
             None => title(peer, Some(&figures.next(stats))),

@@ -86,7 +86,8 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
             let confirm = Message::Confirm {
                 confirmation: &mine,
             };
-            framing::write_message(&mut reader.get_ref().get_ref(), &[&wire::encode(&confirm)])?;
+            framing::write_message(&mut reader.get_ref().get_ref(), &[&wire::encode(&confirm)])
+                .map_err(|e| anyhow!("connection to {peer} failed: {e}"))?;
             let mut opener = keys.opener;
             let info = read_announcement(&mut reader, Some(&mut opener), peer)?;
             (info, Some((keys.sealer, opener)))

@@ -15,9 +15,9 @@
 //! the processors camwire runs on AEGIS-128X2 seals about four times as
 //! fast as `ring`'s AES-256-GCM (20 against 5 GB/s here; see
 //! `examples/codec_speed.rs`), which decides whether encryption costs a
-//! third of the frame rate or a tenth. AEGIS is specified by the IRTF CFRG
-//! (draft-irtf-cfrg-aegis-aead) and was chosen by the CAESAR competition
-//! for high-performance use.
+//! third of the frame rate or a tenth. AEGIS-128X2 is specified by the IRTF
+//! CFRG (draft-irtf-cfrg-aegis-aead): a multi-lane form of AEGIS-128,
+//! which the CAESAR competition chose for high-performance use.
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};

@@ -62,9 +62,13 @@ impl<'a> Link<'a> {
             return framing::write_message(&mut out, parts);
         };
         let body_len = parts.iter().map(|part| part.len()).sum::<usize>() + TAG_LEN;
-        // Sized once per link; the tag fits after a full chunk.
+        // Grown to a full piece only by a message that needs one (a frame);
+        // the tag always fits after the last piece.
         let scratch = &mut self.scratch;
-        scratch.resize(limits::SEAL_CHUNK + TAG_LEN, 0);
+        let needed = (PREFIX_LEN + body_len).min(limits::SEAL_CHUNK + TAG_LEN);
+        if scratch.len() < needed {
+            scratch.resize(needed, 0);
+        }
         scratch[..PREFIX_LEN].copy_from_slice(&framing::prefix(body_len));
         let mut filled = PREFIX_LEN;
         let mut sealing = sealer.start();

@@ -59,7 +59,7 @@ impl RawViewer {
 }
 
 #[test]
-fn three_viewers_one_stalled_the_others_miss_nothing() {
+fn three_viewers_one_stalled_the_others_keep_up() {
     let sender = start_sender(SOURCE, 0, 16);
     let (mut stalled, _) = RawViewer::connect(sender.addr);
     let first = stalled.next_seq().unwrap();

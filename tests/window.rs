@@ -232,14 +232,15 @@ fn shows_call(shot: &[u8], other: u8, own: u8) -> bool {
     let mut pixels = vec![0; 320 * 240];
     rgb_to_0rgb(shot, &mut pixels);
     let mut canvas = Vec::new();
-    (0..PATTERN_FRAMES).any(|i| {
-        (0..PATTERN_FRAMES).any(|j| {
-            let main = pattern_picture(other, i, false);
-            compose(
-                &mut canvas,
-                Some(&main),
-                Some(&pattern_picture(own, j, true)),
-            );
+    let large: Vec<Picture> = (0..PATTERN_FRAMES)
+        .map(|i| pattern_picture(other, i, false))
+        .collect();
+    let small: Vec<Picture> = (0..PATTERN_FRAMES)
+        .map(|j| pattern_picture(own, j, true))
+        .collect();
+    large.iter().any(|main| {
+        small.iter().any(|corner| {
+            compose(&mut canvas, Some(main), Some(corner));
             canvas == pixels
         })
     })
@@ -327,11 +328,7 @@ fn a_chat_takes_one_caller_and_tells_the_next_the_line_is_busy() {
             .args(extra);
         caller
     };
-    let first = start_following_stderr({
-        let mut c = call(&["--chat", "--frames", "1000000", "--verbose"]);
-        c.env("DISPLAY", &x.display);
-        c
-    });
+    let first = start_following_stderr(call(&["--chat", "--verbose"]));
     first.wait_line("camwire: first frame decoded");
     let busy = one_error_line(&run(call(&["--chat"])));
     assert!(

@@ -1,6 +1,7 @@
 //! `receiver`: shows a camwire sender's stream in a window.
 
 use std::io::{self, IsTerminal};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use std::thread;
 use anyhow::{Context, Result, anyhow};
 use camwire::call;
 use camwire::camera;
-use camwire::capture::{CaptureConfig, SourceFactory, spawn_capture};
+use camwire::capture::{CaptureConfig, SourceFactory, panic_text, spawn_capture};
 use camwire::cli::SourceArgs;
 use camwire::console;
 use camwire::display::{self, Slot, WindowEnd};
@@ -69,7 +70,9 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 fn main() -> ExitCode {
     let args = Args::parse();
     let stats: SharedStats = Arc::new(Mutex::new(Stats::default()));
-    let result = run(&args, &stats);
+    // A panic is a bug, but it still ends as one line, not as silence.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| run(&args, &stats)))
+        .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
     report(&args, &stats);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,7 +150,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
         WindowEnd::UserQuit => Ok(()),
         WindowEnd::StreamOver => network
             .join()
-            .map_err(|_| anyhow!("the network thread failed"))?
+            .map_err(|panic| anyhow!("the network thread failed: {}", panic_text(&*panic)))?
             .map(|_| ()),
     }
 }
@@ -206,7 +209,7 @@ fn chat(
             console::info(call::LEFT);
             network
                 .join()
-                .map_err(|_| anyhow!("the network thread failed"))?
+                .map_err(|panic| anyhow!("the network thread failed: {}", panic_text(&*panic)))?
                 .map(|_| ())
         }
     }

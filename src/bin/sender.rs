@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use std::thread;
 use anyhow::{Context, Result, anyhow};
 use camwire::call;
 use camwire::camera;
+use camwire::capture::panic_text;
 use camwire::cli::SourceArgs;
 use camwire::display::{self, Slot, WindowEnd};
 use camwire::net;
@@ -71,7 +73,11 @@ macro_rules! say {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    // A panic is a bug, but it still ends as one line, not as silence.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| run(args)))
+        .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", format!("{e:#}").replace('\n', " "));
@@ -159,7 +165,7 @@ fn run(args: Args) -> Result<()> {
     let _ = preview_thread.join();
     let sent = sending
         .join()
-        .map_err(|_| anyhow!("the sending thread failed"))?;
+        .map_err(|panic| anyhow!("the sending thread failed: {}", panic_text(&*panic)))?;
     shown.map(|_| ()).and(sent)
 }
 
