@@ -18,7 +18,7 @@
 //! one that ends inside a message is [`FramingError::Truncated`].
 
 use std::io::{self, IoSlice, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Size of the length prefix in bytes.
 pub const PREFIX_LEN: usize = 8;
@@ -46,9 +46,41 @@ pub enum FramingError {
         /// The limit in force.
         limit: usize,
     },
+    /// A message that had started did not arrive within its [`Pace`].
+    #[error("a message of {expected} bytes still had {got} after {allowed:?}")]
+    TooSlow {
+        /// Bytes of the message (prefix included) that arrived in time.
+        got: usize,
+        /// Bytes it should have had (prefix included).
+        expected: usize,
+        /// The time it was allowed.
+        allowed: Duration,
+    },
     /// The stream itself failed.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// How fast a message must arrive once its first byte has: within `grace`
+/// plus its length at `floor` bytes a second. A peer trickling a byte now
+/// and then cannot hold a reader for ever, however short each wait.
+///
+/// The check runs as bytes arrive, so a reader may notice up to one read's
+/// timeout late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Time any message is allowed, however short.
+    pub grace: Duration,
+    /// The slowest rate a message may arrive at, in bytes a second.
+    pub floor: u64,
+}
+
+impl Pace {
+    /// The time a message of `total` bytes (prefix included) is allowed.
+    pub fn allowed(&self, total: usize) -> Duration {
+        let floor = self.floor.max(1);
+        self.grace + Duration::from_secs_f64(total as f64 / floor as f64)
+    }
 }
 
 /// Reads length-prefixed messages from a byte stream into a reused buffer.
@@ -61,6 +93,7 @@ pub struct FrameReader<R> {
     /// Bytes at the front of `buf` that belong to the message returned last.
     consumed: usize,
     limit: usize,
+    pace: Option<Pace>,
     first_byte_at: Option<Instant>,
 }
 
@@ -73,6 +106,7 @@ impl<R: Read> FrameReader<R> {
             filled: 0,
             consumed: 0,
             limit,
+            pace: None,
             first_byte_at: None,
         }
     }
@@ -80,6 +114,11 @@ impl<R: Read> FrameReader<R> {
     /// Changes the largest body length accepted from now on.
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
+    }
+
+    /// Holds every message from now on to `pace` (`None`: no such limit).
+    pub fn set_pace(&mut self, pace: Option<Pace>) {
+        self.pace = pace;
     }
 
     /// Reads the next message and returns its body.
@@ -132,6 +171,7 @@ impl<R: Read> FrameReader<R> {
             filled: self.filled,
             consumed: self.consumed,
             limit: self.limit,
+            pace: self.pace,
             first_byte_at: self.first_byte_at,
         }
     }
@@ -153,11 +193,12 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// Reads until `want` bytes are buffered; `false` if the stream ended first.
-    fn fill_to(&mut self, want: usize) -> io::Result<bool> {
+    fn fill_to(&mut self, want: usize) -> Result<bool, FramingError> {
         if self.buf.len() < want + READ_CHUNK {
             self.buf.resize(want + READ_CHUNK, 0);
         }
         while self.filled < want {
+            self.check_pace(want)?;
             let chunk = &mut self.buf[self.filled..self.filled + READ_CHUNK];
             match self.inner.read(chunk) {
                 Ok(0) => return Ok(false),
@@ -166,10 +207,26 @@ impl<R: Read> FrameReader<R> {
                     self.filled += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(true)
+    }
+
+    /// Fails when the message being read, `want` bytes long, is late.
+    fn check_pace(&self, want: usize) -> Result<(), FramingError> {
+        let (Some(pace), Some(first)) = (self.pace, self.first_byte_at) else {
+            return Ok(());
+        };
+        let allowed = pace.allowed(want);
+        if first.elapsed() > allowed {
+            return Err(FramingError::TooSlow {
+                got: self.filled,
+                expected: want,
+                allowed,
+            });
+        }
+        Ok(())
     }
 
     fn truncated(&self, expected: usize) -> FramingError {
@@ -354,6 +411,69 @@ mod tests {
         ));
         reader.set_limit(5);
         assert_eq!(reader.read_message().unwrap().unwrap(), b"12345");
+    }
+
+    /// A reader that hands out one byte a call, each `delay` later on a
+    /// clock of its own: the reader's pace is checked against real time,
+    /// so the delay is real, and short.
+    struct Slow {
+        data: Vec<u8>,
+        pos: usize,
+        delay: Duration,
+    }
+
+    impl Read for Slow {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            std::thread::sleep(self.delay);
+            let n = 1.min(buf.len()).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_message_trickled_slower_than_its_pace_is_too_slow() {
+        let data = framed(&[&[5u8; 40]]);
+        let pace = Pace {
+            grace: Duration::from_millis(50),
+            floor: 1_000_000,
+        };
+        let delay = Duration::from_millis(5);
+        let mut reader = FrameReader::new(
+            Slow {
+                data,
+                pos: 0,
+                delay,
+            },
+            100,
+        );
+        reader.set_pace(Some(pace));
+        let err = reader.read_message().unwrap_err();
+        let FramingError::TooSlow { got, expected, .. } = err else {
+            panic!("{err}");
+        };
+        assert!(got < 48 && expected >= PREFIX_LEN, "{got} of {expected}");
+        let mut roomy = FrameReader::new(
+            Slow {
+                data: framed(&[b"quick"]),
+                pos: 0,
+                delay: Duration::ZERO,
+            },
+            100,
+        );
+        roomy.set_pace(Some(pace));
+        assert_eq!(roomy.read_message().unwrap().unwrap(), b"quick");
+    }
+
+    #[test]
+    fn the_time_a_message_is_allowed_grows_with_its_length() {
+        let pace = Pace {
+            grace: Duration::from_secs(2),
+            floor: 1000,
+        };
+        assert_eq!(pace.allowed(0), Duration::from_secs(2));
+        assert_eq!(pace.allowed(3000), Duration::from_secs(5));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::framing::{self, FrameReader, FramingError};
+use crate::framing::{self, FrameReader, FramingError, Pace};
 use crate::limits;
 use crate::net::{self, Deadline};
 use crate::private::{Code, Exchange, Opener, Role, Sealer};
@@ -105,6 +105,7 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     let (sealer, opener) = keys.unzip();
     let mut reader = reader.map_inner(Deadline::into_inner);
     reader.set_limit(body_limit(&info, opener.is_some()));
+    reader.set_pace(Some(STREAM_PACE));
     reader
         .get_ref()
         .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
@@ -115,6 +116,12 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
         sealer,
     })
 }
+
+/// How fast each message of a stream must arrive once it has started.
+pub const STREAM_PACE: Pace = Pace {
+    grace: limits::MESSAGE_GRACE,
+    floor: limits::MESSAGE_FLOOR_RATE,
+};
 
 /// The largest body a stream's messages may have: its frames' limit, plus
 /// the tag when they are sealed.

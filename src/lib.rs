@@ -18,6 +18,7 @@
 //! - [`call`]: two-way chat on one connection (`--chat`).
 //! - [`preview`]: the sender's own picture, mirrored (`sender --preview`).
 //! - [`private`]: the code, the key exchange and sealed messages.
+//! - [`guesses`]: how often each address, and everyone, may try a code.
 //! - [`handshake`]: the receiver's side of the opening exchange.
 //! - [`viewer`]: the sender's side of one viewer: admission and frames.
 //! - [`opening`]: places for connections in their opening exchange.
@@ -33,6 +34,7 @@ pub mod codec;
 pub mod console;
 pub mod display;
 pub mod framing;
+pub mod guesses;
 pub mod handshake;
 pub mod hub;
 pub mod limits;

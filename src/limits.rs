@@ -41,6 +41,21 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 /// sender or the network stopped.
 pub const SENDER_SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Time any message of a stream may take to arrive once its first byte
+/// has, however short the message.
+pub const MESSAGE_GRACE: Duration = Duration::from_secs(5);
+
+/// The slowest a started message may arrive beyond [`MESSAGE_GRACE`], in
+/// bytes a second (128 kbit/s): a 40 KB keyframe gets 2.5 s more, a raw
+/// 1280x720 frame nearly three minutes, and a peer that trickles a byte
+/// every few seconds is cut off after about [`MESSAGE_GRACE`].
+pub const MESSAGE_FLOOR_RATE: u64 = 16 * 1024;
+
+/// The largest step between two frames' sequence numbers a receiver
+/// believes: 2^32 frames, seven weeks of missed frames at 1000 a second.
+/// A larger jump is a protocol error.
+pub const MAX_SEQ_GAP: u64 = 1 << 32;
+
 /// Characters of a peer's error text shown to the user.
 pub const MAX_REASON_CHARS: usize = 300;
 
@@ -56,11 +71,24 @@ pub const DECODE_WARNING_EVERY: u64 = 100;
 /// How long `receiver --retry` waits between connection attempts.
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Wrong codes a private sender accepts in a burst before rate-limiting.
+/// Attempts at the code one source (an IPv4 address, an IPv6 /64) may
+/// make in a burst before it is rate-limited.
 pub const GUESS_BURST: u32 = 5;
 
-/// Time that earns one more attempt at a code once the burst is spent.
-pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);
+/// Time that earns one source one more attempt once its burst is spent:
+/// at most about 8,650 guesses a day from one source.
+pub const GUESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Attempts at the code all sources together may make in a burst.
+pub const GLOBAL_GUESS_BURST: u32 = 20;
+
+/// Time that earns everyone together one more attempt: at most about
+/// 86,400 guesses a day however many machines guess.
+pub const GLOBAL_GUESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sources whose guesses a sender remembers at once; beyond that, new
+/// sources are refused until some buckets have filled up again.
+pub const MAX_GUESS_SOURCES: usize = 4096;
 
 /// Connections a sender lets be in their opening exchange at once; more are
 /// closed at once, so a flood of idle connections cannot use up threads.
@@ -69,6 +97,14 @@ pub const MAX_OPENING: usize = 32;
 /// Of those, connections from one address: one machine holding idle
 /// connections open cannot lock out everyone else.
 pub const MAX_OPENING_PER_ADDRESS: usize = 8;
+
+/// Connections refused for want of a place that a sender tells why at
+/// once; more are closed without a word.
+pub const MAX_TURNING_AWAY: usize = 8;
+
+/// How long a sender waits for a refused connection's `Hello`, and to
+/// write it the answer, before closing it.
+pub const TURN_AWAY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Bytes of a message a private link seals before it writes them: small
 /// enough to stay in the processor's cache, so a frame goes out while the

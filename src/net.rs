@@ -26,9 +26,44 @@ pub fn tune(stream: &TcpStream) -> io::Result<()> {
 pub fn limit_unsent(stream: &TcpStream) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     SockRef::from(stream).set_tcp_notsent_lowat(limits::UNSENT_LIMIT as u32)?;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(target_os = "macos")]
+    darwin::set_notsent_lowat(stream, limits::UNSENT_LIMIT)?;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
     let _ = stream;
     Ok(())
+}
+
+/// `TCP_NOTSENT_LOWAT` on macOS, which `socket2` and `libc` do not name.
+/// Written against Darwin's `netinet/tcp.h`; untested, as no macOS target
+/// can be built where camwire is developed.
+#[cfg(target_os = "macos")]
+mod darwin {
+    use std::io;
+    use std::net::TcpStream;
+    use std::os::fd::AsRawFd;
+
+    /// From Darwin's `netinet/tcp.h`.
+    const TCP_NOTSENT_LOWAT: libc::c_int = 0x201;
+
+    pub fn set_notsent_lowat(stream: &TcpStream, bytes: usize) -> io::Result<()> {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: the descriptor is an open socket for the call's length,
+        // and the option value is a c_int of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                TCP_NOTSENT_LOWAT,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
 }
 
 /// Reads from a socket until a deadline, however slowly the bytes trickle
@@ -132,6 +167,17 @@ pub fn describe_write_error(e: io::Error) -> anyhow::Error {
     match e.kind() {
         k if is_timeout_kind(k) => anyhow!("stopped reading; dropped"),
         _ => anyhow!("{}", lowercase(&e)),
+    }
+}
+
+/// Where a connection comes from, as far as limits go: an IPv4 address
+/// (also written as IPv6), or an IPv6 /64 network, since one machine
+/// usually holds a whole /64 and could take a new address for each
+/// connection.
+pub fn origin(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 

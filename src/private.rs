@@ -20,15 +20,11 @@
 //! which the CAESAR competition chose for high-performance use.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
 
 use aegis::aegis128x2::{Aegis128X2, Encryptor};
 use ring::hkdf::{self, HKDF_SHA256, Salt};
 use ring::rand::{SecureRandom, SystemRandom};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
-
-use crate::limits;
 
 /// Digits in a code the sender makes up: 10^10 possibilities.
 pub const CODE_DIGITS: usize = 10;
@@ -109,6 +105,32 @@ impl fmt::Debug for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Code(..)")
     }
+}
+
+/// Bytes in a SPAKE2 message over Ed25519: a side byte and a point.
+const EXCHANGE_LEN: usize = 33;
+
+/// The side byte of a symmetric SPAKE2 message (`S`).
+const SYMMETRIC_SIDE: u8 = b'S';
+
+/// Whether `message` has the shape of a symmetric SPAKE2 message: its
+/// length, its side byte and a point whose y coordinate is below the
+/// field's prime. Checked before any curve arithmetic, so a stranger's
+/// garbage costs the sender nothing but this.
+pub fn well_formed(message: &[u8]) -> bool {
+    let Some((&side, point)) = message.split_first() else {
+        return false;
+    };
+    message.len() == EXCHANGE_LEN && side == SYMMETRIC_SIDE && below_field_prime(point)
+}
+
+/// Whether a 32-byte little-endian y coordinate (its top bit being the
+/// sign of x) is below 2^255 - 19, as a canonical encoding is.
+fn below_field_prime(point: &[u8]) -> bool {
+    let (low, rest) = point.split_first().expect("32 bytes");
+    let (top, middle) = rest.split_last().expect("32 bytes");
+    let at_least_prime = top & 0x7f == 0x7f && middle.iter().all(|&b| b == 0xff) && *low >= 0xed;
+    !at_least_prime
 }
 
 /// One side's half-done key exchange.
@@ -296,75 +318,6 @@ impl Opener {
     }
 }
 
-/// Limits wrong codes over all connections: a burst of
-/// [`limits::GUESS_BURST`], then one every [`limits::GUESS_INTERVAL`], so
-/// an attacker gets about 86,400 guesses a day.
-#[derive(Debug)]
-pub struct GuessLimiter {
-    state: Mutex<Bucket>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-    failures: u64,
-}
-
-impl Default for GuessLimiter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl GuessLimiter {
-    /// A full bucket.
-    pub fn new() -> Self {
-        GuessLimiter {
-            state: Mutex::new(Bucket {
-                tokens: limits::GUESS_BURST as f64,
-                refilled: Instant::now(),
-                failures: 0,
-            }),
-        }
-    }
-
-    /// Takes a token for one attempt; `false` when none is left.
-    pub fn try_start(&self) -> bool {
-        let mut bucket = self.lock();
-        let now = Instant::now();
-        let earned = now.duration_since(bucket.refilled).as_secs_f64()
-            / limits::GUESS_INTERVAL.as_secs_f64();
-        bucket.tokens = (bucket.tokens + earned).min(limits::GUESS_BURST as f64);
-        bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Gives the token back: the attempt knew the code.
-    pub fn succeeded(&self) {
-        let mut bucket = self.lock();
-        bucket.tokens = (bucket.tokens + 1.0).min(limits::GUESS_BURST as f64);
-    }
-
-    /// Counts a wrong code; returns how many there have been.
-    pub fn failed(&self) -> u64 {
-        let mut bucket = self.lock();
-        bucket.failures += 1;
-        bucket.failures
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Bucket> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// The nonce for message number `count` (then counts it): unique for as
 /// long as the key lives, which is one connection.
 fn next_nonce(count: &mut u64) -> [u8; NONCE_LEN] {
@@ -456,18 +409,24 @@ mod tests {
     }
 
     #[test]
-    fn wrong_guesses_are_limited_and_right_ones_are_not() {
-        let limiter = GuessLimiter::new();
-        for _ in 0..limits::GUESS_BURST {
-            assert!(limiter.try_start());
-            limiter.failed();
-        }
-        assert!(!limiter.try_start(), "the burst is spent");
-        let ok = GuessLimiter::new();
-        for _ in 0..3 * limits::GUESS_BURST {
-            assert!(ok.try_start());
-            ok.succeeded();
-        }
+    fn only_spake2_shaped_messages_are_well_formed() {
+        let real = Exchange::start(&Code::new("1").unwrap()).message().to_vec();
+        assert!(well_formed(&real));
+        assert!(!well_formed(&real[..32]), "short");
+        assert!(!well_formed(&[real.clone(), vec![0]].concat()), "long");
+        assert!(!well_formed(&[]));
+        let mut other_side = real.clone();
+        other_side[0] = b'A';
+        assert!(!well_formed(&other_side));
+        let mut prime = vec![SYMMETRIC_SIDE, 0xed];
+        prime.extend([0xff; 30]);
+        prime.push(0x7f);
+        assert!(!well_formed(&prime), "y = p is not canonical");
+        prime[1] = 0xec;
+        assert!(well_formed(&prime), "y = p - 1 is");
+        prime[1] = 0xff;
+        prime[32] = 0xff;
+        assert!(!well_formed(&prime), "the sign bit does not hide y >= p");
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl Incoming {
         stream.set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
         let info = handshake::read_announcement(&mut reader, opener.as_mut(), peer)?;
         reader.set_limit(handshake::body_limit(&info, opener.is_some()));
+        reader.set_pace(Some(handshake::STREAM_PACE));
         let opened = handshake::Opened {
             reader,
             info,
@@ -193,7 +194,9 @@ impl Incoming {
                 Err(e) => bail!("{} broke the protocol: {e}", self.peer),
             };
             let body_len = body.len();
-            lock(stats).frame_arrived(seq, body_len, first_byte);
+            lock(stats)
+                .frame_arrived(seq, body_len, first_byte)
+                .map_err(|e| anyhow!("{} broke the protocol: {e}", self.peer))?;
             let mut buf = screen.buffer(pixels);
             match decoder.decode(data, &mut buf) {
                 Ok(()) => {}
@@ -288,6 +291,13 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
         }
         FramingError::TooLarge { len, limit } => anyhow!(
             "{peer} broke the protocol: a message of {len} bytes, over the {limit} this stream allows"
+        ),
+        FramingError::TooSlow {
+            got,
+            expected,
+            allowed,
+        } => anyhow!(
+            "{peer} sent {got} bytes of a {expected}-byte message in {allowed:.0?}: the sender or the network is stalling"
         ),
         e if net::is_timeout(&e) => anyhow!(
             "{peer} sent nothing for {:?}: the sender or the network stopped",

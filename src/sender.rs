@@ -6,10 +6,10 @@
 //! meet in a [`Hub`].
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -17,10 +17,11 @@ use anyhow::{Result, anyhow};
 
 use crate::call::{self, Call};
 use crate::capture::{CaptureConfig, SourceFactory, spawn_capture};
+use crate::guesses::{GuessLimiter, Limited};
 use crate::hub::{End, Hub};
 use crate::limits;
-use crate::opening::{Opening, Place};
-use crate::private::{Code, GuessLimiter};
+use crate::opening::{Full, Opening, Place};
+use crate::private::Code;
 use crate::viewer::{self, Admitted, Caller, Link, Refusal};
 use crate::wire::{Message, StreamInfo};
 
@@ -93,6 +94,8 @@ pub struct Sender {
     opening: Opening,
     /// Whether a chat caller is on the line.
     in_call: Arc<AtomicBool>,
+    /// Refused connections being told why.
+    turning_away: Arc<AtomicUsize>,
 }
 
 impl Sender {
@@ -108,6 +111,7 @@ impl Sender {
             guesses: Arc::new(GuessLimiter::new()),
             opening: Opening::new(),
             in_call: Arc::new(AtomicBool::new(false)),
+            turning_away: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -150,9 +154,10 @@ impl Sender {
                 break;
             }
             viewers.retain(|v| !v.is_finished());
-            let place = match self.opening.enter(peer.ip()) {
+            let place = match self.take_place(&stream, peer) {
                 Ok(place) => place,
                 Err(full) => {
+                    self.turn_away(stream, full.reason());
                     let reason = full.reason().to_string();
                     (self.events)(Event::Refused { peer, reason });
                     continue;
@@ -174,6 +179,35 @@ impl Sender {
         match self.hub.ended() {
             Some(End::Failed(reason)) => Err(anyhow!(reason)),
             _ => Ok(()),
+        }
+    }
+
+    /// A place in the opening exchange for `stream`; losing it later to a
+    /// newcomer shuts the stream's reading side, which ends the exchange.
+    fn take_place(&self, stream: &TcpStream, peer: SocketAddr) -> Result<Place, Full> {
+        let reading = stream.try_clone().map_err(|_| Full::Everyone)?;
+        let cut = Box::new(move || {
+            let _ = reading.shutdown(Shutdown::Read);
+        });
+        self.opening.enter(peer.ip(), cut)
+    }
+
+    /// Tells a connection that got no place why, on a thread of its own
+    /// (at most [`limits::MAX_TURNING_AWAY`] at once; beyond that it is
+    /// just closed): its `Hello` is read first, so that closing does not
+    /// reset the connection before the viewer reads the answer.
+    fn turn_away(&self, stream: TcpStream, reason: &'static str) {
+        let turning = Arc::clone(&self.turning_away);
+        if turning.fetch_add(1, Ordering::SeqCst) >= limits::MAX_TURNING_AWAY {
+            turning.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let spawned = thread::Builder::new().spawn(move || {
+            viewer::turn_away(stream, reason);
+            turning.fetch_sub(1, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            self.turning_away.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -222,14 +256,28 @@ impl ViewerContext {
         let admission = viewer::Admission {
             code: self.config.code.as_ref(),
             guesses: &self.guesses,
+            from: peer.ip(),
             write_timeout: self.config.write_timeout,
         };
         let admitted = admission.admit(stream);
+        if place.evicted() && admitted.is_err() {
+            viewer::refuse(stream, Full::Everyone.reason());
+            let reason = "cut off to make room for a newcomer: this address opened too many connections at once".to_string();
+            return (self.events)(Event::Refused { peer, reason });
+        }
         drop(place);
         let Admitted { mut link, caller } = match admitted {
             Ok(admitted) => admitted,
             Err(Refusal::WrongCode { failures }) => {
                 return (self.events)(Event::WrongCode { peer, failures });
+            }
+            Err(Refusal::Limited(limited)) => {
+                let reason = match limited {
+                    Limited::ThisSource => "too many wrong codes lately from this address",
+                    Limited::Everyone => "too many wrong codes lately from everyone",
+                };
+                let reason = reason.to_string();
+                return (self.events)(Event::Refused { peer, reason });
             }
             Err(Refusal::Other(e)) => {
                 let reason = format!("{e:#}");

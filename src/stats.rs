@@ -6,11 +6,36 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::limits;
 use crate::source::now_us;
 use crate::wire::StreamInfo;
 
 /// Largest frame age the latency histogram records: one minute, in µs.
 const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// The largest integer a JSON reader holds exactly (2^53).
+const MAX_EXACT_JSON: u64 = 1 << 53;
+
+/// A frame's sequence number that no sender makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SeqError {
+    /// It did not grow.
+    #[error("frame {seq} came after frame {last}")]
+    NotIncreasing {
+        /// The one before.
+        last: u64,
+        /// This one.
+        seq: u64,
+    },
+    /// It jumped implausibly far.
+    #[error("frame {seq} came straight after frame {last}")]
+    Jump {
+        /// The one before.
+        last: u64,
+        /// This one.
+        seq: u64,
+    },
+}
 
 /// Running measurements of one receiver.
 pub struct Stats {
@@ -77,9 +102,10 @@ pub struct Summary {
 
 impl Stats {
     /// Writes a CSV line per decoded frame to `log`: sequence number,
-    /// capture and decode times (µs since the Unix epoch) and age in ms.
+    /// capture and decode times (µs since the Unix epoch), age in ms and
+    /// the length of the frame's message body.
     pub fn set_log(&mut self, mut log: Box<dyn Write + Send>) -> io::Result<()> {
-        writeln!(log, "seq,captured_us,decoded_us,latency_ms")?;
+        writeln!(log, "seq,captured_us,decoded_us,latency_ms,bytes")?;
         self.log = Some(log);
         Ok(())
     }
@@ -89,31 +115,46 @@ impl Stats {
         self.log.as_mut().map_or(Ok(()), |log| log.flush())
     }
 
-    /// Records the stream's announcement.
+    /// Records the announcement of a stream, on a new connection: its
+    /// sequence numbers start afresh.
     pub fn set_info(&mut self, info: StreamInfo) {
         self.info = Some(info);
+        self.last_seq = None;
     }
 
     /// Records a frame message of `body_len` bytes whose first byte arrived
     /// at `first_byte`; returns how many frames were missed before it. Its
     /// bytes count once it is decoded.
-    pub fn frame_arrived(&mut self, seq: u64, body_len: usize, first_byte: Instant) -> u64 {
+    ///
+    /// A sequence number that does not grow, or jumps by more than
+    /// [`limits::MAX_SEQ_GAP`], is a protocol error: no sender makes one.
+    pub fn frame_arrived(
+        &mut self,
+        seq: u64,
+        body_len: usize,
+        first_byte: Instant,
+    ) -> Result<u64, SeqError> {
         let missed = match self.last_seq {
-            // Saturating: a peer's numbers must not overflow anything here.
-            Some(last) => seq.saturating_sub(last.saturating_add(1)),
+            Some(last) if seq <= last => return Err(SeqError::NotIncreasing { last, seq }),
+            Some(last) if seq - last > limits::MAX_SEQ_GAP => {
+                return Err(SeqError::Jump { last, seq });
+            }
+            Some(last) => seq - last - 1,
             None => 0,
         };
-        self.dropped = self.dropped.saturating_add(missed);
+        // Kept an exact JSON number, whatever a peer does.
+        self.dropped = (self.dropped + missed).min(MAX_EXACT_JSON);
         self.last_seq = Some(seq);
         self.arrived_bytes = body_len as u64;
         self.started.get_or_insert(first_byte);
-        missed
+        Ok(missed)
     }
 
     /// Records a frame whose pixels are ready, captured at `captured_us`.
     pub fn frame_decoded(&mut self, captured_us: u64) {
         self.frames += 1;
-        self.bytes += std::mem::take(&mut self.arrived_bytes);
+        let bytes = std::mem::take(&mut self.arrived_bytes);
+        self.bytes += bytes;
         self.last_decoded = Some(Instant::now());
         let decoded_us = now_us();
         let age = decoded_us
@@ -124,7 +165,7 @@ impl Stats {
         if let Some(log) = &mut self.log {
             let seq = self.last_seq.unwrap_or(0);
             let ms = age as f64 / 1000.0;
-            if let Err(e) = writeln!(log, "{seq},{captured_us},{decoded_us},{ms:.3}") {
+            if let Err(e) = writeln!(log, "{seq},{captured_us},{decoded_us},{ms:.3},{bytes}") {
                 eprintln!("camwire: stopped the frame log: {e}");
                 self.log = None;
             }
@@ -201,7 +242,7 @@ mod tests {
         let mut stats = Stats::default();
         let now = Instant::now();
         for seq in [5, 6, 9, 10] {
-            stats.frame_arrived(seq, 100, now);
+            stats.frame_arrived(seq, 100, now).unwrap();
             stats.frame_decoded(now_us());
         }
         let summary = stats.summary();
@@ -211,13 +252,66 @@ mod tests {
     }
 
     #[test]
-    fn extreme_sequence_numbers_from_a_peer_overflow_nothing() {
+    fn sequence_numbers_no_sender_makes_are_errors_and_dropped_stays_exact() {
         let mut stats = Stats::default();
         let now = Instant::now();
-        for seq in [0, u64::MAX, 0, u64::MAX, u64::MAX] {
-            stats.frame_arrived(seq, 1, now);
+        stats.frame_arrived(0, 1, now).unwrap();
+        assert_eq!(
+            stats.frame_arrived(u64::MAX, 1, now),
+            Err(SeqError::Jump {
+                last: 0,
+                seq: u64::MAX
+            })
+        );
+        assert_eq!(
+            stats.frame_arrived(limits::MAX_SEQ_GAP, 1, now),
+            Ok(limits::MAX_SEQ_GAP - 1)
+        );
+        assert!(matches!(
+            stats.frame_arrived(5, 1, now),
+            Err(SeqError::NotIncreasing { .. })
+        ));
+        let mut last = limits::MAX_SEQ_GAP;
+        for _ in 0..(MAX_EXACT_JSON / limits::MAX_SEQ_GAP) + 2 {
+            last += limits::MAX_SEQ_GAP;
+            stats.frame_arrived(last, 1, now).unwrap();
         }
-        assert_eq!(stats.summary().dropped, u64::MAX);
+        assert_eq!(stats.summary().dropped, MAX_EXACT_JSON);
+        stats.set_info(StreamInfo {
+            width: 1,
+            height: 1,
+            codec: Codec::Raw,
+        });
+        assert_eq!(
+            stats.frame_arrived(0, 1, now),
+            Ok(0),
+            "a new connection starts afresh"
+        );
+    }
+
+    #[test]
+    fn the_frame_log_has_a_line_per_frame_with_its_bytes() {
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let log = Shared::default();
+        let mut stats = Stats::default();
+        stats.set_log(Box::new(log.clone())).unwrap();
+        stats.frame_arrived(3, 1234, Instant::now()).unwrap();
+        stats.frame_decoded(now_us());
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "seq,captured_us,decoded_us,latency_ms,bytes");
+        let fields: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!((fields[0], fields[4]), ("3", "1234"));
     }
 
     #[test]
@@ -228,7 +322,7 @@ mod tests {
             height: 2,
             codec: Codec::Jpeg,
         });
-        stats.frame_arrived(0, 10, Instant::now());
+        stats.frame_arrived(0, 10, Instant::now()).unwrap();
         stats.frame_decoded(now_us().saturating_sub(2_000));
         let json = stats.summary().to_json();
         assert!(!json.contains('\n'));

@@ -2,16 +2,17 @@
 //! private mode) and the stream of frames that follows.
 
 use std::io::{self, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
 use crate::framing::{self, FrameReader, FramingError, PREFIX_LEN};
+use crate::guesses::{GuessLimiter, Limited};
 use crate::hub::{End, Hub, Next};
 use crate::limits;
 use crate::net::{self, Deadline};
-use crate::private::{Code, Exchange, GuessLimiter, Opener, Role, Sealer, TAG_LEN};
+use crate::private::{self, Code, Exchange, Opener, Role, Sealer, TAG_LEN};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
 /// Why a connection was not let in.
@@ -19,6 +20,8 @@ use crate::wire::{self, Message, StreamInfo, WireError};
 pub enum Refusal {
     /// It gave the wrong code; `failures` counts every wrong code so far.
     WrongCode { failures: u64 },
+    /// It, or everyone, has tried too many codes lately.
+    Limited(Limited),
     /// Anything else, as a sentence.
     Other(anyhow::Error),
 }
@@ -110,8 +113,10 @@ pub struct Admitted<'s> {
 pub struct Admission<'a> {
     /// The code it must prove it knows, if the sender is private.
     pub code: Option<&'a Code>,
-    /// Limits wrong codes across all connections.
+    /// Limits wrong codes, per source and across all connections.
     pub guesses: &'a GuessLimiter,
+    /// Where the connection comes from, for the guess limits.
+    pub from: IpAddr,
     /// How long a write may block before the viewer is dropped.
     pub write_timeout: Duration,
 }
@@ -163,19 +168,25 @@ impl Admission<'_> {
             let _ = link.send(&Message::CodeRequired);
             return Err(anyhow!("came without the code").into());
         }
-        let ours = Exchange::start(code);
-        let our_message = ours.message().to_vec();
-        let mut keys = ours
-            .finish(exchange, Role::Sender)
-            .map_err(|_| anyhow!("is not a camwire receiver (bad key exchange)"))?;
-        // A token only for a well-formed attempt: garbage cannot drain them.
-        if !self.guesses.try_start() {
-            let reason = "too many wrong codes lately: try again in a few seconds";
+        // Shape first, then the limits: a stranger's garbage and a
+        // guesser's flood both cost the sender no curve arithmetic.
+        if !private::well_formed(exchange) {
+            return Err(anyhow!("is not a camwire receiver (bad key exchange)").into());
+        }
+        if let Err(limited) = self.guesses.try_start(self.from) {
+            let reason = limited.reason();
             let _ = link.send(&Message::Error {
                 reason: reason.into(),
             });
-            return Err(anyhow!("turned away: too many wrong codes lately").into());
+            return Err(Refusal::Limited(limited));
         }
+        let ours = Exchange::start(code);
+        let our_message = ours.message().to_vec();
+        let mut keys = match ours.finish(exchange, Role::Sender) {
+            Ok(keys) => keys,
+            // Its token stays spent: a point off the curve cost arithmetic.
+            Err(_) => return Err(anyhow!("is not a camwire receiver (bad key exchange)").into()),
+        };
         link.send(&Message::Auth {
             exchange: &our_message,
             confirmation: &keys.confirmation(),
@@ -193,7 +204,7 @@ impl Admission<'_> {
             });
             return Err(Refusal::WrongCode { failures });
         }
-        self.guesses.succeeded();
+        self.guesses.succeeded(self.from);
         Ok((keys.sealer, keys.opener))
     }
 }
@@ -209,6 +220,31 @@ fn read_opening(reader: &mut FrameReader<Deadline>) -> Result<&[u8]> {
         Err(FramingError::Io(e)) => Err(anyhow!("connection failed: {e}")),
         Err(_) => Err(anyhow!("is not a camwire receiver")),
     }
+}
+
+/// Tells a connection that got no place in the opening exchange why: reads
+/// its `Hello` (for at most [`limits::TURN_AWAY_TIMEOUT`]), so that closing
+/// leaves nothing unread that would reset the connection, then sends an
+/// `Error` and closes.
+pub fn turn_away(stream: TcpStream, reason: &str) {
+    let Ok(reading) = stream.try_clone() else {
+        return;
+    };
+    let until = Instant::now() + limits::TURN_AWAY_TIMEOUT;
+    let mut reader = FrameReader::new(
+        Deadline::new(reading, until),
+        limits::HANDSHAKE_MESSAGE_LIMIT,
+    );
+    let _ = reader.read_message();
+    refuse(&stream, reason);
+}
+
+/// Sends a plain `Error` to a connection still in its opening exchange.
+pub fn refuse(stream: &TcpStream, reason: &str) {
+    let _ = stream.set_write_timeout(Some(limits::TURN_AWAY_TIMEOUT));
+    let _ = Link::new(stream, None).send(&Message::Error {
+        reason: reason.into(),
+    });
 }
 
 /// Announces the stream, then sends frames from the hub until the stream

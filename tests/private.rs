@@ -5,11 +5,18 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
+use camwire::framing::{self, FrameReader};
+use camwire::limits;
+use camwire::private::{Code, Exchange};
 use camwire::source::pattern_rgb;
+use camwire::wire::{self, Message};
 use common::*;
+use socket2::{Domain, Socket, Type};
 
 const CODE: &str = "314-1592-653";
 
@@ -210,4 +217,121 @@ fn a_code_for_an_open_sender_is_refused() {
     let (_sender, addr) = raw_sender(&["--open"]);
     let line = one_error_line(&headless(&addr, &["--code", CODE]));
     assert!(line.contains("is an open sender"), "{line}");
+}
+
+/// A connection from `ip`, another computer as far as the sender knows.
+fn connect_from(ip: [u8; 4], target: &str) -> TcpStream {
+    let target: std::net::SocketAddr = target.parse().unwrap();
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from((ip, 0)).into())
+        .unwrap();
+    socket.connect(&target.into()).unwrap();
+    socket.into()
+}
+
+/// Sends `hello` from `ip` and returns the sender's first answer.
+fn answer_to(hello: &[u8], ip: [u8; 4], addr: &str) -> Vec<u8> {
+    let mut stream = connect_from(ip, addr);
+    framing::write_message(&mut stream, &[hello]).unwrap();
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
+    match reader.read_message() {
+        Ok(Some(body)) => body.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// A `Hello` carrying a real SPAKE2 message, for a code that is not the
+/// sender's: what a guesser replays.
+fn guessing_hello() -> Vec<u8> {
+    let guess = Exchange::start(&Code::new("271-8281-828").unwrap());
+    wire::encode(&Message::hello(guess.message()))
+}
+
+#[test]
+fn someone_guessing_the_code_does_not_keep_out_the_person_who_has_it() {
+    let (_sender, addr) = raw_sender(&["--code", CODE]);
+    let hello = guessing_hello();
+    let stop = Arc::new(AtomicBool::new(false));
+    let guesser = thread::spawn({
+        let (stop, addr) = (Arc::clone(&stop), addr.clone());
+        move || {
+            let (mut tried, mut limited) = (0u32, 0u32);
+            while !stop.load(Ordering::SeqCst) {
+                let answer = answer_to(&hello, [127, 0, 0, 2], &addr);
+                match wire::decode(&answer) {
+                    Ok(Message::Auth { .. }) => tried += 1,
+                    Ok(Message::Error { reason }) if reason.contains("your address") => {
+                        limited += 1
+                    }
+                    other => panic!("unexpected answer {other:?}"),
+                }
+            }
+            (tried, limited)
+        }
+    });
+    let started = Instant::now();
+    for _ in 0..5 {
+        let output = headless(&addr, &["--code", CODE, "--frames", "2"]);
+        assert!(output.status.success(), "{output:?}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (tried, limited) = guesser.join().unwrap();
+    let allowed = limits::GUESS_BURST
+        + (started.elapsed().as_secs() / limits::GUESS_INTERVAL.as_secs()) as u32
+        + 1;
+    assert!(limited > 0, "the guesser was never held back");
+    assert!(
+        tried <= allowed,
+        "{tried} guesses, at most {allowed} allowed"
+    );
+}
+
+/// CPU time a process has used, in clock ticks (user and system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_flood_of_key_exchanges_from_one_address_costs_no_curve_arithmetic() {
+    let (sender, addr) = raw_sender(&["--code", CODE]);
+    let pid = sender.child.id();
+    let flood = |hello: &[u8]| {
+        let before = cpu_ticks(pid);
+        for _ in 0..1000 {
+            answer_to(hello, [127, 0, 0, 3], &addr);
+        }
+        cpu_ticks(pid) - before
+    };
+    // The same number of connections that carry no key exchange at all
+    // measures what accepting and answering them costs.
+    let plain = flood(&wire::encode(&Message::hello(&[])));
+    let exchanges = flood(&guessing_hello());
+    eprintln!("sender CPU: {plain} ticks for plain hellos, {exchanges} for key exchanges");
+    // Two scalar multiplications each would be about 0.4 ms of CPU a
+    // connection here: 40 ticks of 10 ms over the thousand.
+    assert!(
+        exchanges <= plain + 15,
+        "{exchanges} ticks for key exchanges against {plain} for plain hellos"
+    );
+}
+
+#[test]
+fn a_misshapen_key_exchange_is_refused_without_spending_a_guess() {
+    let (_sender, addr) = raw_sender(&["--code", CODE]);
+    let mut misshapen = Exchange::start(&Code::new("1").unwrap()).message().to_vec();
+    misshapen[0] = b'A';
+    let hello = wire::encode(&Message::hello(&misshapen));
+    for _ in 0..3 * limits::GUESS_BURST {
+        assert!(
+            answer_to(&hello, [127, 0, 0, 4], &addr).is_empty(),
+            "closed without a word"
+        );
+    }
+    let answer = answer_to(&guessing_hello(), [127, 0, 0, 4], &addr);
+    assert!(matches!(wire::decode(&answer), Ok(Message::Auth { .. })));
 }
