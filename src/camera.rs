@@ -1,8 +1,9 @@
 //! The webcam, through nokhwa, as a [`FrameSource`].
 //!
 //! When the camera delivers MJPEG and the stream is JPEG, its frames go on
-//! the wire untouched. Otherwise they are decoded to RGB and, for a JPEG
-//! stream, encoded once.
+//! the wire as they are, but for the standard Huffman tables put in when
+//! the camera leaves them out (`mjpeg`). Otherwise they are decoded to RGB
+//! and, for a JPEG stream, encoded once.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use nokhwa::utils::{
 
 use crate::capture::SourceFactory;
 use crate::codec;
+use crate::mjpeg;
 use crate::source::{Frame, FrameSource, SourceConfig, TestPattern, now_us};
 use crate::wire::{Codec, StreamInfo};
 
@@ -62,11 +64,12 @@ impl FrameSource for CameraSource {
             .frame()
             .map_err(|e| anyhow!("camera {index} stopped delivering frames: {e}"))?;
         let captured_us = now_us();
-        // The camera's MJPEG is copied once, straight into the shared frame.
+        // The camera's MJPEG is copied once, straight into the shared frame,
+        // with the standard Huffman tables when the camera leaves them out.
         let data: Arc<[u8]> = if self.info.codec == Codec::Jpeg
             && buffer.source_frame_format() == FrameFormat::MJPEG
         {
-            Arc::from(buffer.buffer())
+            mjpeg::shared_with_standard_tables(buffer.buffer())
         } else {
             let rgb = buffer.decode_image::<RgbFormat>().map_err(|e| {
                 anyhow!("camera {index} sent a frame that could not be decoded: {e}")
