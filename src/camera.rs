@@ -1,8 +1,9 @@
 //! The webcam, through nokhwa, as a [`FrameSource`].
 //!
 //! When the camera delivers MJPEG and the stream is JPEG, its frames go on
-//! the wire untouched. Otherwise they are decoded to RGB and, for a JPEG
-//! stream, encoded once.
+//! the wire as they are, but for the standard Huffman tables put in when
+//! the camera leaves them out (`mjpeg`). Otherwise they are decoded to RGB
+//! and, for a JPEG stream, encoded once.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use nokhwa::utils::{
 
 use crate::capture::SourceFactory;
 use crate::codec;
+use crate::mjpeg;
 use crate::source::{Frame, FrameSource, SourceConfig, TestPattern, now_us};
 use crate::wire::{Codec, StreamInfo};
 
@@ -62,11 +64,12 @@ impl FrameSource for CameraSource {
             .frame()
             .map_err(|e| anyhow!("camera {index} stopped delivering frames: {e}"))?;
         let captured_us = now_us();
-        // The camera's MJPEG is copied once, straight into the shared frame.
+        // The camera's MJPEG is copied once, straight into the shared frame,
+        // with the standard Huffman tables when the camera leaves them out.
         let data: Arc<[u8]> = if self.info.codec == Codec::Jpeg
             && buffer.source_frame_format() == FrameFormat::MJPEG
         {
-            Arc::from(buffer.buffer())
+            mjpeg::shared_with_standard_tables(buffer.buffer())
         } else {
             let rgb = buffer.decode_image::<RgbFormat>().map_err(|e| {
                 anyhow!("camera {index} sent a frame that could not be decoded: {e}")
@@ -78,6 +81,7 @@ impl FrameSource for CameraSource {
 }
 
 fn open_camera(index: u32, config: &SourceConfig) -> Result<Camera> {
+    ask_for_access()?;
     let found = nokhwa::query(ApiBackend::Auto).unwrap_or_default();
     if found.is_empty() {
         return Err(anyhow!(
@@ -184,6 +188,7 @@ pub fn prepare(choice: SourceChoice, config: SourceConfig) -> Result<(StreamInfo
 
 /// Describes every camera found: index, name and formats, one per line.
 pub fn describe_cameras() -> Result<String> {
+    ask_for_access()?;
     let found = nokhwa::query(ApiBackend::Auto).context("could not look for cameras")?;
     if found.is_empty() {
         return Ok("no cameras found (use --source test to stream a test pattern)\n".into());
@@ -210,6 +215,71 @@ pub fn describe_cameras() -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Asks for camera access where the system wants it before nokhwa's
+/// first call: on macOS; elsewhere this does nothing.
+fn ask_for_access() -> Result<()> {
+    #[cfg(target_os = "macos")]
+    access::ask()?;
+    Ok(())
+}
+
+/// macOS lets a program use a camera only once the person has allowed it,
+/// and nokhwa must ask for that (`nokhwa_initialize`) before any other
+/// call. Built in tests elsewhere too, where nokhwa answers yes at once.
+#[cfg(any(target_os = "macos", test))]
+mod access {
+    use std::sync::{OnceLock, mpsc};
+    use std::time::Duration;
+
+    use anyhow::{Result, bail};
+
+    use crate::limits;
+
+    /// What the person said.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Answer {
+        /// Access is allowed, now or before.
+        Allowed,
+        /// The person refused, now or before.
+        Denied,
+        /// No answer came in time.
+        Unanswered,
+    }
+
+    /// Asks once per process and says where to allow access if refused.
+    pub fn ask() -> Result<()> {
+        static ANSWER: OnceLock<Answer> = OnceLock::new();
+        let request = |tx: mpsc::Sender<bool>| {
+            nokhwa::nokhwa_initialize(move |allowed| {
+                let _ = tx.send(allowed);
+            });
+        };
+        let limit = limits::CAMERA_ACCESS_TIMEOUT;
+        match ANSWER.get_or_init(|| answer_within(request, limit)) {
+            Answer::Allowed => Ok(()),
+            Answer::Denied => bail!(
+                "camwire may not use the camera: allow it for this terminal in System Settings, Privacy & Security, Camera, then start again"
+            ),
+            Answer::Unanswered => bail!(
+                "no answer within {} s to whether camwire may use the camera: allow it in System Settings, Privacy & Security, Camera",
+                limit.as_secs()
+            ),
+        }
+    }
+
+    /// Makes `request`, which answers on the channel it is given, and
+    /// waits for the answer at most `limit`.
+    pub fn answer_within(request: impl FnOnce(mpsc::Sender<bool>), limit: Duration) -> Answer {
+        let (tx, rx) = mpsc::channel();
+        request(tx);
+        match rx.recv_timeout(limit) {
+            Ok(true) => Answer::Allowed,
+            Ok(false) => Answer::Denied,
+            Err(_) => Answer::Unanswered,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -263,6 +333,29 @@ mod tests {
     fn an_unlisted_size_gets_the_nearest() {
         let best = choose_format(&offered(), &config(1280, 800, 30)).unwrap();
         assert_eq!(best, format(1280, 720, FrameFormat::MJPEG, 30));
+    }
+
+    #[test]
+    fn camera_access_waits_for_an_answer_from_any_thread_but_not_forever() {
+        use access::{Answer, answer_within};
+        use std::time::Duration;
+        let long = Duration::from_secs(30);
+        let from_thread = |allowed| {
+            move |tx: std::sync::mpsc::Sender<bool>| {
+                std::thread::spawn(move || tx.send(allowed).unwrap());
+            }
+        };
+        assert_eq!(answer_within(from_thread(true), long), Answer::Allowed);
+        assert_eq!(answer_within(from_thread(false), long), Answer::Denied);
+        assert_eq!(answer_within(drop, long), Answer::Unanswered);
+        let kept = std::sync::Mutex::new(Vec::new());
+        let silent = |tx| kept.lock().unwrap().push(tx);
+        assert_eq!(
+            answer_within(silent, Duration::from_millis(10)),
+            Answer::Unanswered
+        );
+        // Off macOS nokhwa needs no permission and says so at once.
+        access::ask().unwrap();
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Encoding uses mozjpeg (libjpeg-turbo's SIMD code, which nokhwa already
 //! builds) at its fastest settings. Decoding a peer's JPEG uses zune-jpeg,
 //! which is pure, memory-safe Rust: a hostile stream cannot reach C code.
+//! A frame without Huffman tables, as many webcams send, is decoded with
+//! the standard ones (`mjpeg`), whoever sent it.
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -13,6 +15,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use crate::mjpeg;
 use crate::wire::{Codec, StreamInfo};
 
 /// Encodes packed RGB pixels in the stream's codec.
@@ -66,6 +69,9 @@ pub enum DecodeError {
 pub struct Decoder {
     info: StreamInfo,
     rgb: Vec<u8>,
+    /// A frame that came without Huffman tables, with them put in: at
+    /// most its length plus [`mjpeg::STANDARD_TABLES_LEN`].
+    fixed: Vec<u8>,
 }
 
 impl Decoder {
@@ -74,6 +80,7 @@ impl Decoder {
         Decoder {
             info,
             rgb: Vec::new(),
+            fixed: Vec::new(),
         }
     }
 
@@ -100,6 +107,14 @@ impl Decoder {
     }
 
     fn decode_jpeg(&mut self, data: &[u8]) -> Result<(), DecodeError> {
+        let data = match mjpeg::spliced(data) {
+            Some(pieces) => {
+                self.fixed.clear();
+                pieces.iter().for_each(|p| self.fixed.extend_from_slice(p));
+                &self.fixed[..]
+            }
+            None => data,
+        };
         let (width, height) = (self.info.width as usize, self.info.height as usize);
         let options = DecoderOptions::default()
             .jpeg_set_out_colorspace(ColorSpace::RGB)
@@ -231,6 +246,28 @@ mod tests {
             .sum::<i32>() as f64
             / rgb.len() as f64;
         assert!(mean_error < 6.0, "mean error {mean_error}");
+    }
+
+    #[test]
+    fn jpeg_without_huffman_tables_decodes_like_the_original_into_one_buffer() {
+        let jpeg = encode(&info(Codec::Jpeg), &pattern_rgb(64, 48, 1), 80).unwrap();
+        let stripped = mjpeg::strip_huffman_tables(&jpeg);
+        let mut decoder = Decoder::new(info(Codec::Jpeg));
+        let (mut want, mut got) = (vec![0; 64 * 48], vec![0; 64 * 48]);
+        decoder.decode(&jpeg, &mut want).unwrap();
+        assert_eq!(
+            decoder.fixed.capacity(),
+            0,
+            "a frame with tables is not copied"
+        );
+        decoder.decode(&stripped, &mut got).unwrap();
+        assert_eq!(got, want);
+        let warm = (decoder.fixed.as_ptr(), decoder.fixed.capacity());
+        assert!(warm.1 >= stripped.len() + mjpeg::STANDARD_TABLES_LEN);
+        got.fill(0);
+        decoder.decode(&stripped, &mut got).unwrap();
+        assert_eq!(got, want);
+        assert_eq!((decoder.fixed.as_ptr(), decoder.fixed.capacity()), warm);
     }
 
     #[test]

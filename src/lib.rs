@@ -7,6 +7,7 @@
 //! - [`wire`]: the messages and their encoding (bincode 2 lives only here).
 //! - [`limits`]: every limit and timeout, as named constants.
 //! - [`codec`]: frames to JPEG or raw bytes, and back to display pixels.
+//! - [`mjpeg`]: the standard Huffman tables a webcam's MJPEG frame leaves out.
 //! - [`source`]: the frame source trait and the moving test pattern.
 //! - [`camera`]: the webcam through nokhwa.
 //! - [`cli`]: the source flags both binaries share.
@@ -38,6 +39,7 @@ pub mod guesses;
 pub mod handshake;
 pub mod hub;
 pub mod limits;
+pub mod mjpeg;
 pub mod net;
 pub mod opening;
 pub mod preview;

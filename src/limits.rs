@@ -110,3 +110,7 @@ pub const TURN_AWAY_TIMEOUT: Duration = Duration::from_secs(1);
 /// enough to stay in the processor's cache, so a frame goes out while the
 /// rest of it is sealed, without a frame-sized buffer per viewer.
 pub const SEAL_CHUNK: usize = 256 * 1024;
+
+/// How long camwire waits for the person to answer macOS's question
+/// whether it may use the camera, before it says where to allow it.
+pub const CAMERA_ACCESS_TIMEOUT: Duration = Duration::from_secs(60);

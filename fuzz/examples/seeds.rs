@@ -28,6 +28,21 @@ fn dir(target: &str) -> PathBuf {
     dir
 }
 
+/// `jpeg` without its DHT segments, as many webcams send frames.
+fn strip_huffman_tables(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut at = 2;
+    while jpeg[at + 1] != 0xDA {
+        let end = at + 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        if jpeg[at + 1] != 0xC4 {
+            out.extend_from_slice(&jpeg[at..end]);
+        }
+        at = end;
+    }
+    out.extend_from_slice(&jpeg[at..]);
+    out
+}
+
 fn main() {
     let jpeg_sizes = [
         (1, 1),
@@ -48,6 +63,13 @@ fn main() {
             input.extend_from_slice(&((h - 1) as u16).to_le_bytes());
             input.extend_from_slice(&jpeg);
             write(&jpeg_dir, &format!("{w}x{h}-q{quality}.jpg.in"), &input);
+            input.truncate(4);
+            input.extend_from_slice(&strip_huffman_tables(&jpeg));
+            write(
+                &jpeg_dir,
+                &format!("{w}x{h}-q{quality}-no-dht.jpg.in"),
+                &input,
+            );
         }
     }
 

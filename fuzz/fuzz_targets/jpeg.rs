@@ -2,10 +2,15 @@
 //!
 //! Input layout: bytes 0..2 and 2..4 are the width and height (little-endian,
 //! mapped into 1..=256), the rest is the frame's data. The result is ignored;
-//! the decoder must not panic.
+//! the decoder must not panic. The same data also goes through
+//! `mjpeg::with_standard_tables`, which must borrow it unchanged or add
+//! exactly one table segment, after which the image has tables.
 #![no_main]
 
+use std::borrow::Cow;
+
 use camwire::codec::Decoder;
+use camwire::mjpeg;
 use camwire::wire::{Codec, StreamInfo};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,5 +28,15 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut out = vec![0u32; width as usize * height as usize];
     let mut decoder = Decoder::new(info);
-    let _ = decoder.decode(&input[4..], &mut out);
+    let data = &input[4..];
+    let _ = decoder.decode(data, &mut out);
+    match mjpeg::with_standard_tables(data) {
+        Cow::Borrowed(same) => assert!(std::ptr::eq(same, data)),
+        Cow::Owned(fixed) => {
+            assert!(!mjpeg::has_huffman_tables(data));
+            assert_eq!(fixed.len(), data.len() + mjpeg::STANDARD_TABLES_LEN);
+            assert!(mjpeg::has_huffman_tables(&fixed));
+            assert_eq!(*mjpeg::shared_with_standard_tables(data), fixed[..]);
+        }
+    }
 });
