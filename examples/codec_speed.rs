@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use camwire::codec::{Decoder, encode_jpeg};
 use camwire::limits::SEAL_CHUNK;
 use camwire::source::pattern_rgb;
-use camwire::wire::{Codec, StreamInfo};
+use camwire::wire::{Codec, FrameKind, StreamInfo};
 
 const SIZES: [(u32, u32); 3] = [(640, 480), (1280, 720), (1920, 1080)];
 const QUALITY: u8 = 80;
@@ -126,7 +126,7 @@ fn main() {
         };
         let mut decoder = Decoder::new(info);
         let mut pixels = vec![0u32; (width * height) as usize];
-        let decode = time(|| decoder.decode(&jpeg, &mut pixels).unwrap());
+        let decode = time(|| decoder.decode(&jpeg, FrameKind::KEY, &mut pixels).unwrap());
         println!(
             "| {width}x{height} | {} | {} | {} | {} |",
             jpeg.len(),

@@ -15,9 +15,8 @@ use nokhwa::utils::{
 };
 
 use crate::capture::SourceFactory;
-use crate::codec;
 use crate::mjpeg;
-use crate::source::{Frame, FrameSource, SourceConfig, TestPattern, now_us};
+use crate::source::{Captured, Frame, FrameSource, SourceConfig, TestPattern, now_us};
 use crate::wire::{Codec, StreamInfo};
 
 /// A webcam that is open and streaming.
@@ -25,7 +24,6 @@ pub struct CameraSource {
     camera: Camera,
     index: u32,
     info: StreamInfo,
-    quality: u8,
 }
 
 impl CameraSource {
@@ -40,7 +38,6 @@ impl CameraSource {
             camera,
             index,
             info,
-            quality: config.quality,
         })
     }
 
@@ -66,17 +63,20 @@ impl FrameSource for CameraSource {
         let captured_us = now_us();
         // The camera's MJPEG is copied once, straight into the shared frame,
         // with the standard Huffman tables when the camera leaves them out.
-        let data: Arc<[u8]> = if self.info.codec == Codec::Jpeg
+        let content = if self.info.codec == Codec::Jpeg
             && buffer.source_frame_format() == FrameFormat::MJPEG
         {
-            mjpeg::shared_with_standard_tables(buffer.buffer())
+            Captured::Coded(mjpeg::shared_with_standard_tables(buffer.buffer()))
         } else {
             let rgb = buffer.decode_image::<RgbFormat>().map_err(|e| {
                 anyhow!("camera {index} sent a frame that could not be decoded: {e}")
             })?;
-            Arc::from(codec::encode(&self.info, rgb.as_raw(), self.quality)?)
+            Captured::Rgb(Arc::from(rgb.into_raw()))
         };
-        Ok(Frame { captured_us, data })
+        Ok(Frame {
+            captured_us,
+            content,
+        })
     }
 }
 

@@ -7,9 +7,10 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Result;
 
+use crate::codec::{self, EncoderConfig, FrameEncoder, Image};
 use crate::hub::{End, Hub, Packet};
-use crate::source::FrameSource;
-use crate::wire::{self, StreamInfo};
+use crate::source::{Captured, FrameSource};
+use crate::wire::{self, FrameKind};
 
 /// Opens the frame source; called on the capture thread each time capture
 /// starts, because a camera must live on the thread that uses it.
@@ -18,8 +19,9 @@ pub type SourceFactory = Box<dyn Fn() -> Result<Box<dyn FrameSource>> + Send>;
 /// What the capture thread needs to know.
 #[derive(Debug, Clone, Copy)]
 pub struct CaptureConfig {
-    /// The stream as announced; the source must keep to it.
-    pub info: StreamInfo,
+    /// The encoder for the stream as announced; the source must keep to
+    /// the stream's size.
+    pub encoder: EncoderConfig,
     /// Frames per second; 0 waits for each frame to be taken.
     pub fps: u32,
     /// End the stream after this many frames; 0 never.
@@ -63,13 +65,15 @@ fn capture_loop(
             Ok(source) => source,
             Err(e) => return End::Failed(format!("{e:#}")),
         };
-        if source.info() != config.info {
+        let info = config.encoder.info;
+        if source.info() != info {
             return End::Failed(format!(
-                "the source changed its format to {:?} after the stream was announced as {:?}",
+                "the source changed its format to {:?} after the stream was announced as {info:?}",
                 source.info(),
-                config.info
             ));
         }
+        // A session's encoder starts afresh, so its first frame is a keyframe.
+        let mut encoder = codec::encoder(&config.encoder);
         let mut first = true;
         while hub.viewers() > 0 && hub.ended().is_none() {
             // A session's first frame waits for a viewer ready to take it;
@@ -87,11 +91,17 @@ fn capture_loop(
                 Ok(frame) => frame,
                 Err(e) => return End::Failed(format!("{e:#}")),
             };
-            let header = wire::frame_header(seq, frame.captured_us, &frame.data);
+            let keyframe = hub.take_keyframe_request();
+            let (data, kind) = match encode(&mut *encoder, frame.content, keyframe) {
+                Ok(encoded) => encoded,
+                Err(e) => return End::Failed(format!("{e:#}")),
+            };
+            let header = wire::frame_header(seq, frame.captured_us, kind, &data);
             hub.publish(Packet {
                 seq,
+                kind,
                 header,
-                data: frame.data,
+                data,
             });
             seq += 1;
             if hub.remote_viewers() > 0 {
@@ -107,6 +117,22 @@ fn capture_loop(
     End::Clean
 }
 
+/// What goes on the wire for `content`: a coded frame as it is, a picture
+/// through the encoder (as a keyframe when `keyframe`).
+fn encode(
+    encoder: &mut dyn FrameEncoder,
+    content: Captured,
+    keyframe: bool,
+) -> Result<(Arc<[u8]>, FrameKind)> {
+    match content {
+        Captured::Coded(data) => Ok((data, FrameKind::KEY)),
+        Captured::Rgb(rgb) => {
+            let encoded = encoder.encode(&Image::Rgb(&rgb), keyframe)?;
+            Ok((Arc::from(encoded.data), encoded.kind))
+        }
+    }
+}
+
 /// The message a panic carried, if it was text.
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -120,18 +146,17 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
     use crate::camera::{self, SourceChoice};
-    use crate::hub::Next;
+    use crate::hub::{Cursor, Next};
     use crate::source::SourceConfig;
     use crate::wire::Codec;
 
     /// Takes `count` frames from `hub` (all of them when `None`), as a new
     /// viewer; returns how many came before the end.
     fn take(hub: &Hub, count: Option<usize>) -> usize {
-        let (mut taken, mut last) = (0, None);
+        let (mut taken, mut cursor) = (0, Cursor::new());
         while count.is_none_or(|count| taken < count) {
-            match hub.next_for(last) {
-                Next::Frame(packet) => last = Some(packet.seq),
-                Next::End(_) => break,
+            if let Next::End(_) = hub.next_for(&mut cursor) {
+                break;
             }
             taken += 1;
         }
@@ -151,7 +176,7 @@ mod tests {
         let hub = Arc::new(Hub::new());
         hub.join_local();
         let config = CaptureConfig {
-            info,
+            encoder: source.encoder(info),
             fps: 0,
             max_frames: 3,
         };

@@ -4,14 +4,33 @@
 //! it; each viewer thread takes it when it is ready to send another and skips
 //! whatever it missed meanwhile. So a slow viewer never slows the capture or
 //! the other viewers, and no queue of stale frames can build up here.
+//!
+//! A viewer takes only a frame it can decode: each viewer's [`Cursor`]
+//! follows which frames it took and which it skipped (the hub remembers the
+//! kind of the last [`RECENT_KINDS`] frames, not their pixels), and a frame
+//! whose reference the viewer skipped is skipped too, with a keyframe asked
+//! for. With raw and JPEG every frame is a keyframe, so a viewer always
+//! takes the newest.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::wire::FrameKind;
+
+/// Frames whose kind the hub remembers, for viewers that skipped them.
+pub const RECENT_KINDS: usize = 256;
+
+/// Temporal layers a cursor follows; frames of higher layers count as the
+/// top one.
+pub const LAYERS: usize = 4;
 
 /// One frame, serialized once and shared by every viewer that sends it.
 #[derive(Debug)]
 pub struct Packet {
     /// The frame's sequence number.
     pub seq: u64,
+    /// Whether it is a keyframe, and its layer.
+    pub kind: FrameKind,
     /// The message body up to the pixels (see `wire::frame_header`).
     pub header: Vec<u8>,
     /// The encoded pixels, the rest of the body.
@@ -39,8 +58,14 @@ pub enum Next {
 #[derive(Debug, Default)]
 struct State {
     latest: Option<Arc<Packet>>,
-    /// Whether some viewer has taken `latest`.
+    /// Sequence numbers and kinds of the frames published last, oldest
+    /// first.
+    recent: VecDeque<(u64, FrameKind)>,
+    /// Whether some viewer has taken `latest`, or skipped it for want of a
+    /// reference.
     taken: bool,
+    /// Whether a viewer skipped a frame it could not decode.
+    keyframe_wanted: bool,
     viewers: usize,
     /// Viewers on this machine (a preview), counted in `viewers` too.
     local: usize,
@@ -111,9 +136,19 @@ impl Hub {
     /// Replaces the newest frame.
     pub fn publish(&self, packet: Packet) {
         let mut state = self.lock();
+        if state.recent.len() == RECENT_KINDS {
+            state.recent.pop_front();
+        }
+        state.recent.push_back((packet.seq, packet.kind));
         state.latest = Some(Arc::new(packet));
         state.taken = false;
         self.changed.notify_all();
+    }
+
+    /// Whether some viewer has asked for a keyframe since this was last
+    /// asked; asking clears it.
+    pub fn take_keyframe_request(&self) -> bool {
+        std::mem::take(&mut self.lock().keyframe_wanted)
     }
 
     /// Forgets the newest frame, so a viewer that comes later does not get
@@ -157,29 +192,35 @@ impl Hub {
         state.taken && state.viewers > 0 && state.end.is_none()
     }
 
-    /// Blocks until there is a frame newer than `last_seq`, or the stream
-    /// ended. A newer frame comes first, so the last frame is never lost.
-    pub fn next_for(&self, last_seq: Option<u64>) -> Next {
-        let is_new = |s: &State| {
-            s.latest
-                .as_ref()
-                .is_some_and(|p| last_seq.is_none_or(|last| p.seq > last))
-        };
+    /// Blocks until there is a frame newer than the last one `cursor` saw
+    /// that it can decode, or the stream ended. A newer frame comes first,
+    /// so the last frame is never lost.
+    pub fn next_for(&self, cursor: &mut Cursor) -> Next {
         let mut state = self.lock();
         state.waiting += 1;
         self.changed.notify_all();
-        let mut state = self
-            .changed
-            .wait_while(state, |s| !is_new(s) && s.end.is_none())
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.waiting -= 1;
-        if is_new(&state) {
-            state.taken = true;
-            self.changed.notify_all();
-            let packet = state.latest.clone().expect("checked above");
-            return Next::Frame(packet);
+        loop {
+            if let Some(packet) = state.latest.clone().filter(|p| cursor.is_before(p.seq)) {
+                cursor.catch_up(&state.recent, packet.seq);
+                state.taken = true;
+                self.changed.notify_all();
+                if cursor.can_decode(packet.kind) {
+                    cursor.took(packet.seq, packet.kind);
+                    state.waiting -= 1;
+                    return Next::Frame(packet);
+                }
+                cursor.skipped(packet.seq, packet.kind);
+                state.keyframe_wanted = true;
+            }
+            if let Some(end) = state.end.clone() {
+                state.waiting -= 1;
+                return Next::End(end);
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        Next::End(state.end.clone().expect("checked above"))
     }
 
     fn wait_until(&self, ready: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
@@ -196,13 +237,86 @@ impl Hub {
     }
 }
 
+/// What one viewer took of the stream, so that it takes only frames it
+/// can decode.
+///
+/// `holds[t]` says whether the viewer has the newest frame of any layer
+/// below `t`: what a frame of layer `t` needs (and a layer-0 frame needs
+/// the newest layer-0 frame, `holds[1]`). A new cursor holds nothing, so
+/// it starts at a keyframe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    last: Option<u64>,
+    holds: [bool; LAYERS + 1],
+}
+
+impl Cursor {
+    /// A cursor for a viewer that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The sequence number of the last frame it took or skipped.
+    pub fn last(&self) -> Option<u64> {
+        self.last
+    }
+
+    fn is_before(&self, seq: u64) -> bool {
+        self.last.is_none_or(|last| seq > last)
+    }
+
+    /// Whether a frame of `kind` can be decoded after what was taken.
+    pub fn can_decode(&self, kind: FrameKind) -> bool {
+        kind.key || self.holds[usize::from(kind.layer).clamp(1, LAYERS)]
+    }
+
+    /// Counts a frame taken: it is now the newest of its layer held.
+    pub fn took(&mut self, seq: u64, kind: FrameKind) {
+        self.mark(kind, true);
+        self.last = Some(seq);
+    }
+
+    /// Counts a frame skipped: the newest of its layer is one not held.
+    pub fn skipped(&mut self, seq: u64, kind: FrameKind) {
+        self.mark(kind, false);
+        self.last = Some(seq);
+    }
+
+    fn mark(&mut self, kind: FrameKind, held: bool) {
+        let layer = usize::from(kind.layer).min(LAYERS);
+        self.holds[layer + 1..].fill(held);
+    }
+
+    /// Counts as skipped every frame published after the last one seen and
+    /// before `seq`; when `recent` no longer reaches back that far, nothing
+    /// is held any more.
+    fn catch_up(&mut self, recent: &VecDeque<(u64, FrameKind)>, seq: u64) {
+        let Some(last) = self.last else { return };
+        let reaches = recent
+            .front()
+            .is_some_and(|&(oldest, _)| oldest <= last + 1);
+        if !reaches {
+            self.holds.fill(false);
+        }
+        for &(skipped, kind) in recent.iter().filter(|(s, _)| *s > last && *s < seq) {
+            self.mark(kind, false);
+            self.last = Some(skipped);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn packet(seq: u64) -> Packet {
+        packet_of(seq, FrameKind::KEY)
+    }
+
+    fn packet_of(seq: u64, kind: FrameKind) -> Packet {
         Packet {
             seq,
+            kind,
             header: Vec::new(),
             data: Arc::from(&[][..]),
         }
@@ -222,9 +336,10 @@ mod tests {
         for seq in 0..5 {
             hub.publish(packet(seq));
         }
-        assert_eq!(seq_of(hub.next_for(None)), 4);
+        let mut cursor = Cursor::new();
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), 4);
         hub.publish(packet(5));
-        assert_eq!(seq_of(hub.next_for(Some(4))), 5);
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), 5);
     }
 
     #[test]
@@ -233,8 +348,9 @@ mod tests {
         hub.join();
         hub.publish(packet(0));
         hub.end(End::Clean);
-        assert_eq!(seq_of(hub.next_for(None)), 0);
-        assert!(matches!(hub.next_for(Some(0)), Next::End(End::Clean)));
+        let mut cursor = Cursor::new();
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), 0);
+        assert!(matches!(hub.next_for(&mut cursor), Next::End(End::Clean)));
     }
 
     #[test]
@@ -242,7 +358,7 @@ mod tests {
         let hub = Hub::new();
         hub.join();
         hub.publish(packet(0));
-        hub.next_for(None);
+        hub.next_for(&mut Cursor::new());
         assert!(hub.wait_taken());
         hub.leave();
         hub.publish(packet(1));
@@ -255,7 +371,7 @@ mod tests {
         hub.join();
         let viewer = {
             let hub = Arc::clone(&hub);
-            std::thread::spawn(move || seq_of(hub.next_for(None)))
+            std::thread::spawn(move || seq_of(hub.next_for(&mut Cursor::new())))
         };
         assert!(hub.wait_ready());
         hub.publish(packet(0));
@@ -279,5 +395,94 @@ mod tests {
         hub.end(End::Clean);
         assert_eq!(hub.ended(), Some(End::Failed("camera gone".into())));
         assert!(!hub.wait_for_viewers());
+    }
+
+    /// Layers of a three-layer temporal pattern: T0 T2 T1 T2, repeated.
+    fn layered(seq: u64) -> FrameKind {
+        match seq {
+            0 => FrameKind::KEY,
+            s => FrameKind::delta([0, 2, 1, 2][(s % 4) as usize]),
+        }
+    }
+
+    /// Feeds `cursor` frames `0..n`, of which it takes those `takes`
+    /// accepts and can decode; returns the ones it took.
+    fn follow(cursor: &mut Cursor, n: u64, takes: impl Fn(u64) -> bool) -> Vec<u64> {
+        let mut took = Vec::new();
+        for seq in 0..n {
+            let kind = layered(seq);
+            if takes(seq) && cursor.can_decode(kind) {
+                cursor.took(seq, kind);
+                took.push(seq);
+            } else {
+                cursor.skipped(seq, kind);
+            }
+        }
+        took
+    }
+
+    #[test]
+    fn dropping_the_top_layer_keeps_the_rest_decodable() {
+        let mut cursor = Cursor::new();
+        let took = follow(&mut cursor, 12, |seq| layered(seq).layer < 2);
+        assert_eq!(took, vec![0, 2, 4, 6, 8, 10]);
+    }
+
+    #[test]
+    fn missing_a_middle_layer_frame_breaks_the_top_layer_until_the_next() {
+        let mut cursor = Cursor::new();
+        // Frame 2 (T1) is skipped: frame 3 (T2) needs it, frame 4 (T0) not,
+        // and frame 5 (T2) needs frame 4, which was taken.
+        let took = follow(&mut cursor, 8, |seq| seq != 2);
+        assert_eq!(took, vec![0, 1, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn missing_a_base_layer_frame_waits_for_a_keyframe() {
+        let mut cursor = Cursor::new();
+        let took = follow(&mut cursor, 12, |seq| seq != 4);
+        assert_eq!(took, vec![0, 1, 2, 3]);
+        assert!(cursor.can_decode(FrameKind::KEY));
+        assert!(
+            !Cursor::new().can_decode(FrameKind::delta(0)),
+            "a new viewer starts at a key"
+        );
+    }
+
+    #[test]
+    fn a_viewer_skips_what_it_cannot_decode_and_asks_for_a_keyframe() {
+        let hub = Arc::new(Hub::new());
+        hub.join();
+        let mut cursor = Cursor::new();
+        hub.publish(packet_of(0, FrameKind::KEY));
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), 0);
+        // While the viewer was busy, a base-layer frame came and went.
+        hub.publish(packet_of(1, FrameKind::delta(0)));
+        hub.publish(packet_of(2, FrameKind::delta(0)));
+        let viewer = std::thread::spawn({
+            let hub = Arc::clone(&hub);
+            move || seq_of(hub.next_for(&mut cursor))
+        });
+        assert!(hub.wait_taken(), "the undecodable frame is passed over");
+        assert!(hub.take_keyframe_request());
+        assert!(!hub.take_keyframe_request(), "asking clears the request");
+        hub.publish(packet_of(3, FrameKind::KEY));
+        assert_eq!(viewer.join().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_viewer_that_missed_more_than_the_hub_remembers_waits_for_a_keyframe() {
+        let hub = Hub::new();
+        hub.join();
+        let mut cursor = Cursor::new();
+        hub.publish(packet_of(0, FrameKind::KEY));
+        hub.next_for(&mut cursor);
+        for seq in 1..=RECENT_KINDS as u64 + 1 {
+            hub.publish(packet_of(seq, FrameKind::delta(3)));
+        }
+        let next = RECENT_KINDS as u64 + 2;
+        hub.publish(packet_of(next, FrameKind::delta(1)));
+        hub.publish(packet_of(next + 1, FrameKind::KEY));
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), next + 1);
     }
 }

@@ -288,7 +288,7 @@ mod tests {
     use super::*;
     use crate::codec::{Decoder, encode_jpeg};
     use crate::source::pattern_rgb;
-    use crate::wire::{Codec, StreamInfo};
+    use crate::wire::{Codec, FrameKind, StreamInfo};
 
     const SOS_ONLY: [u8; 6] = [0xFF, SOI, 0xFF, SOS, 0x00, 0x02];
 
@@ -320,7 +320,9 @@ mod tests {
             codec: Codec::Jpeg,
         };
         let mut out = vec![0; width as usize * height as usize];
-        Decoder::new(info).decode(jpeg, &mut out).unwrap();
+        Decoder::new(info)
+            .decode(jpeg, FrameKind::KEY, &mut out)
+            .unwrap();
         out
     }
 

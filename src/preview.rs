@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 
 use crate::codec::{DecodeError, Decoder};
 use crate::display::{Labels, Slot};
-use crate::hub::{Hub, Next};
+use crate::hub::{Cursor, Hub, Next};
 use crate::receiver::{Picture, Screen};
 use crate::wire::StreamInfo;
 
@@ -23,11 +23,10 @@ pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()>
         let mut screen = Arc::clone(&slot);
         let mut decoder = Decoder::new(info);
         let (width, height) = (info.width as usize, info.height as usize);
-        let mut last = None;
-        while let Next::Frame(packet) = hub.next_for(last) {
-            last = Some(packet.seq);
+        let mut cursor = Cursor::new();
+        while let Next::Frame(packet) = hub.next_for(&mut cursor) {
             let mut pixels = screen.buffer(width * height);
-            match decoder.decode(&packet.data, &mut pixels) {
+            match decoder.decode(&packet.data, packet.kind, &mut pixels) {
                 Ok(()) => {
                     mirror(&mut pixels, width);
                     screen.present(Picture {

@@ -182,12 +182,13 @@ impl Incoming {
                     .open(body)
                     .map_err(|e| anyhow!("the stream from {} ended: {e}", self.peer))?,
             };
-            let (seq, captured_us, data) = match wire::decode(body) {
+            let (seq, captured_us, kind, data) = match wire::decode(body) {
                 Ok(Message::Frame {
                     seq,
                     captured_us,
+                    kind,
                     data,
-                }) => (seq, captured_us, data),
+                }) => (seq, captured_us, kind, data),
                 Ok(Message::End) => return Ok(Outcome::SenderEnded),
                 Ok(Message::Error { reason }) => bail!("{}: {}", self.peer, printable(&reason)),
                 Ok(_) => bail!("{} broke the protocol: a second announcement", self.peer),
@@ -198,7 +199,7 @@ impl Incoming {
                 .frame_arrived(seq, body_len, first_byte)
                 .map_err(|e| anyhow!("{} broke the protocol: {e}", self.peer))?;
             let mut buf = screen.buffer(pixels);
-            match decoder.decode(data, &mut buf) {
+            match decoder.decode(data, kind, &mut buf) {
                 Ok(()) => {}
                 Err(DecodeError::Corrupt(why)) => {
                     let skipped = lock(stats).frame_undecodable();

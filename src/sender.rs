@@ -17,6 +17,7 @@ use anyhow::{Result, anyhow};
 
 use crate::call::{self, Call};
 use crate::capture::{CaptureConfig, SourceFactory, spawn_capture};
+use crate::codec::EncoderConfig;
 use crate::guesses::{GuessLimiter, Limited};
 use crate::hub::{End, Hub};
 use crate::limits;
@@ -30,6 +31,8 @@ use crate::wire::{Message, StreamInfo};
 pub struct SenderConfig {
     /// The stream every viewer is told about.
     pub info: StreamInfo,
+    /// JPEG quality, 1 to 100, for pictures the sender encodes.
+    pub quality: u8,
     /// Frames per second asked of the source; 0 means a new frame is made
     /// only once a viewer has taken the last one.
     pub fps: u32,
@@ -368,7 +371,10 @@ impl SenderConfig {
     /// The part of this configuration the capture thread uses.
     pub fn capture(&self) -> CaptureConfig {
         CaptureConfig {
-            info: self.info,
+            encoder: EncoderConfig {
+                info: self.info,
+                quality: self.quality,
+            },
             fps: self.fps,
             max_frames: self.max_frames,
         }

@@ -1,8 +1,8 @@
 //! Where frames come from: the [`FrameSource`] trait and the test pattern.
 //!
-//! A source hands out frames already encoded in the stream's codec, so the
-//! sender serializes them without looking inside. The webcam lives in
-//! `camera`; everything here runs on any machine.
+//! A source hands out pictures for the capture thread's encoder, or frames
+//! already in the stream's codec when every frame of it is a keyframe. The
+//! webcam lives in `camera`; everything here runs on any machine.
 
 use std::sync::Arc;
 use std::thread;
@@ -10,19 +10,31 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use crate::codec;
+use crate::codec::{self, EncoderConfig, Image};
 use crate::wire::{Codec, StreamInfo};
 
 /// How many distinct pictures the test pattern cycles through.
 pub const PATTERN_FRAMES: usize = 12;
 
-/// One captured frame, encoded in the stream's codec.
+/// One captured frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
     /// Capture time in microseconds since the Unix epoch.
     pub captured_us: u64,
-    /// The encoded pixels, shared with every viewer that sends them.
-    pub data: Arc<[u8]>,
+    /// Its pixels, encoded already or not.
+    pub content: Captured,
+}
+
+/// What a source hands out: a picture for the encoder, or a frame already
+/// in the stream's codec.
+#[derive(Debug, Clone)]
+pub enum Captured {
+    /// A keyframe already in the stream's codec (a camera's MJPEG for a
+    /// JPEG stream, the test pattern's frames encoded once), which goes on
+    /// the wire as it is. Only for codecs whose every frame is a keyframe.
+    Coded(Arc<[u8]>),
+    /// Packed RGB of the stream's size, for the encoder.
+    Rgb(Arc<[u8]>),
 }
 
 /// Something that makes frames: a webcam or the test pattern.
@@ -52,6 +64,16 @@ pub struct SourceConfig {
     pub quality: u8,
 }
 
+impl SourceConfig {
+    /// What the encoder of a stream of `info` made from this is told.
+    pub fn encoder(&self, info: StreamInfo) -> EncoderConfig {
+        EncoderConfig {
+            info,
+            quality: self.quality,
+        }
+    }
+}
+
 /// Microseconds since the Unix epoch, now.
 pub fn now_us() -> u64 {
     SystemTime::now()
@@ -62,14 +84,15 @@ pub fn now_us() -> u64 {
 /// A moving test pattern: shaded, speckled colour bars with an inverted band
 /// that walks down the picture, one step per frame.
 ///
-/// Its [`PATTERN_FRAMES`] pictures are made and encoded once, at start, so a
-/// frame costs nothing and benchmarks measure the transport alone.
+/// Its [`PATTERN_FRAMES`] pictures are made once, at start, and for a codec
+/// whose every frame is a keyframe also encoded once, so a frame costs
+/// nothing and benchmarks measure the transport alone.
 ///
 /// Cloning shares the pictures, so each capture session starts at once.
 #[derive(Clone)]
 pub struct TestPattern {
     info: StreamInfo,
-    frames: Arc<[Arc<[u8]>]>,
+    frames: Arc<[Captured]>,
     next: usize,
     pacer: Pacer,
 }
@@ -89,10 +112,18 @@ impl TestPattern {
             codec: config.codec,
         };
         info.validate()?;
+        let mut encoder =
+            codec::all_keyframes(info.codec).then(|| codec::encoder(&config.encoder(info)));
         let frames = (0..PATTERN_FRAMES)
             .map(|i| {
                 let rgb = pattern_rgb_coloured(config.width, config.height, i, colours);
-                codec::encode(&info, &rgb, config.quality).map(Arc::from)
+                Ok(match &mut encoder {
+                    Some(encoder) => {
+                        let encoded = encoder.encode(&Image::Rgb(&rgb), true)?;
+                        Captured::Coded(Arc::from(encoded.data))
+                    }
+                    None => Captured::Rgb(Arc::from(rgb)),
+                })
             })
             .collect::<Result<_>>()?;
         Ok(TestPattern {
@@ -111,11 +142,11 @@ impl FrameSource for TestPattern {
 
     fn next_frame(&mut self) -> Result<Frame> {
         self.pacer.wait();
-        let data = Arc::clone(&self.frames[self.next % PATTERN_FRAMES]);
+        let content = self.frames[self.next % PATTERN_FRAMES].clone();
         self.next += 1;
         Ok(Frame {
             captured_us: now_us(),
-            data,
+            content,
         })
     }
 }
@@ -229,8 +260,10 @@ mod tests {
     fn raw_test_pattern_hands_out_its_pictures_in_turn() {
         let mut source = TestPattern::new(&config(Codec::Raw)).unwrap();
         for i in 0..PATTERN_FRAMES + 2 {
-            let frame = source.next_frame().unwrap();
-            assert_eq!(&frame.data[..], &pattern_rgb(64, 48, i)[..]);
+            let Captured::Coded(data) = source.next_frame().unwrap().content else {
+                panic!("raw frames are encoded once");
+            };
+            assert_eq!(&data[..], &pattern_rgb(64, 48, i)[..]);
         }
     }
 
@@ -242,6 +275,9 @@ mod tests {
             ..config(Codec::Jpeg)
         };
         let mut source = TestPattern::new(&cfg).unwrap();
-        assert!(!source.next_frame().unwrap().data.is_empty());
+        let Captured::Coded(data) = source.next_frame().unwrap().content else {
+            panic!("JPEG frames are encoded once");
+        };
+        assert!(!data.is_empty());
     }
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::framing::{self, FrameReader, FramingError, PREFIX_LEN};
 use crate::guesses::{GuessLimiter, Limited};
-use crate::hub::{End, Hub, Next};
+use crate::hub::{Cursor, End, Hub, Next};
 use crate::limits;
 use crate::net::{self, Deadline};
 use crate::private::{self, Code, Exchange, Opener, Role, Sealer, TAG_LEN};
@@ -252,17 +252,14 @@ pub fn refuse(stream: &TcpStream, reason: &str) {
 pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<()> {
     link.send(&Message::stream(info))
         .context("could not announce the stream")?;
-    let mut last = None;
+    let mut cursor = Cursor::new();
     loop {
-        match hub.next_for(last) {
-            Next::Frame(packet) => {
-                match link.send_parts(&[&packet.header, &packet.data]) {
-                    Ok(()) => {}
-                    Err(e) if net::is_hang_up(&e) => return Ok(()),
-                    Err(e) => return Err(net::describe_write_error(e)),
-                }
-                last = Some(packet.seq);
-            }
+        match hub.next_for(&mut cursor) {
+            Next::Frame(packet) => match link.send_parts(&[&packet.header, &packet.data]) {
+                Ok(()) => {}
+                Err(e) if net::is_hang_up(&e) => return Ok(()),
+                Err(e) => return Err(net::describe_write_error(e)),
+            },
             Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
             Next::End(End::Failed(reason)) => {
                 return Ok(link.send(&Message::Error {

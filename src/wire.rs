@@ -16,8 +16,9 @@ use crate::limits;
 pub const MAGIC: [u8; 8] = *b"CAMWIRE\0";
 
 /// The protocol version this build speaks.
-/// Version 2 seals with AEGIS-128X2 where version 1 used AES-256-GCM.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 2 seals with AEGIS-128X2 where version 1 used AES-256-GCM;
+/// version 3 says of each frame whether it is a keyframe and its layer.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The bincode configuration of every body.
 const CONFIG: bincode::config::Configuration<
@@ -85,6 +86,33 @@ impl StreamInfo {
     }
 }
 
+/// What a viewer needs to know to skip a frame safely.
+///
+/// A keyframe needs no earlier frame. Any other frame of layer `L` needs
+/// the latest frame of every layer below `L`, and a layer-0 frame the
+/// latest layer-0 frame: so the frames of the top layers can be dropped
+/// without breaking the rest. Raw and JPEG frames are all keyframes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FrameKind {
+    /// Whether the frame needs no earlier frame.
+    pub key: bool,
+    /// Its temporal layer: 0 the base, higher ones droppable in turn.
+    pub layer: u8,
+}
+
+impl FrameKind {
+    /// A frame that stands alone.
+    pub const KEY: FrameKind = FrameKind {
+        key: true,
+        layer: 0,
+    };
+
+    /// A frame that needs earlier ones, in `layer`.
+    pub fn delta(layer: u8) -> Self {
+        FrameKind { key: false, layer }
+    }
+}
+
 /// One message on a camwire connection.
 ///
 /// Variable-length fields borrow from the body they were decoded from, so
@@ -120,6 +148,8 @@ pub enum Message<'a> {
         seq: u64,
         /// Capture time in microseconds since the Unix epoch.
         captured_us: u64,
+        /// Whether it is a keyframe, and its layer.
+        kind: FrameKind,
         /// The pixels, encoded as the stream's codec says.
         #[serde(borrow, with = "serde_bytes")]
         data: &'a [u8],
@@ -259,10 +289,11 @@ pub fn decode_opening(body: &[u8]) -> Result<Message<'_>, WireError> {
 ///
 /// The full body is this header followed by `data`, so a sender can write the
 /// pixels straight from where they lie, shared by every viewer.
-pub fn frame_header(seq: u64, captured_us: u64, data: &[u8]) -> Vec<u8> {
+pub fn frame_header(seq: u64, captured_us: u64, kind: FrameKind, data: &[u8]) -> Vec<u8> {
     let msg = Message::Frame {
         seq,
         captured_us,
+        kind,
         data,
     };
     let mut writer = SkipPayload {
@@ -323,6 +354,13 @@ mod tests {
             Message::Frame {
                 seq: 7,
                 captured_us: 1_700_000_000_000_000,
+                kind: FrameKind::KEY,
+                data: &pixels,
+            },
+            Message::Frame {
+                seq: 8,
+                captured_us: 1_700_000_000_000_000,
+                kind: FrameKind::delta(2),
                 data: &pixels,
             },
             Message::End,
@@ -343,7 +381,7 @@ mod tests {
         let body = encode(&Message::stream(INFO));
         let mut want = 1u32.to_le_bytes().to_vec();
         want.extend_from_slice(b"CAMWIRE\0");
-        want.extend_from_slice(&2u16.to_le_bytes());
+        want.extend_from_slice(&3u16.to_le_bytes());
         want.extend_from_slice(&640u32.to_le_bytes());
         want.extend_from_slice(&480u32.to_le_bytes());
         want.extend_from_slice(&0u32.to_le_bytes());
@@ -352,11 +390,13 @@ mod tests {
         let frame = encode(&Message::Frame {
             seq: 2,
             captured_us: 3,
+            kind: FrameKind::delta(1),
             data: b"xyz",
         });
         let mut want = 2u32.to_le_bytes().to_vec();
         want.extend_from_slice(&2u64.to_le_bytes());
         want.extend_from_slice(&3u64.to_le_bytes());
+        want.extend_from_slice(&[0, 1]);
         want.extend_from_slice(&3u64.to_le_bytes());
         want.extend_from_slice(b"xyz");
         assert_eq!(frame, want);
@@ -366,12 +406,13 @@ mod tests {
     fn frame_header_plus_pixels_is_the_whole_body() {
         for len in [0, 1, 1000, 640 * 480 * 3] {
             let pixels: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let mut body = frame_header(9, 10, &pixels);
-            assert_eq!(body.len(), 28);
+            let mut body = frame_header(9, 10, FrameKind::KEY, &pixels);
+            assert_eq!(body.len(), 30);
             body.extend_from_slice(&pixels);
             let whole = Message::Frame {
                 seq: 9,
                 captured_us: 10,
+                kind: FrameKind::KEY,
                 data: &pixels,
             };
             assert_eq!(body, encode(&whole));
@@ -389,7 +430,7 @@ mod tests {
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),
-            Err(WireError::Version { theirs: 9, ours: 2 })
+            Err(WireError::Version { theirs: 9, ours: 3 })
         );
     }
 
@@ -406,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_frame_cannot_claim_more_pixels_than_its_body_has() {
-        let mut body = frame_header(0, 0, &[0u8; 16]);
+        let mut body = frame_header(0, 0, FrameKind::KEY, &[0u8; 16]);
         body.extend_from_slice(&[0u8; 4]);
         assert!(matches!(decode(&body), Err(WireError::Malformed(_))));
     }

@@ -24,7 +24,7 @@ fn headless_receiver_gets_exactly_n_frames_and_prints_json() {
         (Some(640), Some(480))
     );
     assert_eq!(json["codec"], "raw");
-    assert_eq!(json["bytes"].as_u64().unwrap(), 40 * (640 * 480 * 3 + 28));
+    assert_eq!(json["bytes"].as_u64().unwrap(), 40 * (640 * 480 * 3 + 30));
     assert!(json["fps"].as_f64().unwrap() > 0.0);
     assert!(json["latency_ms_p99"].as_f64().unwrap() >= json["latency_ms_p50"].as_f64().unwrap());
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use camwire::framing::{self, FrameReader};
 use camwire::limits;
-use camwire::wire::{self, Codec, Message, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 use common::*;
 use socket2::{Domain, Socket, Type};
 
@@ -132,7 +132,7 @@ fn a_sender_trickling_a_frame_is_cut_off() {
     // well within the silence limit, and the whole would take an hour.
     let addr = fake_sender(3000, move |conn| {
         let pixels = vec![0u8; 9000];
-        let mut body = wire::frame_header(0, 0, &pixels);
+        let mut body = wire::frame_header(0, 0, FrameKind::KEY, &pixels);
         body.extend_from_slice(&pixels);
         let mut message = framing::prefix(body.len()).to_vec();
         message.extend_from_slice(&body);
@@ -162,6 +162,7 @@ fn a_sequence_number_no_sender_makes_is_a_protocol_error() {
             let frame = Message::Frame {
                 seq,
                 captured_us: 0,
+                kind: FrameKind::KEY,
                 data: &pixels,
             };
             send(conn, &frame);

@@ -13,7 +13,7 @@ use camwire::receiver::{Headless, Incoming, Outcome, Picture, Screen};
 use camwire::sender::Event;
 use camwire::source::SourceConfig;
 use camwire::stats::Stats;
-use camwire::wire::{self, Codec, Message, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 use common::LibrarySender;
 
 const SOURCE: SourceConfig = SourceConfig {
@@ -236,6 +236,7 @@ fn receiver_names_each_bad_sender() {
     let frame = framed(&Message::Frame {
         seq: 0,
         captured_us: 0,
+        kind: FrameKind::KEY,
         data: &[1; 24],
     });
     cut.extend_from_slice(&frame[..frame.len() - 5]);
@@ -253,6 +254,7 @@ fn receiver_names_each_bad_sender() {
     wrong_size.extend(framed(&Message::Frame {
         seq: 0,
         captured_us: 0,
+        kind: FrameKind::KEY,
         data: &[1; 30],
     }));
     let err = receive_error(wrong_size);
@@ -282,12 +284,13 @@ fn a_corrupt_jpeg_is_skipped_and_later_frames_still_show() {
         codec: Codec::Jpeg,
     };
     let rgb = camwire::source::pattern_rgb(32, 16, 0);
-    let good = camwire::codec::encode(&info, &rgb, 80).unwrap();
+    let good = camwire::codec::encode_jpeg(32, 16, &rgb, 80).unwrap();
     let mut bytes = framed(&Message::stream(info));
     for (seq, data) in [(0, &good[..]), (1, &good[..good.len() / 2]), (2, &good[..])] {
         bytes.extend(framed(&Message::Frame {
             seq,
             captured_us: 0,
+            kind: FrameKind::KEY,
             data,
         }));
     }

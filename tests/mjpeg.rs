@@ -10,7 +10,7 @@ use camwire::codec::encode_jpeg;
 use camwire::framing::{FrameReader, write_message};
 use camwire::limits;
 use camwire::source::{now_us, pattern_rgb};
-use camwire::wire::{self, Codec, Message, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 
 use common::*;
 
@@ -52,7 +52,7 @@ fn fake_sender(jpeg: Vec<u8>, frames: u64) -> (String, JoinHandle<()>) {
         };
         send(&stream, &wire::encode(&Message::stream(info)));
         for seq in 0..frames {
-            let header = wire::frame_header(seq, now_us(), &jpeg);
+            let header = wire::frame_header(seq, now_us(), FrameKind::KEY, &jpeg);
             write_message(&mut &stream, &[&header, &jpeg]).unwrap();
         }
         // The receiver may already have gone after its last frame.

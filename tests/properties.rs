@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 use camwire::codec::Decoder;
 use camwire::framing::{self, FrameReader, FramingError, PREFIX_LEN, READ_CHUNK};
-use camwire::wire::{self, Codec, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, StreamInfo};
 use proptest::prelude::*;
 
 /// Serves `data` in reads whose sizes cycle through `steps`.
@@ -113,7 +113,7 @@ proptest! {
         let mut marked = vec![0xFF, 0xD8];
         marked.extend_from_slice(&data);
         for input in [&data, &marked] {
-            let _ = Decoder::new(info).decode(input, &mut out);
+            let _ = Decoder::new(info).decode(input, FrameKind::KEY, &mut out);
         }
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use camwire::codec::rgb_to_0rgb;
+use camwire::codec::convert::rgb_to_0rgb;
 use camwire::display::compose;
 use camwire::preview::mirror;
 use camwire::receiver::Picture;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use camwire::codec::encode_jpeg;
 use camwire::framing::write_message;
 use camwire::source::pattern_rgb;
-use camwire::wire::{self, Codec, Message, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     fs::write(dir.join(name), bytes).unwrap();
@@ -114,6 +114,7 @@ fn main() {
             Message::Frame {
                 seq: 0,
                 captured_us: 0,
+                kind: FrameKind::KEY,
                 data: &[],
             },
         ),
@@ -122,6 +123,7 @@ fn main() {
             Message::Frame {
                 seq: 7,
                 captured_us: 1_700_000_000_000_000,
+                kind: FrameKind::KEY,
                 data: &raw,
             },
         ),
@@ -130,6 +132,7 @@ fn main() {
             Message::Frame {
                 seq: 1,
                 captured_us: 2,
+                kind: FrameKind::KEY,
                 data: &small_jpeg,
             },
         ),

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use camwire::codec::Decoder;
 use camwire::mjpeg;
-use camwire::wire::{Codec, StreamInfo};
+use camwire::wire::{Codec, FrameKind, StreamInfo};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -29,7 +29,7 @@ fuzz_target!(|input: &[u8]| {
     let mut out = vec![0u32; width as usize * height as usize];
     let mut decoder = Decoder::new(info);
     let data = &input[4..];
-    let _ = decoder.decode(data, &mut out);
+    let _ = decoder.decode(data, FrameKind::KEY, &mut out);
     match mjpeg::with_standard_tables(data) {
         Cow::Borrowed(same) => assert!(std::ptr::eq(same, data)),
         Cow::Owned(fixed) => {

@@ -37,9 +37,10 @@ fn check(body: &[u8], msg: &Message<'_>) {
         Message::Frame {
             seq,
             captured_us,
+            kind,
             data,
         } => {
-            let mut whole = wire::frame_header(seq, captured_us, data);
+            let mut whole = wire::frame_header(seq, captured_us, kind, data);
             assert!(whole.len() <= limits::FRAME_OVERHEAD);
             whole.extend_from_slice(data);
             assert_eq!(whole, body, "frame_header + data is not the body");

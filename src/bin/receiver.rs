@@ -174,7 +174,7 @@ fn chat(
     let (stream, sealer) = first.outgoing()?;
     let hub = Arc::new(Hub::new());
     let capture_config = CaptureConfig {
-        info: own_info,
+        encoder: args.video.config().encoder(own_info),
         fps: args.video.fps,
         max_frames: 0,
     };

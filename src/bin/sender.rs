@@ -111,6 +111,7 @@ fn run(args: Args) -> Result<()> {
     let remote = args.chat.then(call::Call::default);
     let config = SenderConfig {
         info,
+        quality: args.video.quality,
         fps: args.video.fps,
         max_frames: args.frames,
         max_viewers: if args.chat {

@@ -222,6 +222,7 @@ impl LibrarySender {
         let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
         let config = SenderConfig {
             info,
+            quality: source.quality,
             fps: source.fps,
             max_frames,
             max_viewers,
