@@ -176,10 +176,108 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
     }
 }
 
-/// A peer's text with control characters replaced, safe to print.
+/// A peer's text made safe for a terminal or a window title, at most
+/// [`limits::MAX_REASON_CHARS`] characters long. Every character that
+/// could move the cursor, break the line, turn the text around or hide is
+/// shown as its escape, such as `\u{202e}`: control characters (escape
+/// sequences, newlines), bidirectional overrides and isolates, line and
+/// paragraph separators, zero-width and other invisible format characters.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .take(limits::MAX_REASON_CHARS)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    let mut out = String::new();
+    let mut shown = 0;
+    for c in text.chars() {
+        let escape = acts_unseen(c).then(|| c.escape_unicode());
+        shown += escape.as_ref().map_or(1, |escape| escape.len());
+        if shown > limits::MAX_REASON_CHARS {
+            break;
+        }
+        match escape {
+            Some(escape) => out.extend(escape),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `c` acts on a terminal or on the text around it instead of
+/// showing as itself: control characters, and Unicode's format characters
+/// (general category Cf), separators and invisible fillers.
+fn acts_unseen(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{890}'..='\u{891}'
+                | '\u{8e2}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_what_would_act_on_the_terminal() {
+        let cases = [
+            ("wrong code\nfake line", "wrong code\\u{a}fake line"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("abc\u{202e}fed", "abc\\u{202e}fed"),
+            (
+                "one\u{2028}two\u{2029}three",
+                "one\\u{2028}two\\u{2029}three",
+            ),
+            ("in\u{200b}vis\u{feff}ible", "in\\u{200b}vis\\u{feff}ible"),
+            ("\u{2066}isolate\u{2069}", "\\u{2066}isolate\\u{2069}"),
+            ("tag\u{e0041}", "tag\\u{e0041}"),
+        ];
+        for (peer, shown) in cases {
+            assert_eq!(printable(peer), shown, "{peer:?}");
+        }
+    }
+
+    #[test]
+    fn printable_keeps_ordinary_text_of_any_script() {
+        for text in [
+            "busy: try again",
+            "caméra occupée",
+            "ビジー",
+            "שלום",
+            "🙂 ok",
+        ] {
+            assert_eq!(printable(text), text);
+        }
+    }
+
+    #[test]
+    fn printable_is_bounded_and_never_cuts_an_escape() {
+        let long = "x".repeat(10 * limits::MAX_REASON_CHARS);
+        assert_eq!(printable(&long).chars().count(), limits::MAX_REASON_CHARS);
+        let hidden = "\u{202e}".repeat(limits::MAX_REASON_CHARS);
+        let shown = printable(&hidden);
+        assert!(shown.chars().count() <= limits::MAX_REASON_CHARS);
+        assert!(shown.ends_with('}'), "{shown}");
+        assert_eq!(shown.matches("\\u{202e}").count(), shown.len() / 8);
+    }
 }

@@ -24,7 +24,8 @@
 //! - [`viewer`]: the sender's side of one viewer: admission and frames.
 //! - [`opening`]: places for connections in their opening exchange.
 //! - [`stats`]: what a receiver measures; the `--json` summary.
-//! - [`console`]: informational lines, apart from errors.
+//! - [`console`]: what the binaries print while they run, through a writer
+//!   thread a stream that nobody waits for; storms folded, excess counted.
 //! - [`net`]: socket options, connecting with clear errors, LAN addresses.
 
 pub mod call;

@@ -114,3 +114,20 @@ pub const SEAL_CHUNK: usize = 256 * 1024;
 /// How long camwire waits for the person to answer macOS's question
 /// whether it may use the camera, before it says where to allow it.
 pub const CAMERA_ACCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Lines a console holds for a terminal that is not taking them; more are
+/// counted and left out, so that no thread ever waits for the terminal.
+pub const CONSOLE_QUEUE: usize = 256;
+
+/// Lines of a run of alike console lines (a storm of connections turned
+/// away) written before the rest are only counted.
+pub const FOLD_SHOWN: usize = 5;
+
+/// How long a console counts folded lines before it writes the count, and
+/// how long a run of alike lines lasts without a new one.
+pub const FOLD_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long a command waits for its console to write what it holds before
+/// it prints a line of its own (its error line at exit, a question): a
+/// terminal nobody reads cannot keep it from exiting.
+pub const CONSOLE_FLUSH_WAIT: Duration = Duration::from_secs(1);

@@ -192,7 +192,11 @@ impl Incoming {
                 Ok(Message::End) => return Ok(Outcome::SenderEnded),
                 Ok(Message::Error { reason }) => bail!("{}: {}", self.peer, printable(&reason)),
                 Ok(_) => bail!("{} broke the protocol: a second announcement", self.peer),
-                Err(e) => bail!("{} broke the protocol: {e}", self.peer),
+                Err(e) => bail!(
+                    "{} broke the protocol: {}",
+                    self.peer,
+                    printable(&e.to_string())
+                ),
             };
             let body_len = body.len();
             lock(stats)
@@ -204,12 +208,16 @@ impl Incoming {
                 Err(DecodeError::Corrupt(why)) => {
                     let skipped = lock(stats).frame_undecodable();
                     if skipped == 1 || skipped.is_multiple_of(limits::DECODE_WARNING_EVERY) {
+                        // The decoder's words may quote the peer's bytes.
+                        let why = printable(&why);
                         console::info(&format!("skipped frame {seq} ({skipped} so far): {why}"));
                     }
                     screen.recycle(buf);
                     continue;
                 }
-                Err(DecodeError::Protocol(why)) => bail!("{} broke the protocol: {why}", self.peer),
+                Err(DecodeError::Protocol(why)) => {
+                    bail!("{} broke the protocol: {}", self.peer, printable(&why))
+                }
             }
             let decoded = {
                 let mut stats = lock(stats);

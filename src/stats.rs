@@ -166,7 +166,7 @@ impl Stats {
             let seq = self.last_seq.unwrap_or(0);
             let ms = age as f64 / 1000.0;
             if let Err(e) = writeln!(log, "{seq},{captured_us},{decoded_us},{ms:.3},{bytes}") {
-                eprintln!("camwire: stopped the frame log: {e}");
+                crate::console::warn(&format!("stopped the frame log: {e}"));
                 self.log = None;
             }
         }

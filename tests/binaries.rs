@@ -6,6 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
+use camwire::framing::{self, FrameReader};
+use camwire::limits;
+use camwire::wire::{self, Message};
 use common::*;
 
 #[test]
@@ -158,5 +161,39 @@ fn busy_port_is_one_line() {
     assert!(
         line.starts_with(&format!("could not listen on {addr}")),
         "{line}"
+    );
+}
+
+#[test]
+fn a_refusal_full_of_invisible_characters_is_one_plain_line() {
+    let hidden = ['\u{202e}', '\u{2028}', '\u{2029}', '\u{200b}'];
+    let reason = "busy\u{202e}won\u{2028}second line\u{2029}third\u{200b}end";
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let fake_sender = thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut reader = FrameReader::new(&conn, limits::HANDSHAKE_MESSAGE_LIMIT);
+        let hello = reader.read_message().unwrap().unwrap();
+        assert!(matches!(
+            wire::decode_opening(hello),
+            Ok(Message::Hello { .. })
+        ));
+        let refusal = Message::Error {
+            reason: reason.into(),
+        };
+        framing::write_message(&mut &conn, &[&wire::encode(&refusal)]).unwrap();
+    });
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless"]);
+    let output = run(receiver);
+    fake_sender.join().unwrap();
+    let line = one_error_line(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains(hidden), "{line:?}");
+    assert_eq!(
+        line,
+        format!(
+            "{addr} refused: busy\\u{{202e}}won\\u{{2028}}second line\\u{{2029}}third\\u{{200b}}end"
+        )
     );
 }

@@ -16,6 +16,7 @@ use camwire::console;
 use camwire::display::{self, Slot, WindowEnd};
 use camwire::handshake::CodeRequired;
 use camwire::hub::{End, Hub};
+use camwire::limits;
 use camwire::preview;
 use camwire::private::Code;
 use camwire::receiver::{Follow, Headless, Incoming, SharedStats, lock};
@@ -73,6 +74,8 @@ fn main() -> ExitCode {
     // A panic is a bug, but it still ends as one line, not as silence.
     let result = panic::catch_unwind(AssertUnwindSafe(|| run(&args, &stats)))
         .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
+    // Progress lines still queued come first: the error line is the last word.
+    console::flush(limits::CONSOLE_FLUSH_WAIT);
     report(&args, &stats);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +105,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
     }
     let (json, for_handler) = (args.json, Arc::clone(stats));
     ctrlc::set_handler(move || {
+        console::flush(limits::CONSOLE_FLUSH_WAIT);
         let mut stats = lock(&for_handler);
         let _ = stats.flush_log();
         if json && !REPORTED.swap(true, Ordering::SeqCst) {
@@ -242,6 +246,7 @@ fn own_failure(hub: &Hub) -> Result<()> {
 
 /// Asks the person at the terminal for the sender's code.
 fn ask_code(addr: &str) -> Result<Code> {
+    console::flush(limits::CONSOLE_FLUSH_WAIT);
     eprint!("{addr} is private. Code (the sender prints it): ");
     let mut line = String::new();
     io::stdin()

@@ -14,7 +14,9 @@ use camwire::call;
 use camwire::camera;
 use camwire::capture::panic_text;
 use camwire::cli::SourceArgs;
+use camwire::console::{self, Kind};
 use camwire::display::{self, Slot, WindowEnd};
+use camwire::limits;
 use camwire::net;
 use camwire::preview;
 use camwire::private::Code;
@@ -63,13 +65,12 @@ struct Args {
     max_viewers: u64,
 }
 
-/// Prints one line on standard output, ignoring a closed pipe: the sender
-/// goes on streaming when its console output is cut off.
+/// Queues one line said once for standard output (see `camwire::console`):
+/// the sender goes on streaming whether anyone reads it or not.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        console::say(Kind::Single, format!($($arg)*))
+    };
 }
 
 fn main() -> ExitCode {
@@ -77,6 +78,9 @@ fn main() -> ExitCode {
     // A panic is a bug, but it still ends as one line, not as silence.
     let result = panic::catch_unwind(AssertUnwindSafe(|| run(args)))
         .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
+    // What the console holds comes first, if the terminal takes it: the
+    // error line is the last word.
+    console::flush(limits::CONSOLE_FLUSH_WAIT);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -87,8 +91,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    camwire::console::set_chatty(args.verbose || std::io::stderr().is_terminal());
-    camwire::console::quiet_panics();
+    console::set_chatty(args.verbose || std::io::stderr().is_terminal());
+    console::quiet_panics();
     if args.list_cameras {
         print!("{}", camera::describe_cameras()?);
         return Ok(());
@@ -119,7 +123,7 @@ fn run(args: Args) -> Result<()> {
         } else {
             args.max_viewers as usize
         },
-        write_timeout: camwire::limits::VIEWER_WRITE_TIMEOUT,
+        write_timeout: limits::VIEWER_WRITE_TIMEOUT,
         code,
         call: remote.clone(),
     };
@@ -220,21 +224,35 @@ fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&
     }
 }
 
+/// Queues the line an event makes. Storms of connections fold (see
+/// `camwire::console`); a wrong code never does.
 fn print_event(event: Event) {
-    match event {
-        Event::Joined { peer, viewers } => say!("{peer} is watching ({viewers} watching)"),
+    let (kind, line) = match event {
+        Event::Joined { peer, viewers } => (
+            Kind::Alike("joined"),
+            format!("{peer} is watching ({viewers} watching)"),
+        ),
         Event::Left {
             peer,
             viewers,
             reason,
-        } => match reason {
-            None => say!("{peer} left ({viewers} watching)"),
-            Some(why) => say!("{peer} left: {why} ({viewers} watching)"),
-        },
-        Event::Refused { peer, reason } => say!("{peer} turned away: {reason}"),
-        Event::WrongCode { peer, failures } => {
-            say!("{peer} gave a wrong code ({failures} wrong so far)");
+        } => {
+            let why = reason.map(|why| format!(": {why}")).unwrap_or_default();
+            let line = format!("{peer} left{why} ({viewers} watching)");
+            (Kind::Alike("left"), line)
         }
-        Event::AcceptFailed(why) => say!("could not accept a connection: {why}"),
-    }
+        Event::Refused { peer, reason } => (
+            Kind::Alike("turned away"),
+            format!("{peer} turned away: {reason}"),
+        ),
+        Event::WrongCode { peer, failures } => (
+            Kind::Urgent,
+            format!("{peer} gave a wrong code ({failures} wrong so far)"),
+        ),
+        Event::AcceptFailed(why) => (
+            Kind::Alike("could not accept"),
+            format!("could not accept a connection: {why}"),
+        ),
+    };
+    console::say(kind, line);
 }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -123,6 +123,37 @@ pub fn start_piped(mut command: Command) -> (Running, String) {
     let line = sender.wait_line("listening on ");
     let addr = line.trim_start_matches("listening on ").trim().to_string();
     (sender, addr)
+}
+
+/// A sender on a free loopback port whose standard output is read up to
+/// its `listening on` line and then left unread with the pipe open, as a
+/// stalled terminal leaves it; [`resume_reading`] reads on.
+pub fn start_unread_sender(args: &[&str]) -> (Running, String, BufReader<ChildStdout>) {
+    let mut child = sender_bin()
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let sender = Running {
+        child,
+        lines: mpsc::channel().1,
+    };
+    let mut line = String::new();
+    while !line.starts_with("listening on ") {
+        line.clear();
+        let read = stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "the sender ended before saying where it listens");
+    }
+    let addr = line.trim_start_matches("listening on ").trim().to_string();
+    (sender, addr, stdout)
+}
+
+/// Follows the rest of a sender's standard output left unread so far.
+pub fn resume_reading(sender: &mut Running, stdout: BufReader<ChildStdout>) {
+    sender.lines = follow(stdout);
 }
 
 /// A receiver whose stderr (with progress lines) is followed line by line.
