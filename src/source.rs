@@ -75,11 +75,6 @@ pub struct TestPattern {
 }
 
 impl TestPattern {
-    /// Makes the pattern's pictures for `config`.
-    pub fn new(config: &SourceConfig) -> Result<Self> {
-        Self::coloured(config, 0)
-    }
-
     /// Makes the pattern's pictures in colouring `colours` (0, 1 or 2), so
     /// that two ends of a chat on one machine can be told apart.
     pub fn coloured(config: &SourceConfig, colours: u8) -> Result<Self> {
@@ -227,7 +222,7 @@ mod tests {
 
     #[test]
     fn raw_test_pattern_hands_out_its_pictures_in_turn() {
-        let mut source = TestPattern::new(&config(Codec::Raw)).unwrap();
+        let mut source = TestPattern::coloured(&config(Codec::Raw), 0).unwrap();
         for i in 0..PATTERN_FRAMES + 2 {
             let frame = source.next_frame().unwrap();
             assert_eq!(&frame.data[..], &pattern_rgb(64, 48, i)[..]);
@@ -241,7 +236,7 @@ mod tests {
             height: 1,
             ..config(Codec::Jpeg)
         };
-        let mut source = TestPattern::new(&cfg).unwrap();
+        let mut source = TestPattern::coloured(&cfg, 0).unwrap();
         assert!(!source.next_frame().unwrap().data.is_empty());
     }
 }

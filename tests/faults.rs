@@ -118,7 +118,7 @@ fn strangers_get_a_clear_refusal_and_the_sender_carries_on() {
             assert!(reply.is_empty(), "{what}: got {} bytes", reply.len());
         }
     }
-    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
+    let incoming = Incoming::dial(&addr.to_string(), None, false).unwrap();
     assert_eq!(incoming.info().width, 320);
 }
 
@@ -153,7 +153,7 @@ fn idle_connections_from_one_address_cannot_lock_out_another() {
         "{:?}",
         wire::decode(body)
     );
-    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
+    let incoming = Incoming::dial(&addr.to_string(), None, false).unwrap();
     assert_eq!(incoming.info().width, 320, "another address still gets in");
 }
 
@@ -175,7 +175,7 @@ fn a_silent_sender_is_reported_within_seconds() {
         let mut rest = Vec::new();
         let _ = conn.read_to_end(&mut rest);
     });
-    let incoming = Incoming::connect(&addr, None).unwrap();
+    let incoming = Incoming::dial(&addr, None, false).unwrap();
     let err = incoming
         .run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
         .expect_err("a silent sender is an error");
@@ -202,7 +202,7 @@ fn a_sender_trickling_its_announcement_is_cut_off_at_the_deadline() {
         }
     });
     let started = std::time::Instant::now();
-    let err = Incoming::connect(&addr, None).err().expect("an error");
+    let err = Incoming::dial(&addr, None, false).err().expect("an error");
     let _ = done_tx.send(());
     assert!(
         format!("{err:#}").contains("did not complete the opening exchange"),
