@@ -318,3 +318,65 @@ fn retry_rides_out_a_sender_restart() {
     assert!(receiver.wait_exit().success());
     assert_eq!(receiver.stdout_json()["frames"], 60);
 }
+
+/// A listener that answers each of `answers` connections with the bytes
+/// given (none: it closes at once) and then stops listening.
+fn cut_short_listener(answers: Vec<&'static [u8]>) -> (String, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let serving = thread::spawn(move || {
+        for answer in answers {
+            let (mut conn, _) = listener.accept().unwrap();
+            if !answer.is_empty() {
+                // The hello is read first, so that closing ends the
+                // connection with the answer rather than resetting it.
+                let _ = conn.read(&mut [0u8; 1024]);
+                let _ = conn.write_all(answer);
+            }
+        }
+    });
+    (addr, serving)
+}
+
+#[test]
+fn a_peer_that_hangs_up_during_the_opening_exchange_is_one_clear_line() {
+    // Closing at once, and closing after half a length prefix.
+    for answer in [&b""[..], &[0, 0, 0]] {
+        let (addr, _serving) = cut_short_listener(vec![answer]);
+        let mut receiver = receiver_bin();
+        receiver.args(["--connect", &addr, "--headless"]);
+        let line = one_error_line(&run(receiver));
+        assert_eq!(
+            line,
+            format!("{addr} closed the connection during the opening exchange"),
+            "answer {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn retry_rides_out_a_sender_that_hangs_up_during_the_opening_exchange() {
+    let (addr, serving) = cut_short_listener(vec![&[0, 0, 0]]);
+    let mut receiver = start_receiver(
+        &[
+            "--connect",
+            &addr,
+            "--headless",
+            "--retry",
+            "--frames",
+            "10",
+            "--json",
+        ],
+        &[],
+    );
+    receiver.wait_line("closed the connection during the opening exchange");
+    serving.join().unwrap();
+    let mut sender = sender_bin();
+    sender.args(["--bind", &addr, "--open", "--source", "test", "--fps", "30"]);
+    let _sender = Running {
+        lines: mpsc::channel().1,
+        child: sender.stdout(std::process::Stdio::null()).spawn().unwrap(),
+    };
+    assert!(receiver.wait_exit().success());
+    assert_eq!(receiver.stdout_json()["frames"], 10);
+}
