@@ -1,9 +1,11 @@
-//! Informational lines on standard error, kept apart from errors.
+//! Informational lines on standard error, kept apart from errors, and
+//! output on standard output that may be cut off.
 //!
 //! A failing command must leave exactly one line on standard error, so
 //! progress lines ("receiving ...", "reconnecting ...") appear only when a
 //! person watches the terminal or `--verbose` asks for them.
 
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static CHATTY: AtomicBool = AtomicBool::new(false);
@@ -29,4 +31,15 @@ pub fn quiet_panics() {
             eprintln!("camwire: {info}");
         }
     }));
+}
+
+/// Writes `text` on standard output. A closed pipe there is a normal end,
+/// as in ripgrep: whoever reads the output has stopped (`| head`), so the
+/// text counts as written and nothing is said about it.
+pub fn output(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
+    }
 }

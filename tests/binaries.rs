@@ -104,6 +104,38 @@ fn list_cameras_says_there_is_none() {
 }
 
 #[test]
+fn list_cameras_into_a_closed_pipe_ends_quietly_with_success() {
+    let mut sender = sender_bin();
+    sender.arg("--list-cameras");
+    let (status, said) = run_into_closed_pipe(sender);
+    assert!(status.success(), "{status}: {said:?}");
+    assert!(said.is_empty(), "{said:?}");
+}
+
+#[test]
+fn a_receiver_whose_summary_goes_into_a_closed_pipe_ends_quietly_with_success() {
+    let (_sender, addr) = start_sender(&["--open", "--source", "test", "--fps", "0"]);
+    let mut receiver = receiver_bin();
+    receiver.args([
+        "--connect",
+        &addr,
+        "--headless",
+        "--frames",
+        "3",
+        "--json",
+        "--verbose",
+    ]);
+    let (status, said) = run_into_closed_pipe(receiver);
+    assert!(status.success(), "{status}: {said:?}");
+    // With --verbose a panic would show; progress lines aside, nothing.
+    assert!(
+        said.iter()
+            .all(|line| line.starts_with("camwire: ") && !line.contains("panicked")),
+        "{said:?}"
+    );
+}
+
+#[test]
 fn connection_refused_says_what_to_check() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()

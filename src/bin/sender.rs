@@ -90,8 +90,8 @@ fn run(args: Args) -> Result<()> {
     camwire::console::set_chatty(args.verbose || std::io::stderr().is_terminal());
     camwire::console::quiet_panics();
     if args.list_cameras {
-        print!("{}", camera::describe_cameras()?);
-        return Ok(());
+        let list = camera::describe_cameras()?;
+        return camwire::console::output(&list).context("could not print the cameras");
     }
     let (info, open_source) = camera::prepare(args.video.choice(), args.video.config())?;
     let listener = TcpListener::bind(&args.bind).map_err(|e| {

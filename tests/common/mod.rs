@@ -146,6 +146,24 @@ pub fn start_following_stderr(mut command: Command) -> Running {
     Running { child, lines }
 }
 
+/// Runs a command to completion with its stdout a pipe whose reading end is
+/// already closed, as under `| head` once head has quit; returns its exit
+/// status and the lines it wrote on stderr.
+pub fn run_into_closed_pipe(mut command: Command) -> (ExitStatus, Vec<String>) {
+    let (reading, writing) = std::io::pipe().unwrap();
+    drop(reading);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(writing)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = follow(child.stderr.take().unwrap());
+    let mut running = Running { child, lines };
+    let status = running.wait_exit();
+    (status, running.lines.iter().collect())
+}
+
 /// Runs a command to completion, failing the test if it takes over [`STEP`].
 pub fn run(command: Command) -> Output {
     run_for(command, STEP)
