@@ -3,9 +3,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::thread;
 
+use camwire::limits;
 use common::*;
 
 #[test]
@@ -73,6 +74,25 @@ fn ctrl_c_on_the_sender_ends_every_receiver_cleanly() {
         let json = r.stdout_json();
         assert!(json["frames"].as_u64().unwrap() >= 1, "{json}");
     }
+}
+
+#[test]
+fn ctrl_c_twice_quits_the_sender_at_once_with_success() {
+    let (mut sender, addr) = start_sender(&[
+        "--open", "--source", "test", "--codec", "raw", "--width", "1920", "--height", "1080",
+        "--fps", "0",
+    ]);
+    // A viewer that reads the start of a frame and then nothing: the frame
+    // cannot be finished, so the first Ctrl-C alone would wait for the
+    // viewer's write timeout.
+    let mut stuck = TcpStream::connect(&addr).unwrap();
+    stuck.write_all(&hello()).unwrap();
+    stuck.read_exact(&mut [0u8; 64 * 1024]).unwrap();
+    sender.interrupt();
+    sender.wait_line("stopping: ");
+    sender.interrupt();
+    let status = sender.wait_exit_within(limits::VIEWER_WRITE_TIMEOUT / 2);
+    assert_eq!(status.code(), Some(0), "{status}");
 }
 
 #[test]

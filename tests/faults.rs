@@ -40,12 +40,6 @@ fn next_event(events: &mpsc::Receiver<Event>) -> Event {
     events.recv_timeout(STEP).expect("an event from the sender")
 }
 
-fn hello() -> Vec<u8> {
-    let mut out = Vec::new();
-    framing::write_message(&mut out, &[&wire::encode(&Message::hello(&[]))]).unwrap();
-    out
-}
-
 #[test]
 fn a_viewer_that_never_reads_is_dropped_and_the_others_carry_on() {
     let (addr, events) = library_sender();

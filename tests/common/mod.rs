@@ -12,8 +12,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use camwire::camera::{self, SourceChoice};
+use camwire::framing;
 use camwire::sender::{Event, Sender, SenderConfig, Stopper};
 use camwire::source::SourceConfig;
+use camwire::wire::{self, Message};
 
 /// How long any one step of a test may take before it counts as a hang.
 pub const STEP: Duration = Duration::from_secs(30);
@@ -208,6 +210,13 @@ pub fn one_error_line(output: &Output) -> String {
     assert_eq!(lines.len(), 1, "expected one error line, got {text:?}");
     assert!(!text.contains("panicked"), "{text}");
     lines[0].to_string()
+}
+
+/// A viewer's opening message to an open sender, framed.
+pub fn hello() -> Vec<u8> {
+    let mut out = Vec::new();
+    framing::write_message(&mut out, &[&wire::encode(&Message::hello(&[]))]).unwrap();
+    out
 }
 
 /// The JSON summary a receiver printed last on stdout.
