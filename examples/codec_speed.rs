@@ -74,8 +74,10 @@ fn print_sealing() {
         let mut open_total = Duration::ZERO;
         let runs = 50;
         for _ in 0..runs {
-            sealed.clone_from(&pixels);
-            paired_sender.sealer.seal(&mut sealed);
+            let mut sealing = paired_sender.sealer.start();
+            sealed.resize(pixels.len(), 0);
+            sealing.update(&pixels, &mut sealed);
+            sealed.extend_from_slice(&sealing.finish());
             let start = Instant::now();
             viewer.opener.open(&mut sealed).unwrap();
             open_total += start.elapsed();

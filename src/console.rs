@@ -196,3 +196,14 @@ impl Shared {
         }
     }
 }
+
+/// Writes `text` on standard output at once. A closed pipe there is a
+/// normal end, as in ripgrep: whoever reads the output has stopped
+/// (`| head`), so the text counts as written and nothing is said about it.
+pub fn output(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
+    }
+}

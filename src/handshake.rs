@@ -19,7 +19,9 @@ use crate::wire::{self, Message, StreamInfo, WireError};
 pub struct CodeRequired(pub String);
 
 /// A refusal that trying again will not change: a wrong code, another
-/// protocol version, a peer that is not a camwire sender.
+/// protocol version, a peer that is not a camwire sender. Only a peer that
+/// answered, and answered wrong, is refused for good; one that went away
+/// before its answer was whole may be a sender restarting.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Final(pub String);
@@ -139,7 +141,7 @@ pub fn read_announcement<R: Read>(
 ) -> Result<StreamInfo> {
     let body = match reader.read_timed() {
         Ok(Some((_, body))) => body,
-        Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
+        Ok(None) => return Err(cut_short(peer)),
         Err(e) => return Err(describe(peer, e)),
     };
     let plain = match opener {
@@ -160,7 +162,7 @@ pub fn read_announcement<R: Read>(
 fn read<'r, R: Read>(reader: &'r mut FrameReader<R>, peer: &str) -> Result<&'r [u8]> {
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
-        Ok(None) => bail!("{peer} closed the connection before announcing a stream"),
+        Ok(None) => Err(cut_short(peer)),
         Err(e) => Err(describe(peer, e)),
     }
 }
@@ -171,9 +173,19 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
             "{peer} did not complete the opening exchange within {:?}: it is not a camwire sender, or it is stuck",
             limits::HANDSHAKE_TIMEOUT
         ),
+        FramingError::Truncated { .. } => cut_short(peer),
+        FramingError::Io(e) if net::is_hang_up(&e) => cut_short(peer),
         FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
-        _ => Final(format!("{peer} is not a camwire sender")).into(),
+        FramingError::TooLarge { .. } | FramingError::TooSlow { .. } => {
+            Final(format!("{peer} is not a camwire sender")).into()
+        }
     }
+}
+
+/// The peer closed or reset the connection before its answer was whole:
+/// not a refusal, since a sender that is restarting does that too.
+fn cut_short(peer: &str) -> anyhow::Error {
+    anyhow!("{peer} closed the connection during the opening exchange")
 }
 
 /// A peer's text made safe for a terminal or a window title, at most

@@ -250,11 +250,6 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    /// Seals `buf` in place, appending the tag.
-    pub fn seal(&mut self, buf: &mut Vec<u8>) {
-        self.seal_with(&[], buf);
-    }
-
     /// Starts sealing one message piece by piece, for a writer that sends
     /// each piece before it seals the next.
     pub fn start(&mut self) -> Sealing {
@@ -341,6 +336,15 @@ mod tests {
         )
     }
 
+    /// `plain` sealed as one message, the way a link seals it.
+    fn seal_whole(sealer: &mut Sealer, plain: &[u8]) -> Vec<u8> {
+        let mut sealing = sealer.start();
+        let mut out = vec![0; plain.len()];
+        sealing.update(plain, &mut out);
+        out.extend_from_slice(&sealing.finish());
+        out
+    }
+
     #[test]
     fn same_code_confirms_and_seals_both_ways() {
         let (mut viewer, mut sender) = pair("482-1039-755", "4821039755");
@@ -348,8 +352,7 @@ mod tests {
         assert_eq!(viewer.check(&proof), Ok(()));
         let proof = viewer.confirmation();
         assert_eq!(sender.check(&proof), Ok(()));
-        let mut msg = b"frame".to_vec();
-        sender.sealer.seal(&mut msg);
+        let mut msg = seal_whole(&mut sender.sealer, b"frame");
         assert_eq!(msg.len(), 5 + TAG_LEN);
         assert_eq!(viewer.opener.open(&mut msg).unwrap(), b"frame");
     }
@@ -366,8 +369,7 @@ mod tests {
     #[test]
     fn altered_or_replayed_messages_fail() {
         let (mut viewer, mut sender) = pair("1", "1");
-        let mut first = b"one".to_vec();
-        sender.sealer.seal(&mut first);
+        let mut first = seal_whole(&mut sender.sealer, b"one");
         let replay = first.clone();
         first[0] ^= 1;
         assert_eq!(
@@ -391,8 +393,7 @@ mod tests {
         }
         sealed.extend_from_slice(&sealing.finish());
         assert_eq!(viewer.opener.open(&mut sealed).unwrap(), b"headpixels");
-        let mut whole = b"second".to_vec();
-        sender.sealer.seal(&mut whole);
+        let mut whole = seal_whole(&mut sender.sealer, b"second");
         assert_eq!(viewer.opener.open(&mut whole).unwrap(), b"second");
     }
 
@@ -403,8 +404,7 @@ mod tests {
             viewer.opener.open(&mut [0u8; TAG_LEN - 1]),
             Err(PrivateError::Tampered)
         );
-        let mut msg = b"late".to_vec();
-        sender.sealer.seal(&mut msg);
+        let mut msg = seal_whole(&mut sender.sealer, b"late");
         assert_eq!(viewer.opener.open(&mut msg), Err(PrivateError::Tampered));
     }
 

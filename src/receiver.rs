@@ -102,12 +102,7 @@ pub struct Incoming {
 
 impl Incoming {
     /// Connects to `addr` and completes the opening exchange, proving
-    /// `code` in private mode.
-    pub fn connect(addr: &str, code: Option<&Code>) -> Result<Self> {
-        Self::dial(addr, code, false)
-    }
-
-    /// Connects to `addr`, as a chat caller when `chat` is set.
+    /// `code` in private mode, as a chat caller when `chat` is set.
     pub fn dial(addr: &str, code: Option<&Code>, chat: bool) -> Result<Self> {
         let stream = net::connect(addr)?;
         let opened = handshake::open(stream, addr, code, chat)?;

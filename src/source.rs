@@ -98,11 +98,6 @@ pub struct TestPattern {
 }
 
 impl TestPattern {
-    /// Makes the pattern's pictures for `config`.
-    pub fn new(config: &SourceConfig) -> Result<Self> {
-        Self::coloured(config, 0)
-    }
-
     /// Makes the pattern's pictures in colouring `colours` (0, 1 or 2), so
     /// that two ends of a chat on one machine can be told apart.
     pub fn coloured(config: &SourceConfig, colours: u8) -> Result<Self> {
@@ -258,7 +253,7 @@ mod tests {
 
     #[test]
     fn raw_test_pattern_hands_out_its_pictures_in_turn() {
-        let mut source = TestPattern::new(&config(Codec::Raw)).unwrap();
+        let mut source = TestPattern::coloured(&config(Codec::Raw), 0).unwrap();
         for i in 0..PATTERN_FRAMES + 2 {
             let Captured::Coded(data) = source.next_frame().unwrap().content else {
                 panic!("raw frames are encoded once");
@@ -274,7 +269,7 @@ mod tests {
             height: 1,
             ..config(Codec::Jpeg)
         };
-        let mut source = TestPattern::new(&cfg).unwrap();
+        let mut source = TestPattern::coloured(&cfg, 0).unwrap();
         let Captured::Coded(data) = source.next_frame().unwrap().content else {
             panic!("JPEG frames are encoded once");
         };

@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use camwire::framing::{self, FrameReader};
@@ -79,6 +79,29 @@ fn ctrl_c_on_the_sender_ends_every_receiver_cleanly() {
 }
 
 #[test]
+fn ctrl_c_twice_quits_the_sender_at_once_with_success() {
+    let (mut sender, addr) = start_sender(&[
+        "--open", "--source", "test", "--codec", "raw", "--width", "1920", "--height", "1080",
+        "--fps", "0",
+    ]);
+    // A viewer that reads the start of a frame and then nothing: the frame
+    // cannot be finished, so the first Ctrl-C alone would wait for the
+    // viewer's write timeout.
+    let mut stuck = TcpStream::connect(&addr).unwrap();
+    stuck.write_all(&hello()).unwrap();
+    stuck.read_exact(&mut [0u8; 64 * 1024]).unwrap();
+    sender.interrupt();
+    sender.wait_line("stopping: ");
+    sender.interrupt();
+    let status = sender.wait_exit_within(limits::VIEWER_WRITE_TIMEOUT / 2);
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+/// A camera index no machine has: the error is the same with a webcam
+/// plugged in or none at all.
+const NO_SUCH_CAMERA: &str = "4000";
+
+#[test]
 fn missing_camera_is_one_line_naming_the_index() {
     let mut sender = sender_bin();
     sender.args([
@@ -87,10 +110,13 @@ fn missing_camera_is_one_line_naming_the_index() {
         "--source",
         "camera",
         "--camera",
-        "0",
+        NO_SUCH_CAMERA,
     ]);
     let line = one_error_line(&run(sender));
-    assert!(line.starts_with("no camera at index 0"), "{line}");
+    assert!(
+        line.starts_with(&format!("no camera at index {NO_SUCH_CAMERA}")),
+        "{line}"
+    );
     assert!(
         line.contains("--list-cameras") && line.contains("--source test"),
         "{line}"
@@ -98,12 +124,57 @@ fn missing_camera_is_one_line_naming_the_index() {
 }
 
 #[test]
-fn list_cameras_says_there_is_none() {
+fn list_cameras_names_each_camera_or_says_there_is_none() {
     let mut sender = sender_bin();
     sender.arg("--list-cameras");
     let output = run(sender);
-    assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("no cameras found"));
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // A camera's line is `INDEX: NAME`, its formats are indented below it.
+    let names_cameras = text
+        .lines()
+        .next()
+        .is_some_and(|first| !first.starts_with(' '))
+        && text.lines().all(|line| {
+            line.starts_with("   ")
+                || line
+                    .split_once(": ")
+                    .is_some_and(|(index, _)| index.parse::<u32>().is_ok())
+        });
+    let none = text == "no cameras found (use --source test to stream a test pattern)\n";
+    assert!(none || names_cameras, "{text}");
+}
+
+#[test]
+fn list_cameras_into_a_closed_pipe_ends_quietly_with_success() {
+    let mut sender = sender_bin();
+    sender.arg("--list-cameras");
+    let (status, said) = run_into_closed_pipe(sender);
+    assert!(status.success(), "{status}: {said:?}");
+    assert!(said.is_empty(), "{said:?}");
+}
+
+#[test]
+fn a_receiver_whose_summary_goes_into_a_closed_pipe_ends_quietly_with_success() {
+    let (_sender, addr) = start_sender(&["--open", "--source", "test", "--fps", "0"]);
+    let mut receiver = receiver_bin();
+    receiver.args([
+        "--connect",
+        &addr,
+        "--headless",
+        "--frames",
+        "3",
+        "--json",
+        "--verbose",
+    ]);
+    let (status, said) = run_into_closed_pipe(receiver);
+    assert!(status.success(), "{status}: {said:?}");
+    // With --verbose a panic would show; progress lines aside, nothing.
+    assert!(
+        said.iter()
+            .all(|line| line.starts_with("camwire: ") && !line.contains("panicked")),
+        "{said:?}"
+    );
 }
 
 #[test]

@@ -40,12 +40,6 @@ fn next_event(events: &mpsc::Receiver<Event>) -> Event {
     events.recv_timeout(STEP).expect("an event from the sender")
 }
 
-fn hello() -> Vec<u8> {
-    let mut out = Vec::new();
-    framing::write_message(&mut out, &[&wire::encode(&Message::hello(&[]))]).unwrap();
-    out
-}
-
 #[test]
 fn a_viewer_that_never_reads_is_dropped_and_the_others_carry_on() {
     let (addr, events) = library_sender();
@@ -118,7 +112,7 @@ fn strangers_get_a_clear_refusal_and_the_sender_carries_on() {
             assert!(reply.is_empty(), "{what}: got {} bytes", reply.len());
         }
     }
-    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
+    let incoming = Incoming::dial(&addr.to_string(), None, false).unwrap();
     assert_eq!(incoming.info().width, 320);
 }
 
@@ -153,7 +147,7 @@ fn idle_connections_from_one_address_cannot_lock_out_another() {
         "{:?}",
         wire::decode(body)
     );
-    let incoming = Incoming::connect(&addr.to_string(), None).unwrap();
+    let incoming = Incoming::dial(&addr.to_string(), None, false).unwrap();
     assert_eq!(incoming.info().width, 320, "another address still gets in");
 }
 
@@ -175,7 +169,7 @@ fn a_silent_sender_is_reported_within_seconds() {
         let mut rest = Vec::new();
         let _ = conn.read_to_end(&mut rest);
     });
-    let incoming = Incoming::connect(&addr, None).unwrap();
+    let incoming = Incoming::dial(&addr, None, false).unwrap();
     let err = incoming
         .run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
         .expect_err("a silent sender is an error");
@@ -202,7 +196,7 @@ fn a_sender_trickling_its_announcement_is_cut_off_at_the_deadline() {
         }
     });
     let started = std::time::Instant::now();
-    let err = Incoming::connect(&addr, None).err().expect("an error");
+    let err = Incoming::dial(&addr, None, false).err().expect("an error");
     let _ = done_tx.send(());
     assert!(
         format!("{err:#}").contains("did not complete the opening exchange"),
@@ -317,4 +311,66 @@ fn retry_rides_out_a_sender_restart() {
     };
     assert!(receiver.wait_exit().success());
     assert_eq!(receiver.stdout_json()["frames"], 60);
+}
+
+/// A listener that answers each of `answers` connections with the bytes
+/// given (none: it closes at once) and then stops listening.
+fn cut_short_listener(answers: Vec<&'static [u8]>) -> (String, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let serving = thread::spawn(move || {
+        for answer in answers {
+            let (mut conn, _) = listener.accept().unwrap();
+            if !answer.is_empty() {
+                // The hello is read first, so that closing ends the
+                // connection with the answer rather than resetting it.
+                let _ = conn.read(&mut [0u8; 1024]);
+                let _ = conn.write_all(answer);
+            }
+        }
+    });
+    (addr, serving)
+}
+
+#[test]
+fn a_peer_that_hangs_up_during_the_opening_exchange_is_one_clear_line() {
+    // Closing at once, and closing after half a length prefix.
+    for answer in [&b""[..], &[0, 0, 0]] {
+        let (addr, _serving) = cut_short_listener(vec![answer]);
+        let mut receiver = receiver_bin();
+        receiver.args(["--connect", &addr, "--headless"]);
+        let line = one_error_line(&run(receiver));
+        assert_eq!(
+            line,
+            format!("{addr} closed the connection during the opening exchange"),
+            "answer {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn retry_rides_out_a_sender_that_hangs_up_during_the_opening_exchange() {
+    let (addr, serving) = cut_short_listener(vec![&[0, 0, 0]]);
+    let mut receiver = start_receiver(
+        &[
+            "--connect",
+            &addr,
+            "--headless",
+            "--retry",
+            "--frames",
+            "10",
+            "--json",
+        ],
+        &[],
+    );
+    receiver.wait_line("closed the connection during the opening exchange");
+    serving.join().unwrap();
+    let mut sender = sender_bin();
+    sender.args(["--bind", &addr, "--open", "--source", "test", "--fps", "30"]);
+    let _sender = Running {
+        lines: mpsc::channel().1,
+        child: sender.stdout(std::process::Stdio::null()).spawn().unwrap(),
+    };
+    assert!(receiver.wait_exit().success());
+    assert_eq!(receiver.stdout_json()["frames"], 10);
 }

@@ -143,7 +143,7 @@ fn library_receiver_counts_frames_and_reports_the_stream() {
     };
     let sender = start_sender(jpeg, 10, 16);
     let addr = sender.addr.to_string();
-    let incoming = Incoming::connect(&addr, None).unwrap();
+    let incoming = Incoming::dial(&addr, None, false).unwrap();
     assert_eq!(incoming.info().codec, Codec::Jpeg);
     let stats = Mutex::new(Stats::default());
     let outcome = incoming.run(0, &mut Headless::default(), &stats).unwrap();
@@ -162,7 +162,7 @@ fn the_viewer_over_the_limit_is_told_why() {
     let sender = start_sender(SOURCE, 0, 1);
     let (mut first, _) = RawViewer::connect(sender.addr);
     first.next_seq().unwrap();
-    let err = Incoming::connect(&sender.addr.to_string(), None)
+    let err = Incoming::dial(&sender.addr.to_string(), None, false)
         .err()
         .unwrap();
     assert!(format!("{err:#}").contains("limit of 1 viewers"), "{err:#}");
@@ -202,7 +202,7 @@ fn fake_sender(bytes: Vec<u8>) -> String {
 
 fn receive_error(bytes: Vec<u8>) -> String {
     let addr = fake_sender(bytes);
-    let result = Incoming::connect(&addr, None).and_then(|incoming| {
+    let result = Incoming::dial(&addr, None, false).and_then(|incoming| {
         incoming.run(0, &mut Headless::default(), &Mutex::new(Stats::default()))
     });
     format!("{:#}", result.expect_err("an error"))
@@ -298,7 +298,7 @@ fn a_corrupt_jpeg_is_skipped_and_later_frames_still_show() {
     let addr = fake_sender(bytes);
     let stats = Mutex::new(Stats::default());
     let mut screen = Recorder::default();
-    let outcome = Incoming::connect(&addr, None)
+    let outcome = Incoming::dial(&addr, None, false)
         .unwrap()
         .run(0, &mut screen, &stats)
         .unwrap();

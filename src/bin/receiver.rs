@@ -76,8 +76,8 @@ fn main() -> ExitCode {
         .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
     // Progress lines still queued come first: the error line is the last word.
     console::flush(limits::CONSOLE_FLUSH_WAIT);
-    report(&args, &stats);
-    match result {
+    let reported = report(&args, &stats);
+    match result.and(reported) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", format!("{e:#}").replace('\n', " "));
@@ -86,13 +86,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(args: &Args, stats: &SharedStats) {
+fn report(args: &Args, stats: &SharedStats) -> Result<()> {
     if let Err(e) = lock(stats).flush_log() {
         eprintln!("camwire: could not write the frame log: {e}");
     }
-    if args.json && !REPORTED.swap(true, Ordering::SeqCst) {
-        println!("{}", lock(stats).summary().to_json());
+    match args.json {
+        true => print_summary(&lock(stats)),
+        false => Ok(()),
     }
+}
+
+/// Prints the JSON summary line, once however the receiver ends.
+fn print_summary(stats: &Stats) -> Result<()> {
+    if REPORTED.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    let line = format!("{}\n", stats.summary().to_json());
+    console::output(&line).context("could not write the summary")
+}
+
+/// Ctrl-C is how a person quits, so it ends with exit status 0, as q, Esc
+/// and closing the window do, once the frame log and the summary are
+/// written.
+fn quit_on_ctrl_c(json: bool, stats: SharedStats) -> Result<()> {
+    ctrlc::set_handler(move || {
+        console::flush(limits::CONSOLE_FLUSH_WAIT);
+        let mut stats = lock(&stats);
+        let _ = stats.flush_log();
+        let printed = if json { print_summary(&stats) } else { Ok(()) };
+        match printed {
+            Ok(()) => std::process::exit(0),
+            Err(e) => {
+                eprintln!("{e:#}");
+                std::process::exit(1)
+            }
+        }
+    })
+    .context("could not install the Ctrl-C handler")
 }
 
 fn run(args: &Args, stats: &SharedStats) -> Result<()> {
@@ -103,17 +133,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
             .with_context(|| format!("could not create the frame log {}", path.display()))?;
         lock(stats).set_log(Box::new(std::io::BufWriter::new(file)))?;
     }
-    let (json, for_handler) = (args.json, Arc::clone(stats));
-    ctrlc::set_handler(move || {
-        console::flush(limits::CONSOLE_FLUSH_WAIT);
-        let mut stats = lock(&for_handler);
-        let _ = stats.flush_log();
-        if json && !REPORTED.swap(true, Ordering::SeqCst) {
-            println!("{}", stats.summary().to_json());
-        }
-        std::process::exit(0);
-    })
-    .context("could not install the Ctrl-C handler")?;
+    quit_on_ctrl_c(args.json, Arc::clone(stats))?;
     // An empty CAMWIRE_CODE counts as none.
     let code = args.code.as_deref().and_then(Code::new);
     let mut follow = Follow {

@@ -20,7 +20,7 @@ use camwire::limits;
 use camwire::net;
 use camwire::preview;
 use camwire::private::Code;
-use camwire::sender::{Event, Sender, SenderConfig};
+use camwire::sender::{Event, Sender, SenderConfig, Stopper};
 use camwire::wire::StreamInfo;
 use clap::Parser;
 
@@ -94,8 +94,8 @@ fn run(args: Args) -> Result<()> {
     console::set_chatty(args.verbose || std::io::stderr().is_terminal());
     console::quiet_panics();
     if args.list_cameras {
-        print!("{}", camera::describe_cameras()?);
-        return Ok(());
+        let list = camera::describe_cameras()?;
+        return camwire::console::output(&list).context("could not print the cameras");
     }
     let (info, open_source) = camera::prepare(args.video.choice(), args.video.config())?;
     let listener = TcpListener::bind(&args.bind).map_err(|e| {
@@ -129,16 +129,7 @@ fn run(args: Args) -> Result<()> {
     };
     let sender = Sender::new(listener, config, Arc::new(print_event))?;
     let stopper = sender.stopper();
-    let on_ctrl_c = stopper.clone();
-    let stopping = AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if stopping.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        say!("stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)");
-        on_ctrl_c.stop();
-    })
-    .context("could not install the Ctrl-C handler")?;
+    stop_on_ctrl_c(stopper.clone())?;
     if !args.preview && !args.chat {
         return sender.run(open_source);
     }
@@ -172,6 +163,22 @@ fn run(args: Args) -> Result<()> {
         .join()
         .map_err(|panic| anyhow!("the sending thread failed: {}", panic_text(&*panic)))?;
     shown.map(|_| ()).and(sent)
+}
+
+/// Ctrl-C is how a person quits, so it ends with exit status 0, as closing
+/// the preview does: the first ends the stream cleanly, telling every
+/// viewer, and a second quits at once, without waiting for viewers slow to
+/// hear it.
+fn stop_on_ctrl_c(stopper: Stopper) -> Result<()> {
+    let stopping = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if stopping.swap(true, Ordering::SeqCst) {
+            std::process::exit(0);
+        }
+        say!("stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)");
+        stopper.stop();
+    })
+    .context("could not install the Ctrl-C handler")
 }
 
 fn print_banner(args: &Args, info: StreamInfo, local: SocketAddr, code: Option<&Code>) {

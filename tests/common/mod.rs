@@ -12,8 +12,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use camwire::camera::{self, SourceChoice};
+use camwire::framing;
 use camwire::sender::{Event, Sender, SenderConfig, Stopper};
 use camwire::source::SourceConfig;
+use camwire::wire::{self, Message};
 
 /// How long any one step of a test may take before it counts as a hang.
 pub const STEP: Duration = Duration::from_secs(30);
@@ -177,6 +179,24 @@ pub fn start_following_stderr(mut command: Command) -> Running {
     Running { child, lines }
 }
 
+/// Runs a command to completion with its stdout a pipe whose reading end is
+/// already closed, as under `| head` once head has quit; returns its exit
+/// status and the lines it wrote on stderr.
+pub fn run_into_closed_pipe(mut command: Command) -> (ExitStatus, Vec<String>) {
+    let (reading, writing) = std::io::pipe().unwrap();
+    drop(reading);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(writing)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = follow(child.stderr.take().unwrap());
+    let mut running = Running { child, lines };
+    let status = running.wait_exit();
+    (status, running.lines.iter().collect())
+}
+
 /// Runs a command to completion, failing the test if it takes over [`STEP`].
 pub fn run(command: Command) -> Output {
     run_for(command, STEP)
@@ -221,6 +241,13 @@ pub fn one_error_line(output: &Output) -> String {
     assert_eq!(lines.len(), 1, "expected one error line, got {text:?}");
     assert!(!text.contains("panicked"), "{text}");
     lines[0].to_string()
+}
+
+/// A viewer's opening message to an open sender, framed.
+pub fn hello() -> Vec<u8> {
+    let mut out = Vec::new();
+    framing::write_message(&mut out, &[&wire::encode(&Message::hello(&[]))]).unwrap();
+    out
 }
 
 /// The JSON summary a receiver printed last on stdout.
