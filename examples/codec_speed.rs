@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use camwire::codec::{Decoder, encode_jpeg};
 use camwire::limits::SEAL_CHUNK;
-use camwire::source::pattern_rgb;
+use camwire::media::codec::{Decoder, encode_jpeg};
+use camwire::media::source::pattern_rgb;
 use camwire::wire::{Codec, FrameKind, StreamInfo};
 
 const SIZES: [(u32, u32); 3] = [(640, 480), (1280, 720), (1920, 1080)];
@@ -33,7 +33,7 @@ fn ms(d: Duration) -> String {
 /// pieces through one reused buffer, as a link does it) and opening, then
 /// the AEADs it could have used, each sealing a frame in place.
 fn print_sealing() {
-    use camwire::private::{Code, Exchange, Role};
+    use camwire::link::private::{Code, Exchange, Role};
     use ring::aead::{
         AES_256_GCM, Aad, Algorithm, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
     };

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use camwire::framing::{self, FrameReader};
 use camwire::limits;
-use camwire::receiver::{Headless, Incoming};
-use camwire::sender::Event;
-use camwire::source::SourceConfig;
-use camwire::stats::Stats;
+use camwire::media::source::SourceConfig;
+use camwire::session::receiver::{Headless, Incoming};
+use camwire::session::sender::Event;
+use camwire::session::stats::Stats;
 use camwire::wire::{self, Codec, Message};
 use common::*;
 use socket2::{Domain, Socket, Type};

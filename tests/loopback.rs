@@ -8,11 +8,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::thread;
 
+use camwire::flow::slot::{Picture, Screen};
 use camwire::framing::{self, FrameReader};
-use camwire::receiver::{Headless, Incoming, Outcome, Picture, Screen};
-use camwire::sender::Event;
-use camwire::source::SourceConfig;
-use camwire::stats::Stats;
+use camwire::media::source::SourceConfig;
+use camwire::session::receiver::{Headless, Incoming, Outcome};
+use camwire::session::sender::Event;
+use camwire::session::stats::Stats;
 use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 use common::LibrarySender;
 
@@ -283,8 +284,8 @@ fn a_corrupt_jpeg_is_skipped_and_later_frames_still_show() {
         height: 16,
         codec: Codec::Jpeg,
     };
-    let rgb = camwire::source::pattern_rgb(32, 16, 0);
-    let good = camwire::codec::encode_jpeg(32, 16, &rgb, 80).unwrap();
+    let rgb = camwire::media::source::pattern_rgb(32, 16, 0);
+    let good = camwire::media::codec::encode_jpeg(32, 16, &rgb, 80).unwrap();
     let mut bytes = framed(&Message::stream(info));
     for (seq, data) in [(0, &good[..]), (1, &good[..good.len() / 2]), (2, &good[..])] {
         bytes.extend(framed(&Message::Frame {

@@ -6,10 +6,10 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 
-use camwire::codec::encode_jpeg;
 use camwire::framing::{FrameReader, write_message};
 use camwire::limits;
-use camwire::source::{now_us, pattern_rgb};
+use camwire::media::codec::encode_jpeg;
+use camwire::media::source::{now_us, pattern_rgb};
 use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 
 use common::*;

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use camwire::framing::{self, FrameReader};
 use camwire::limits;
-use camwire::private::{Code, Exchange};
-use camwire::source::pattern_rgb;
+use camwire::link::private::{Code, Exchange};
+use camwire::media::source::pattern_rgb;
 use camwire::wire::{self, Message};
 use common::*;
 use socket2::{Domain, Socket, Type};

@@ -3,8 +3,8 @@
 
 use std::io::{self, Read};
 
-use camwire::codec::Decoder;
 use camwire::framing::{self, FrameReader, FramingError, PREFIX_LEN, READ_CHUNK};
+use camwire::media::codec::Decoder;
 use camwire::wire::{self, Codec, FrameKind, StreamInfo};
 use proptest::prelude::*;
 

@@ -8,11 +8,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use camwire::codec::convert::rgb_to_0rgb;
-use camwire::display::compose;
-use camwire::preview::mirror;
-use camwire::receiver::Picture;
-use camwire::source::{PATTERN_FRAMES, pattern_rgb, pattern_rgb_coloured};
+use camwire::flow::slot::Picture;
+use camwire::media::codec::convert::rgb_to_0rgb;
+use camwire::media::source::{PATTERN_FRAMES, pattern_rgb, pattern_rgb_coloured};
+use camwire::session::preview::mirror;
+use camwire::ui::compose::compose;
 use common::*;
 
 /// An X server of its own for one test.

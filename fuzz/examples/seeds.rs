@@ -11,9 +11,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use camwire::codec::encode_jpeg;
+use camwire::media::codec::encode_jpeg;
 use camwire::framing::write_message;
-use camwire::source::pattern_rgb;
+use camwire::media::source::pattern_rgb;
 use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {

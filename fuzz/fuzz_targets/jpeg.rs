@@ -9,8 +9,8 @@
 
 use std::borrow::Cow;
 
-use camwire::codec::Decoder;
-use camwire::mjpeg;
+use camwire::media::codec::Decoder;
+use camwire::media::mjpeg;
 use camwire::wire::{Codec, FrameKind, StreamInfo};
 use libfuzzer_sys::fuzz_target;
 

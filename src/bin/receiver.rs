@@ -8,19 +8,22 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
-use camwire::call;
-use camwire::camera;
-use camwire::capture::{CaptureConfig, SourceFactory, panic_text, spawn_capture};
-use camwire::cli::SourceArgs;
 use camwire::console;
-use camwire::display::{self, Slot, WindowEnd};
-use camwire::handshake::CodeRequired;
-use camwire::hub::{End, Hub};
+use camwire::flow::hub::{End, Hub};
+use camwire::flow::slot::Slot;
 use camwire::limits;
-use camwire::preview;
-use camwire::private::Code;
-use camwire::receiver::{Follow, Headless, Incoming, SharedStats, lock};
-use camwire::stats::Stats;
+use camwire::link::handshake::CodeRequired;
+use camwire::link::private::Code;
+use camwire::media::camera;
+use camwire::media::source::SourceFactory;
+use camwire::session::call;
+use camwire::session::capture::{CaptureConfig, panic_text, spawn_capture};
+use camwire::session::preview;
+use camwire::session::receiver::{Follow, Headless, Incoming, SharedStats, lock};
+use camwire::session::stats::Stats;
+use camwire::ui::cli::SourceArgs;
+use camwire::ui::display::{self, WindowEnd};
+use camwire::ui::labels;
 use camwire::wire::StreamInfo;
 use clap::Parser;
 
@@ -167,7 +170,7 @@ fn run(args: &Args, stats: &SharedStats) -> Result<()> {
     }
     let slot = Arc::new(Slot::default());
     let network = spawn_network(follow, first, &slot, stats);
-    let labels = display::receiver_labels(info, &args.connect, stats);
+    let labels = labels::receiver(info, &args.connect, stats);
     let (width, height) = (info.width as usize, info.height as usize);
     match display::show(&slot, width, height, labels)? {
         // The network thread may be blocked in a read; exiting ends it.
@@ -221,7 +224,7 @@ fn chat(
         slot: Arc::clone(&remote),
         stats: Arc::clone(stats),
     };
-    let labels = call::labels(&args.connect, call);
+    let labels = labels::call(&args.connect, call);
     let shown = display::show_call(&remote, &own, width, height, labels);
     // Hanging up: the other side gets the end of this end's stream.
     hub.end(End::Clean);
@@ -246,7 +249,7 @@ fn spawn_network(
     first: Incoming,
     slot: &Arc<Slot>,
     stats: &SharedStats,
-) -> thread::JoinHandle<Result<camwire::receiver::Outcome>> {
+) -> thread::JoinHandle<Result<camwire::session::receiver::Outcome>> {
     let (mut screen, stats) = (Arc::clone(slot), Arc::clone(stats));
     thread::spawn(move || {
         let result = follow.run(first, &mut screen, &stats);

@@ -10,17 +10,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
-use camwire::call;
-use camwire::camera;
-use camwire::capture::panic_text;
-use camwire::cli::SourceArgs;
 use camwire::console::{self, Kind};
-use camwire::display::{self, Slot, WindowEnd};
+use camwire::flow::slot::Slot;
 use camwire::limits;
-use camwire::net;
-use camwire::preview;
-use camwire::private::Code;
-use camwire::sender::{Event, Sender, SenderConfig, Stopper};
+use camwire::link::net;
+use camwire::link::private::Code;
+use camwire::media::camera;
+use camwire::session::call;
+use camwire::session::capture::panic_text;
+use camwire::session::preview;
+use camwire::session::sender::{Event, Sender, SenderConfig, Stopper};
+use camwire::ui::cli::SourceArgs;
+use camwire::ui::display::{self, WindowEnd};
+use camwire::ui::labels;
 use camwire::wire::StreamInfo;
 use clap::Parser;
 
@@ -147,9 +149,9 @@ fn run(args: Args) -> Result<()> {
     });
     let (width, height) = (info.width as usize, info.height as usize);
     let shown = match &remote {
-        None => display::show(&own, width, height, preview::labels(info, hub)),
+        None => display::show(&own, width, height, labels::preview(info, hub)),
         Some(remote) => {
-            let labels = call::labels(&args.bind, remote.clone());
+            let labels = labels::call(&args.bind, remote.clone());
             let shown = display::show_call(&remote.slot, &own, width, height, labels);
             if let Ok(WindowEnd::StreamOver) = shown {
                 say!("{}", call::LEFT);

@@ -11,10 +11,10 @@ use std::thread;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use camwire::camera::{self, SourceChoice};
 use camwire::framing;
-use camwire::sender::{Event, Sender, SenderConfig, Stopper};
-use camwire::source::SourceConfig;
+use camwire::media::camera::{self, SourceChoice};
+use camwire::media::source::SourceConfig;
+use camwire::session::sender::{Event, Sender, SenderConfig, Stopper};
 use camwire::wire::{self, Message};
 
 /// How long any one step of a test may take before it counts as a hang.

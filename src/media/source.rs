@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use crate::codec::{self, EncoderConfig, Image};
+use crate::media::codec::{self, EncoderConfig, Image};
 use crate::wire::{Codec, StreamInfo};
 
 /// How many distinct pictures the test pattern cycles through.
@@ -48,6 +48,10 @@ pub trait FrameSource {
     /// Blocks until the next frame is ready and returns it.
     fn next_frame(&mut self) -> Result<Frame>;
 }
+
+/// Opens the frame source; called on the capture thread each time capture
+/// starts, because a camera must live on the thread that uses it.
+pub type SourceFactory = Box<dyn Fn() -> Result<Box<dyn FrameSource>> + Send>;
 
 /// What a sender asks of its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,40 +9,17 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::codec::{DecodeError, Decoder};
 use crate::console;
+use crate::flow::slot::{Picture, Screen};
 use crate::framing::{FrameReader, FramingError};
-use crate::handshake::{self, printable};
 use crate::limits;
-use crate::net;
-use crate::private::{Code, Opener, Sealer};
-use crate::stats::Stats;
-use crate::viewer::Caller;
+use crate::link::admission::Caller;
+use crate::link::handshake::{self, printable};
+use crate::link::net;
+use crate::link::private::{Code, Opener, Sealer};
+use crate::media::codec::{DecodeError, Decoder};
+use crate::session::stats::Stats;
 use crate::wire::{self, Message, StreamInfo};
-
-/// Decoded pixels, ready to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Picture {
-    /// One `0x00RRGGBB` value a pixel, rows top to bottom.
-    pub pixels: Vec<u32>,
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-}
-
-/// Where decoded frames go.
-pub trait Screen {
-    /// A buffer of `len` pixels to decode the next frame into.
-    fn buffer(&mut self, len: usize) -> Vec<u32>;
-    /// Shows a decoded frame; the screen keeps its buffer.
-    fn present(&mut self, picture: Picture);
-    /// Takes back a buffer that holds nothing worth showing.
-    fn recycle(&mut self, buf: Vec<u32>);
-    /// Shows (or, with `None`, clears) a line about the connection, such as
-    /// "reconnecting".
-    fn notice(&mut self, text: Option<String>);
-}
 
 /// A screen that shows nothing, reuses one buffer, and prints notices on
 /// standard error.

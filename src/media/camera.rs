@@ -14,9 +14,10 @@ use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
 };
 
-use crate::capture::SourceFactory;
-use crate::mjpeg;
-use crate::source::{Captured, Frame, FrameSource, SourceConfig, TestPattern, now_us};
+use crate::media::mjpeg;
+use crate::media::source::{
+    Captured, Frame, FrameSource, SourceConfig, SourceFactory, TestPattern, now_us,
+};
 use crate::wire::{Codec, StreamInfo};
 
 /// A webcam that is open and streaming.

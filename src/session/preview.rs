@@ -8,10 +8,9 @@
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crate::codec::{DecodeError, Decoder};
-use crate::display::{Labels, Slot};
-use crate::hub::{Cursor, Hub, Next};
-use crate::receiver::{Picture, Screen};
+use crate::flow::hub::{Cursor, Hub, Next};
+use crate::flow::slot::{Picture, Screen, Slot};
+use crate::media::codec::{DecodeError, Decoder};
 use crate::wire::StreamInfo;
 
 /// Starts decoding the hub's frames into `slot`, mirrored; the thread ends
@@ -56,17 +55,6 @@ impl Drop for LeaveOnDrop {
 pub fn mirror(pixels: &mut [u32], width: usize) {
     for row in pixels.chunks_exact_mut(width.max(1)) {
         row.reverse();
-    }
-}
-
-/// The labels of the preview window: how many people watch.
-pub fn labels(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
-    let title =
-        |watching: usize| format!("camwire preview: {watching} watching (q stops the sender)");
-    Labels {
-        title: title(0),
-        first_frame: format!("preview showing {}x{}", info.width, info.height),
-        refresh: Box::new(move |_| title(hub.remote_viewers())),
     }
 }
 

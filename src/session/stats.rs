@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::limits;
-use crate::source::now_us;
+use crate::media::source::now_us;
 use crate::wire::StreamInfo;
 
 /// Largest frame age the latency histogram records: one minute, in µs.

@@ -15,7 +15,7 @@ use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder as ZuneDecoder;
 
 use super::{DecodeError, Decoded, Encoded, FrameDecoder, FrameEncoder, Image};
-use crate::mjpeg;
+use crate::media::mjpeg;
 use crate::wire::{FrameKind, StreamInfo};
 
 /// Compresses each picture to one JPEG image.
@@ -120,8 +120,8 @@ impl FrameDecoder for JpegDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Decoder, convert::rgb_to_0rgb};
-    use crate::source::pattern_rgb;
+    use crate::media::codec::{Decoder, convert::rgb_to_0rgb};
+    use crate::media::source::pattern_rgb;
     use crate::wire::Codec;
 
     fn info(width: u32, height: u32) -> StreamInfo {

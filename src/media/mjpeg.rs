@@ -286,8 +286,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::codec::{Decoder, encode_jpeg};
-    use crate::source::pattern_rgb;
+    use crate::media::codec::{Decoder, encode_jpeg};
+    use crate::media::source::pattern_rgb;
     use crate::wire::{Codec, FrameKind, StreamInfo};
 
     const SOS_ONLY: [u8; 6] = [0xFF, SOI, 0xFF, SOS, 0x00, 0x02];

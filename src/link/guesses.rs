@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::limits;
-use crate::net;
+use crate::link::net;
 
 /// Why an attempt at the code was not allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,14 +7,10 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Result;
 
-use crate::codec::{self, EncoderConfig, FrameEncoder, Image};
-use crate::hub::{End, Hub, Packet};
-use crate::source::{Captured, FrameSource};
+use crate::flow::hub::{End, Hub, Packet};
+use crate::media::codec::{self, EncoderConfig, FrameEncoder, Image};
+use crate::media::source::{Captured, FrameSource, SourceFactory};
 use crate::wire::{self, FrameKind};
-
-/// Opens the frame source; called on the capture thread each time capture
-/// starts, because a camera must live on the thread that uses it.
-pub type SourceFactory = Box<dyn Fn() -> Result<Box<dyn FrameSource>> + Send>;
 
 /// What the capture thread needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -145,9 +141,9 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::{self, SourceChoice};
-    use crate::hub::{Cursor, Next};
-    use crate::source::SourceConfig;
+    use crate::flow::hub::{Cursor, Next};
+    use crate::media::camera::{self, SourceChoice};
+    use crate::media::source::SourceConfig;
     use crate::wire::Codec;
 
     /// Takes `count` frames from `hub` (all of them when `None`), as a new

@@ -1,7 +1,7 @@
 //! The sending side: accepts viewers and streams the newest frame to each.
 //!
 //! Threads: the caller's thread accepts connections; one capture thread
-//! (see [`crate::capture`]) owns the frame source and runs only while
+//! (see [`crate::session::capture`]) owns the frame source and runs only while
 //! someone watches; one thread per viewer writes frames to its socket. They
 //! meet in a [`Hub`].
 
@@ -15,15 +15,18 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use crate::call::{self, Call};
-use crate::capture::{CaptureConfig, SourceFactory, spawn_capture};
-use crate::codec::EncoderConfig;
-use crate::guesses::{GuessLimiter, Limited};
-use crate::hub::{End, Hub};
+use crate::flow::hub::{End, Hub};
 use crate::limits;
-use crate::opening::{Full, Opening, Place};
-use crate::private::Code;
-use crate::viewer::{self, Admitted, Caller, Link, Refusal};
+use crate::link::admission::{self, Admitted, Caller, Refusal};
+use crate::link::guesses::{GuessLimiter, Limited};
+use crate::link::opening::{Full, Opening, Place};
+use crate::link::private::Code;
+use crate::link::sealed::Link;
+use crate::media::codec::EncoderConfig;
+use crate::media::source::SourceFactory;
+use crate::session::call::{self, Call};
+use crate::session::capture::{CaptureConfig, spawn_capture};
+use crate::session::viewer;
 use crate::wire::{Message, StreamInfo};
 
 /// What a sender does beyond the source's own settings.
@@ -206,7 +209,7 @@ impl Sender {
             return;
         }
         let spawned = thread::Builder::new().spawn(move || {
-            viewer::turn_away(stream, reason);
+            admission::turn_away(stream, reason);
             turning.fetch_sub(1, Ordering::SeqCst);
         });
         if spawned.is_err() {
@@ -256,7 +259,7 @@ impl ViewerContext {
     /// Admits the viewer and streams to it until either side ends.
     /// `place` is given back once the opening exchange is over.
     fn serve(&self, stream: &TcpStream, peer: SocketAddr, place: Place) {
-        let admission = viewer::Admission {
+        let admission = admission::Admission {
             code: self.config.code.as_ref(),
             guesses: &self.guesses,
             from: peer.ip(),
@@ -264,7 +267,7 @@ impl ViewerContext {
         };
         let admitted = admission.admit(stream);
         if place.evicted() && admitted.is_err() {
-            viewer::refuse(stream, Full::Everyone.reason());
+            admission::refuse(stream, Full::Everyone.reason());
             let reason = "cut off to make room for a newcomer: this address opened too many connections at once".to_string();
             return (self.events)(Event::Refused { peer, reason });
         }

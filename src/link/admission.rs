@@ -1,19 +1,18 @@
-//! The sender's side of one viewer: the opening exchange (with the code in
-//! private mode) and the stream of frames that follows.
+//! The sender's side of the opening exchange: hello, the code in private
+//! mode, and what a connection that gets no place is told.
 
-use std::io::{self, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 
-use crate::framing::{self, FrameReader, FramingError, PREFIX_LEN};
-use crate::guesses::{GuessLimiter, Limited};
-use crate::hub::{Cursor, End, Hub, Next};
+use super::guesses::{GuessLimiter, Limited};
+use super::net::{self, Deadline};
+use super::private::{self, Code, Exchange, Opener, Role, Sealer};
+use super::sealed::Link;
+use crate::framing::{FrameReader, FramingError};
 use crate::limits;
-use crate::net::{self, Deadline};
-use crate::private::{self, Code, Exchange, Opener, Role, Sealer, TAG_LEN};
-use crate::wire::{self, Message, StreamInfo, WireError};
+use crate::wire::{self, Message, WireError};
 
 /// Why a connection was not let in.
 #[derive(Debug)]
@@ -29,67 +28,6 @@ pub enum Refusal {
 impl<E: Into<anyhow::Error>> From<E> for Refusal {
     fn from(e: E) -> Self {
         Refusal::Other(e.into())
-    }
-}
-
-/// A viewer's connection after the opening exchange: writes messages,
-/// sealed in private mode.
-pub struct Link<'a> {
-    stream: &'a TcpStream,
-    sealer: Option<Sealer>,
-    scratch: Vec<u8>,
-}
-
-impl<'a> Link<'a> {
-    /// A link writing to `stream`, sealing with `sealer` in private mode.
-    pub fn new(stream: &'a TcpStream, sealer: Option<Sealer>) -> Self {
-        Link {
-            stream,
-            sealer,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Sends one whole message.
-    pub fn send(&mut self, msg: &Message<'_>) -> io::Result<()> {
-        self.send_parts(&[&wire::encode(msg)])
-    }
-
-    /// Sends one message whose body is `parts` joined. An open link writes
-    /// the parts where they lie. A sealed one seals them a
-    /// [`limits::SEAL_CHUNK`] at a time into a reused buffer and writes each
-    /// piece as soon as it is sealed.
-    pub fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut out = self.stream;
-        let Some(sealer) = &mut self.sealer else {
-            return framing::write_message(&mut out, parts);
-        };
-        let body_len = parts.iter().map(|part| part.len()).sum::<usize>() + TAG_LEN;
-        // Grown to a full piece only by a message that needs one (a frame);
-        // the tag always fits after the last piece.
-        let scratch = &mut self.scratch;
-        let needed = (PREFIX_LEN + body_len).min(limits::SEAL_CHUNK + TAG_LEN);
-        if scratch.len() < needed {
-            scratch.resize(needed, 0);
-        }
-        scratch[..PREFIX_LEN].copy_from_slice(&framing::prefix(body_len));
-        let mut filled = PREFIX_LEN;
-        let mut sealing = sealer.start();
-        for part in parts {
-            let mut rest = *part;
-            while !rest.is_empty() {
-                let (piece, after) = rest.split_at((limits::SEAL_CHUNK - filled).min(rest.len()));
-                sealing.update(piece, &mut scratch[filled..filled + piece.len()]);
-                filled += piece.len();
-                rest = after;
-                if filled == limits::SEAL_CHUNK {
-                    out.write_all(&scratch[..filled])?;
-                    filled = 0;
-                }
-            }
-        }
-        scratch[filled..filled + TAG_LEN].copy_from_slice(&sealing.finish());
-        out.write_all(&scratch[..filled + TAG_LEN])
     }
 }
 
@@ -146,7 +84,8 @@ impl Admission<'_> {
         let mut opener = None;
         if let Some(code) = self.code {
             let (sealer, open) = self.authenticate(code, &exchange, &mut reader, &mut link)?;
-            (link.sealer, opener) = (Some(sealer), Some(open));
+            link.seal_from_now(sealer);
+            opener = Some(open);
         }
         net::limit_unsent(stream)?;
         let caller = chat.then(|| Caller {
@@ -245,74 +184,4 @@ pub fn refuse(stream: &TcpStream, reason: &str) {
     let _ = Link::new(stream, None).send(&Message::Error {
         reason: reason.into(),
     });
-}
-
-/// Announces the stream, then sends frames from the hub until the stream
-/// ends or the viewer goes.
-pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<()> {
-    link.send(&Message::stream(info))
-        .context("could not announce the stream")?;
-    let mut cursor = Cursor::new();
-    loop {
-        match hub.next_for(&mut cursor) {
-            Next::Frame(packet) => match link.send_parts(&[&packet.header, &packet.data]) {
-                Ok(()) => {}
-                Err(e) if net::is_hang_up(&e) => return Ok(()),
-                Err(e) => return Err(net::describe_write_error(e)),
-            },
-            Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
-            Next::End(End::Failed(reason)) => {
-                return Ok(link.send(&Message::Error {
-                    reason: reason.into(),
-                })?);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::private::Keys;
-    use std::net::TcpListener;
-
-    fn keys() -> (Keys, Keys) {
-        let code = Code::new("1").unwrap();
-        let (sender, viewer) = (Exchange::start(&code), Exchange::start(&code));
-        let (s_msg, v_msg) = (sender.message().to_vec(), viewer.message().to_vec());
-        (
-            sender.finish(&v_msg, Role::Sender).unwrap(),
-            viewer.finish(&s_msg, Role::Viewer).unwrap(),
-        )
-    }
-
-    #[test]
-    fn a_sealed_link_sends_messages_of_any_length_in_pieces_that_open_whole() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (reading, _) = listener.accept().unwrap();
-        let (sender, mut viewer) = keys();
-        let chunk = limits::SEAL_CHUNK;
-        let pixels: Vec<u8> = (0..3 * chunk).map(|i| (i % 251) as u8).collect();
-        // Bodies that end inside a piece, exactly at the end of the second
-        // one (so the tag goes alone), and inside the first.
-        let cuts = [2 * chunk + 100, 2 * chunk - PREFIX_LEN - 4, 10];
-        let sending = std::thread::spawn({
-            let pixels = pixels.clone();
-            move || {
-                let mut link = Link::new(&writer, Some(sender.sealer));
-                for cut in cuts {
-                    link.send_parts(&[b"head", &pixels[..cut]]).unwrap();
-                }
-            }
-        });
-        let mut reader = FrameReader::new(reading, 4 * chunk);
-        for cut in cuts {
-            let mut body = reader.read_message().unwrap().unwrap().to_vec();
-            let plain = viewer.opener.open(&mut body).unwrap();
-            assert_eq!(&plain[..4], b"head");
-            assert_eq!(&plain[4..], &pixels[..cut], "cut at {cut}");
-        }
-        sending.join().unwrap();
-    }
 }

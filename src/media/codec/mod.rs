@@ -157,7 +157,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::pattern_rgb;
+    use crate::media::source::pattern_rgb;
 
     fn info(codec: Codec) -> StreamInfo {
         StreamInfo {

@@ -9,8 +9,8 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::framing::{self, FrameReader, FramingError, Pace};
 use crate::limits;
-use crate::net::{self, Deadline};
-use crate::private::{Code, Exchange, Opener, Role, Sealer};
+use crate::link::net::{self, Deadline};
+use crate::link::private::{Code, Exchange, Opener, Role, Sealer};
 use crate::wire::{self, Message, StreamInfo, WireError};
 
 /// The sender wants a code and none was given.
@@ -128,7 +128,11 @@ pub const STREAM_PACE: Pace = Pace {
 /// The largest body a stream's messages may have: its frames' limit, plus
 /// the tag when they are sealed.
 pub fn body_limit(info: &StreamInfo, sealed: bool) -> usize {
-    let tag = if sealed { crate::private::TAG_LEN } else { 0 };
+    let tag = if sealed {
+        crate::link::private::TAG_LEN
+    } else {
+        0
+    };
     info.max_body_len() + tag
 }
 

@@ -2,8 +2,8 @@
 
 use clap::{Args, ValueEnum};
 
-use crate::camera::SourceChoice;
-use crate::source::SourceConfig;
+use crate::media::camera::SourceChoice;
+use crate::media::source::SourceConfig;
 use crate::wire::Codec;
 
 /// Flags that choose and shape the video this end sends.

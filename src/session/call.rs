@@ -11,13 +11,15 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Result;
 
-use crate::display::{Labels, Slot, TitleFigures};
-use crate::hub::Hub;
+use crate::flow::hub::Hub;
+use crate::flow::slot::{Screen, Slot};
 use crate::limits;
-use crate::net;
-use crate::private::Sealer;
-use crate::receiver::{Incoming, Screen, SharedStats, lock};
-use crate::viewer::{self, Caller, Link};
+use crate::link::admission::Caller;
+use crate::link::net;
+use crate::link::private::Sealer;
+use crate::link::sealed::Link;
+use crate::session::receiver::{Incoming, SharedStats};
+use crate::session::viewer;
 use crate::wire::StreamInfo;
 
 /// What each window says when the other person has gone.
@@ -31,30 +33,6 @@ pub struct Call {
     pub slot: Arc<Slot>,
     /// Frames, latency and bytes of their video.
     pub stats: SharedStats,
-}
-
-/// The labels of a chat window on `place`: waiting, then the other
-/// person's frame rate, latency and bitrate once their video shows.
-pub fn labels(place: &str, call: Call) -> Labels<'static> {
-    let place = place.to_string();
-    let waiting = format!("camwire chat on {place}: waiting for a call (q quits)");
-    let mut figures = TitleFigures::new();
-    Labels {
-        title: waiting.clone(),
-        first_frame: "call started: showing the other person".into(),
-        refresh: Box::new(move |_| match call.slot.notice_text() {
-            Some(notice) => format!("camwire chat on {place}: {notice}"),
-            None if lock(&call.stats).frames() == 0 => {
-                // Count from the call's start, not from the window's.
-                figures = TitleFigures::new();
-                waiting.clone()
-            }
-            None => format!(
-                "camwire chat on {place}  {}  (q hangs up)",
-                figures.next(&call.stats)
-            ),
-        }),
-    }
 }
 
 /// The sender's side: shows the caller's video in `call` until the caller

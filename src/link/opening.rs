@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::limits;
-use crate::net;
+use crate::link::net;
 
 /// Why a new connection got no place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

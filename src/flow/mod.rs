@@ -1,0 +1,9 @@
+//! Where frames and pictures wait between threads, each holding only the
+//! newest: no queue of frames can build up.
+//!
+//! - [`hub`]: the newest encoded frame, for the capture and viewer threads,
+//!   and which frame each viewer can decode next.
+//! - [`slot`]: the newest decoded picture, for the window.
+
+pub mod hub;
+pub mod slot;

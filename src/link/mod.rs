@@ -1,0 +1,18 @@
+//! A connection from its first byte to the end of its opening exchange,
+//! and how messages are written on it afterwards.
+//!
+//! - [`net`]: socket options, connecting with clear errors, LAN addresses.
+//! - [`handshake`]: the receiver's side of the opening exchange.
+//! - [`admission`]: the sender's side, and what a refused connection hears.
+//! - [`private`]: the code, the key exchange and sealing.
+//! - [`sealed`]: writing messages after the exchange, sealed or not.
+//! - [`guesses`]: how often each address, and everyone, may try a code.
+//! - [`opening`]: places for connections in their opening exchange.
+
+pub mod admission;
+pub mod guesses;
+pub mod handshake;
+pub mod net;
+pub mod opening;
+pub mod private;
+pub mod sealed;
