@@ -113,6 +113,29 @@ impl FrameKind {
     }
 }
 
+/// Why a sender turned a viewer away: whether trying again can help.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// No room now: too many viewers, too many connections opening at
+    /// once, or the line is busy with another call. Later may do.
+    Busy,
+    /// Too many wrong codes lately, from this address or from everyone.
+    /// Wait a few seconds.
+    Guessing,
+    /// The code is wrong.
+    WrongCode,
+    /// The viewer asked for what this sender does not do: a call to a
+    /// one-way sender, or watching a sender that waits for a call.
+    WrongMode,
+}
+
+impl RefusalKind {
+    /// Whether trying again, unchanged, cannot help.
+    pub fn is_final(self) -> bool {
+        matches!(self, RefusalKind::WrongCode | RefusalKind::WrongMode)
+    }
+}
+
 /// One message on a camwire connection.
 ///
 /// Variable-length fields borrow from the body they were decoded from, so
@@ -179,6 +202,14 @@ pub enum Message<'a> {
     },
     /// A private sender's answer to a `Hello` without a code (variant 7).
     CodeRequired,
+    /// A sender turns the viewer away, saying why (variant 8).
+    Refused {
+        /// What kind of refusal, so the viewer knows whether to try again.
+        kind: RefusalKind,
+        /// A sentence for the viewer's user.
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
+    },
 }
 
 impl<'a> Message<'a> {
@@ -208,6 +239,26 @@ impl<'a> Message<'a> {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
             info,
+        }
+    }
+
+    /// A sender's answer to a viewer of another protocol version: an
+    /// announcement of no stream, whose magic and version come first as
+    /// in every version, so that any viewer reads which version this
+    /// sender speaks (see [`decode_opening`]).
+    pub fn version_refusal() -> Self {
+        Message::stream(StreamInfo {
+            width: 0,
+            height: 0,
+            codec: Codec::Raw,
+        })
+    }
+
+    /// A refusal of `kind`, saying why.
+    pub fn refused(kind: RefusalKind, reason: &'a str) -> Self {
+        Message::Refused {
+            kind,
+            reason: reason.into(),
         }
     }
 }
@@ -370,6 +421,8 @@ mod tests {
             Message::Error {
                 reason: String::from("owned").into(),
             },
+            Message::refused(RefusalKind::Busy, "the line is busy"),
+            Message::version_refusal(),
         ];
         for msg in messages {
             assert_eq!(decode(&encode(&msg)).unwrap(), msg);
@@ -432,6 +485,24 @@ mod tests {
             decode_opening(&body),
             Err(WireError::Version { theirs: 9, ours: 3 })
         );
+        // A sender of version 9 turning us away says so the same way.
+        let mut refusal = encode(&Message::version_refusal());
+        refusal[12] = 9;
+        assert_eq!(
+            decode_opening(&refusal),
+            Err(WireError::Version { theirs: 9, ours: 3 })
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_its_kind_then_its_reason() {
+        let body = encode(&Message::refused(RefusalKind::WrongMode, "no"));
+        let mut want = 8u32.to_le_bytes().to_vec();
+        want.extend_from_slice(&3u32.to_le_bytes());
+        want.extend_from_slice(&2u64.to_le_bytes());
+        want.extend_from_slice(b"no");
+        assert_eq!(body, want);
+        assert!(RefusalKind::WrongCode.is_final() && !RefusalKind::Busy.is_final());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::thread;
 
 use camwire::framing::{self, FrameReader};
 use camwire::limits;
-use camwire::wire::{self, Message};
+use camwire::wire::{self, Codec, FrameKind, Message, RefusalKind, StreamInfo};
 use common::*;
 
 #[test]
@@ -267,4 +267,55 @@ fn a_refusal_full_of_invisible_characters_is_one_plain_line() {
             "{addr} refused: busy\\u{{202e}}won\\u{{2028}}second line\\u{{2029}}third\\u{{200b}}end"
         )
     );
+}
+
+/// A fake sender on a free port that answers the first `refusals`
+/// connections with a refusal of `kind`, and the next with a stream of
+/// one frame.
+fn refusing_sender(kind: RefusalKind, refusals: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for n in 0.. {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = FrameReader::new(conn.try_clone().unwrap(), 1024);
+            let _ = reader.read_message();
+            let info = StreamInfo {
+                width: 2,
+                height: 1,
+                codec: Codec::Raw,
+            };
+            let answer = if n < refusals {
+                vec![Message::refused(kind, "no room: try later")]
+            } else {
+                let frame = Message::Frame {
+                    seq: 0,
+                    captured_us: 0,
+                    kind: FrameKind::KEY,
+                    data: &[0; 6],
+                };
+                vec![Message::stream(info), frame]
+            };
+            for msg in answer {
+                let _ = framing::write_message(&mut conn, &[&wire::encode(&msg)]);
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_refusal_says_by_its_kind_whether_retry_tries_again() {
+    let addr = refusing_sender(RefusalKind::Busy, 2);
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--retry", "--frames", "1"]);
+    let output = run(receiver);
+    assert!(output.status.success(), "busy twice, then in: {output:?}");
+    let addr = refusing_sender(RefusalKind::WrongMode, usize::MAX);
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--retry"]);
+    let line = one_error_line(&run(receiver));
+    assert_eq!(line, format!("{addr} refused: no room: try later"));
 }

@@ -37,7 +37,7 @@ fn refusal(mut stream: TcpStream) -> String {
     let mut reader = FrameReader::new(stream, limits::HANDSHAKE_MESSAGE_LIMIT);
     let body = reader.read_message().unwrap().expect("an answer");
     match wire::decode(body).unwrap() {
-        Message::Error { reason } => reason.into_owned(),
+        Message::Refused { reason, .. } => reason.into_owned(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

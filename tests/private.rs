@@ -262,7 +262,7 @@ fn someone_guessing_the_code_does_not_keep_out_the_person_who_has_it() {
                 let answer = answer_to(&hello, [127, 0, 0, 2], &addr);
                 match wire::decode(&answer) {
                     Ok(Message::Auth { .. }) => tried += 1,
-                    Ok(Message::Error { reason }) if reason.contains("your address") => {
+                    Ok(Message::Refused { reason, .. }) if reason.contains("your address") => {
                         limited += 1
                     }
                     other => panic!("unexpected answer {other:?}"),

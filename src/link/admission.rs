@@ -12,7 +12,7 @@ use super::private::{self, Code, Exchange, Opener, Role, Sealer};
 use super::sealed::Link;
 use crate::framing::{FrameReader, FramingError};
 use crate::limits;
-use crate::wire::{self, Message, WireError};
+use crate::wire::{self, Message, RefusalKind, WireError};
 
 /// Why a connection was not let in.
 #[derive(Debug)]
@@ -74,10 +74,7 @@ impl Admission<'_> {
                 return Err(anyhow!("is not a camwire receiver").into());
             }
             Err(e) => {
-                let reason = format!("{e}: update camwire on both ends");
-                let _ = link.send(&Message::Error {
-                    reason: reason.into(),
-                });
+                let _ = link.send(&Message::version_refusal());
                 return Err(anyhow!("{e}").into());
             }
         };
@@ -113,10 +110,7 @@ impl Admission<'_> {
             return Err(anyhow!("is not a camwire receiver (bad key exchange)").into());
         }
         if let Err(limited) = self.guesses.try_start(self.from) {
-            let reason = limited.reason();
-            let _ = link.send(&Message::Error {
-                reason: reason.into(),
-            });
+            let _ = link.send(&Message::refused(RefusalKind::Guessing, limited.reason()));
             return Err(Refusal::Limited(limited));
         }
         let ours = Exchange::start(code);
@@ -138,9 +132,7 @@ impl Admission<'_> {
         };
         if !confirmed {
             let failures = self.guesses.failed();
-            let _ = link.send(&Message::Error {
-                reason: "wrong code".into(),
-            });
+            let _ = link.send(&Message::refused(RefusalKind::WrongCode, "wrong code"));
             return Err(Refusal::WrongCode { failures });
         }
         self.guesses.succeeded(self.from);
@@ -178,10 +170,9 @@ pub fn turn_away(stream: TcpStream, reason: &str) {
     refuse(&stream, reason);
 }
 
-/// Sends a plain `Error` to a connection still in its opening exchange.
+/// Tells a connection still in its opening exchange that there is no room
+/// for it now, unsealed.
 pub fn refuse(stream: &TcpStream, reason: &str) {
     let _ = stream.set_write_timeout(Some(limits::TURN_AWAY_TIMEOUT));
-    let _ = Link::new(stream, None).send(&Message::Error {
-        reason: reason.into(),
-    });
+    let _ = Link::new(stream, None).send(&Message::refused(RefusalKind::Busy, reason));
 }

@@ -11,7 +11,7 @@ use crate::framing::{self, FrameReader, FramingError, Pace};
 use crate::limits;
 use crate::link::net::{self, Deadline};
 use crate::link::private::{Code, Exchange, Opener, Role, Sealer};
-use crate::wire::{self, Message, StreamInfo, WireError};
+use crate::wire::{self, Message, RefusalKind, StreamInfo, WireError};
 
 /// The sender wants a code and none was given.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,9 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
             (info, Some((keys.sealer, opener)))
         }
         Ok(Message::CodeRequired) => return Err(CodeRequired(peer.to_string()).into()),
-        // Another protocol version will not change by retrying.
+        Ok(Message::Refused { kind, reason }) => return Err(refused(peer, kind, &reason)),
+        // Senders before version 3 refused another version only in words;
+        // that will not change by retrying either.
         Ok(Message::Error { reason }) if reason.contains("protocol version") => {
             final_err!("{peer} refused: {}", printable(&reason))
         }
@@ -156,6 +158,7 @@ pub fn read_announcement<R: Read>(
     };
     let info = match wire::decode(plain) {
         Ok(Message::Stream { info, .. }) => info,
+        Ok(Message::Refused { kind, reason }) => return Err(refused(peer, kind, &reason)),
         Ok(Message::Error { reason }) => bail!("{peer} refused: {}", printable(&reason)),
         _ => bail!("{peer} broke the protocol: no stream announcement"),
     };
@@ -183,6 +186,16 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
         FramingError::TooLarge { .. } | FramingError::TooSlow { .. } => {
             Final(format!("{peer} is not a camwire sender")).into()
         }
+    }
+}
+
+/// A sender's refusal, final when its kind says retrying cannot help.
+fn refused(peer: &str, kind: RefusalKind, reason: &str) -> anyhow::Error {
+    let text = format!("{peer} refused: {}", printable(reason));
+    if kind.is_final() {
+        Final(text).into()
+    } else {
+        anyhow!(text)
     }
 }
 

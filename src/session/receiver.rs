@@ -162,7 +162,9 @@ impl Incoming {
                     data,
                 }) => (seq, captured_us, kind, data),
                 Ok(Message::End) => return Ok(Outcome::SenderEnded),
-                Ok(Message::Error { reason }) => bail!("{}: {}", self.peer, printable(&reason)),
+                Ok(Message::Error { reason } | Message::Refused { reason, .. }) => {
+                    bail!("{}: {}", self.peer, printable(&reason))
+                }
                 Ok(_) => bail!("{} broke the protocol: a second announcement", self.peer),
                 Err(e) => bail!(
                     "{} broke the protocol: {}",

@@ -27,7 +27,7 @@ use crate::media::source::SourceFactory;
 use crate::session::call::{self, Call};
 use crate::session::capture::{CaptureConfig, spawn_capture};
 use crate::session::viewer;
-use crate::wire::{Message, StreamInfo};
+use crate::wire::{Message, RefusalKind, StreamInfo};
 
 /// What a sender does beyond the source's own settings.
 #[derive(Debug, Clone)]
@@ -290,15 +290,13 @@ impl ViewerContext {
                 return (self.events)(Event::Refused { peer, reason });
             }
         };
-        let refuse = |link: &mut Link<'_>, reason: String| {
-            let _ = link.send(&Message::Error {
-                reason: reason.as_str().into(),
-            });
+        let refuse = |link: &mut Link<'_>, kind: RefusalKind, reason: String| {
+            let _ = link.send(&Message::refused(kind, &reason));
             (self.events)(Event::Refused { peer, reason });
         };
         let answering = match self.pick_up(caller, peer) {
             Ok(answering) => answering,
-            Err(reason) => return refuse(&mut link, reason),
+            Err((kind, reason)) => return refuse(&mut link, kind, reason),
         };
         let viewers = self.hub.join();
         let _leave = LeaveOnDrop(&self.hub);
@@ -306,6 +304,7 @@ impl ViewerContext {
             let limit = self.config.max_viewers;
             return refuse(
                 &mut link,
+                RefusalKind::Busy,
                 format!("the sender is at its limit of {limit} viewers"),
             );
         }
@@ -334,19 +333,21 @@ impl ViewerContext {
         &self,
         caller: Option<Caller>,
         peer: SocketAddr,
-    ) -> Result<Option<JoinHandle<()>>, String> {
+    ) -> Result<Option<JoinHandle<()>>, (RefusalKind, String)> {
+        let wrong_mode = |reason: &str| Err((RefusalKind::WrongMode, reason.to_string()));
         let (call, caller) = match (&self.config.call, caller) {
             (None, None) => return Ok(None),
             (None, Some(_)) => {
-                return Err("this sender streams one way: connect without --chat".into());
+                return wrong_mode("this sender streams one way: connect without --chat");
             }
             (Some(_), None) => {
-                return Err("this sender is waiting for a call: connect with --chat".into());
+                return wrong_mode("this sender is waiting for a call: connect with --chat");
             }
             (Some(call), Some(caller)) => (call.clone(), caller),
         };
         if self.in_call.swap(true, Ordering::SeqCst) {
-            return Err("the line is busy: someone else is on the call".into());
+            let busy = "the line is busy: someone else is on the call";
+            return Err((RefusalKind::Busy, busy.to_string()));
         }
         let (hub, wake) = (Arc::clone(&self.hub), self.wake);
         let in_call = Arc::clone(&self.in_call);
