@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use super::guesses::{GuessLimiter, Limited};
 use super::net::{self, Deadline};
 use super::private::{self, Code, Exchange, Opener, Role, Sealer};
-use super::sealed::Link;
+use super::sealed::{Link, Reader};
 use crate::framing::{FrameReader, FramingError};
 use crate::limits;
 use crate::wire::{self, Message, RefusalKind, WireError};
@@ -33,16 +33,15 @@ impl<E: Into<anyhow::Error>> From<E> for Refusal {
 
 /// The reading side of a caller's connection in a two-way chat.
 pub struct Caller {
-    /// Reads the caller's messages, with the bytes the exchange read ahead.
-    pub reader: FrameReader<TcpStream>,
-    /// Opens them, in private mode.
-    pub opener: Option<Opener>,
+    /// Reads the caller's messages (opening them in private mode), with
+    /// the bytes the exchange read ahead.
+    pub reader: Reader<TcpStream>,
 }
 
 /// A connection let in: how to write to it, and for a chat how to read it.
 pub struct Admitted<'s> {
     /// Writes to the viewer.
-    pub link: Link<'s>,
+    pub link: Link<&'s TcpStream>,
     /// Whether it asked for a two-way chat, and how to read what it sends.
     pub caller: Option<Caller>,
 }
@@ -86,8 +85,7 @@ impl Admission<'_> {
         }
         net::limit_unsent(stream)?;
         let caller = chat.then(|| Caller {
-            reader: reader.map_inner(Deadline::into_inner),
-            opener,
+            reader: Reader::new(reader.map_inner(Deadline::into_inner), opener),
         });
         Ok(Admitted { link, caller })
     }
@@ -98,7 +96,7 @@ impl Admission<'_> {
         code: &Code,
         exchange: &[u8],
         reader: &mut FrameReader<Deadline>,
-        link: &mut Link<'_>,
+        link: &mut Link<&TcpStream>,
     ) -> Result<(Sealer, Opener), Refusal> {
         if exchange.is_empty() {
             let _ = link.send(&Message::CodeRequired);

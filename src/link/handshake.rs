@@ -10,7 +10,8 @@ use anyhow::{Result, anyhow, bail};
 use crate::framing::{self, FrameReader, FramingError, Pace};
 use crate::limits;
 use crate::link::net::{self, Deadline};
-use crate::link::private::{Code, Exchange, Opener, Role, Sealer};
+use crate::link::private::{Code, Exchange, Role, Sealer};
+use crate::link::sealed::{ReadError, Reader};
 use crate::wire::{self, Message, RefusalKind, StreamInfo, WireError};
 
 /// The sender wants a code and none was given.
@@ -39,12 +40,11 @@ macro_rules! final_err {
 
 /// A connection whose stream has been announced, ready for frames.
 pub struct Opened {
-    /// Reads the stream's messages.
-    pub reader: FrameReader<TcpStream>,
+    /// Reads the stream's messages, opening them in private mode.
+    pub reader: Reader<TcpStream>,
     /// The stream as announced.
     pub info: StreamInfo,
-    /// Opens sealed messages, in private mode.
-    pub opener: Option<Opener>,
+
     /// Seals what this side sends (a chat caller's video), in private mode.
     pub sealer: Option<Sealer>,
 }
@@ -66,8 +66,10 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     let deadline = Deadline::new(stream, Instant::now() + limits::HANDSHAKE_TIMEOUT);
     let mut reader = FrameReader::new(deadline, limits::HANDSHAKE_MESSAGE_LIMIT);
     let not_camwire = || anyhow::Error::from(Final(format!("{peer} is not a camwire sender")));
-    let (info, keys) = match wire::decode_opening(read(&mut reader, peer)?) {
-        Ok(Message::Stream { info, .. }) if code.is_none() => (info, None),
+    let (info, reader, sealer) = match wire::decode_opening(read(&mut reader, peer)?) {
+        Ok(Message::Stream { info, .. }) if code.is_none() => {
+            (info, Reader::new(reader, None), None)
+        }
         Ok(Message::Stream { .. }) => final_err!(
             "{peer} is an open sender: anyone can watch it and nothing is encrypted; connect without a code to watch it anyway"
         ),
@@ -90,9 +92,9 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
             };
             framing::write_message(&mut reader.get_ref().get_ref(), &[&wire::encode(&confirm)])
                 .map_err(|e| anyhow!("connection to {peer} failed: {e}"))?;
-            let mut opener = keys.opener;
-            let info = read_announcement(&mut reader, Some(&mut opener), peer)?;
-            (info, Some((keys.sealer, opener)))
+            let mut sealed = Reader::new(reader, Some(keys.opener));
+            let info = read_announcement(&mut sealed, peer)?;
+            (info, sealed, Some(keys.sealer))
         }
         Ok(Message::CodeRequired) => return Err(CodeRequired(peer.to_string()).into()),
         Ok(Message::Refused { kind, reason }) => return Err(refused(peer, kind, &reason)),
@@ -106,19 +108,26 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
         Err(e) => final_err!("{peer}: {e}: update camwire on both ends"),
     };
     info.validate().map_err(|e| anyhow!("{peer}: {e}"))?;
-    let (sealer, opener) = keys.unzip();
     let mut reader = reader.map_inner(Deadline::into_inner);
-    reader.set_limit(body_limit(&info, opener.is_some()));
-    reader.set_pace(Some(STREAM_PACE));
-    reader
-        .get_ref()
-        .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+    follow_stream(&mut reader, &info)?;
     Ok(Opened {
         reader,
         info,
-        opener,
         sealer,
     })
+}
+
+/// Sets `reader` up for a stream of `info` once it is announced: the
+/// stream's limit, pace and silence timeout instead of the exchange's.
+pub fn follow_stream(reader: &mut Reader<TcpStream>, info: &StreamInfo) -> Result<()> {
+    let limit = body_limit(info, reader.is_sealed());
+    let frames = reader.frames_mut();
+    frames.set_limit(limit);
+    frames.set_pace(Some(STREAM_PACE));
+    reader
+        .get_ref()
+        .set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+    Ok(())
 }
 
 /// How fast each message of a stream must arrive once it has started.
@@ -138,23 +147,14 @@ pub fn body_limit(info: &StreamInfo, sealed: bool) -> usize {
     info.max_body_len() + tag
 }
 
-/// Reads a `Stream` announcement (or an `Error`), sealed when `opener` is
-/// given: the sender's after a good exchange, or a chat caller's.
-pub fn read_announcement<R: Read>(
-    reader: &mut FrameReader<R>,
-    opener: Option<&mut Opener>,
-    peer: &str,
-) -> Result<StreamInfo> {
-    let body = match reader.read_timed() {
+/// Reads a `Stream` announcement (or a refusal), sealed in private mode:
+/// the sender's after a good exchange, or a chat caller's.
+pub fn read_announcement<R: Read>(reader: &mut Reader<R>, peer: &str) -> Result<StreamInfo> {
+    let plain = match reader.read() {
         Ok(Some((_, body))) => body,
         Ok(None) => return Err(cut_short(peer)),
-        Err(e) => return Err(describe(peer, e)),
-    };
-    let plain = match opener {
-        Some(opener) => opener
-            .open(body)
-            .map_err(|e| anyhow!("the connection to {peer} failed: {e}"))?,
-        None => body,
+        Err(ReadError::Framing(e)) => return Err(describe(peer, e)),
+        Err(ReadError::Sealed(e)) => bail!("the connection to {peer} failed: {e}"),
     };
     let info = match wire::decode(plain) {
         Ok(Message::Stream { info, .. }) => info,

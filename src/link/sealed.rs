@@ -1,30 +1,36 @@
-//! Writing messages on a connection whose opening exchange is over:
-//! plain, or sealed piece by piece in private mode.
+//! Messages on a connection whose opening exchange is over, over any
+//! byte stream: plain, or sealed in private mode. [`Link`] writes them,
+//! sealing a piece at a time; [`Reader`] reads them and opens each.
 
-use std::io::{self, Write};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::time::Instant;
 
-use super::private::{Sealer, TAG_LEN};
-use crate::framing::{self, PREFIX_LEN};
+use super::private::{Opener, PrivateError, Sealer, TAG_LEN};
+use crate::framing::{self, FrameReader, FramingError, PREFIX_LEN};
 use crate::limits;
 use crate::wire::{self, Message};
 
-/// A viewer's connection after the opening exchange: writes messages,
-/// sealed in private mode.
-pub struct Link<'a> {
-    stream: &'a TcpStream,
+/// Writes messages to `W` (a socket, or a buffer in a test), sealed in
+/// private mode.
+pub struct Link<W> {
+    out: W,
     sealer: Option<Sealer>,
     scratch: Vec<u8>,
 }
 
-impl<'a> Link<'a> {
-    /// A link writing to `stream`, sealing with `sealer` in private mode.
-    pub fn new(stream: &'a TcpStream, sealer: Option<Sealer>) -> Self {
+impl<W: Write> Link<W> {
+    /// A link writing to `out`, sealing with `sealer` in private mode.
+    pub fn new(out: W, sealer: Option<Sealer>) -> Self {
         Link {
-            stream,
+            out,
             sealer,
             scratch: Vec::new(),
         }
+    }
+
+    /// What the link writes to.
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 
     /// Seals every message from now on: the exchange has proved the code.
@@ -42,9 +48,9 @@ impl<'a> Link<'a> {
     /// [`limits::SEAL_CHUNK`] at a time into a reused buffer and writes each
     /// piece as soon as it is sealed.
     pub fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut out = self.stream;
+        let out = &mut self.out;
         let Some(sealer) = &mut self.sealer else {
-            return framing::write_message(&mut out, parts);
+            return framing::write_message(out, parts);
         };
         let body_len = parts.iter().map(|part| part.len()).sum::<usize>() + TAG_LEN;
         // Grown to a full piece only by a message that needs one (a frame);
@@ -75,12 +81,72 @@ impl<'a> Link<'a> {
     }
 }
 
+/// Why a message could not be read from a [`Reader`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The framing failed: the stream ended inside a message, a length
+    /// over the limit, a stalled peer, a failed socket.
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    /// A sealed message did not open.
+    #[error(transparent)]
+    Sealed(#[from] PrivateError),
+}
+
+/// Reads messages from `R`, opening each in private mode.
+pub struct Reader<R> {
+    frames: FrameReader<R>,
+    opener: Option<Opener>,
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader of `frames`, opening with `opener` in private mode.
+    pub fn new(frames: FrameReader<R>, opener: Option<Opener>) -> Self {
+        Reader { frames, opener }
+    }
+
+    /// The next message's body (opened) and when its first byte came;
+    /// `None` when the stream ends cleanly between messages.
+    pub fn read(&mut self) -> Result<Option<(Instant, &[u8])>, ReadError> {
+        let Some((first_byte, body)) = self.frames.read_timed()? else {
+            return Ok(None);
+        };
+        let body = match &mut self.opener {
+            None => &*body,
+            Some(opener) => &*opener.open(body)?,
+        };
+        Ok(Some((first_byte, body)))
+    }
+
+    /// Whether messages are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.opener.is_some()
+    }
+
+    /// The framing underneath, to change its limits.
+    pub fn frames_mut(&mut self) -> &mut FrameReader<R> {
+        &mut self.frames
+    }
+
+    /// What the reader reads from.
+    pub fn get_ref(&self) -> &R {
+        self.frames.get_ref()
+    }
+
+    /// Swaps what the reader reads from, keeping what it has read ahead.
+    pub fn map_inner<S>(self, f: impl FnOnce(R) -> S) -> Reader<S> {
+        Reader {
+            frames: self.frames.map_inner(f),
+            opener: self.opener,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::framing::FrameReader;
     use crate::link::private::{Code, Exchange, Keys, Role};
-    use std::net::TcpListener;
 
     fn keys() -> (Keys, Keys) {
         let code = Code::new("1").unwrap();
@@ -94,31 +160,95 @@ mod tests {
 
     #[test]
     fn a_sealed_link_sends_messages_of_any_length_in_pieces_that_open_whole() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (reading, _) = listener.accept().unwrap();
-        let (sender, mut viewer) = keys();
+        /// Keeps each write apart, to see the pieces.
+        #[derive(Default)]
+        struct Pieces(Vec<Vec<u8>>);
+        impl Write for Pieces {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.push(buf.to_vec());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (sender, viewer) = keys();
         let chunk = limits::SEAL_CHUNK;
         let pixels: Vec<u8> = (0..3 * chunk).map(|i| (i % 251) as u8).collect();
         // Bodies that end inside a piece, exactly at the end of the second
         // one (so the tag goes alone), and inside the first.
         let cuts = [2 * chunk + 100, 2 * chunk - PREFIX_LEN - 4, 10];
-        let sending = std::thread::spawn({
-            let pixels = pixels.clone();
-            move || {
-                let mut link = Link::new(&writer, Some(sender.sealer));
-                for cut in cuts {
-                    link.send_parts(&[b"head", &pixels[..cut]]).unwrap();
-                }
-            }
-        });
-        let mut reader = FrameReader::new(reading, 4 * chunk);
+        let mut link = Link::new(Pieces::default(), Some(sender.sealer));
         for cut in cuts {
-            let mut body = reader.read_message().unwrap().unwrap().to_vec();
-            let plain = viewer.opener.open(&mut body).unwrap();
+            link.send_parts(&[b"head", &pixels[..cut]]).unwrap();
+        }
+        let pieces = &link.get_ref().0;
+        assert!(pieces.iter().all(|p| p.len() <= chunk + TAG_LEN));
+        assert!(pieces.len() > cuts.len(), "big messages go out in pieces");
+        let wire_bytes = pieces.concat();
+        let frames = FrameReader::new(&wire_bytes[..], 4 * chunk);
+        let mut reader = Reader::new(frames, Some(viewer.opener));
+        for cut in cuts {
+            let (_, plain) = reader.read().unwrap().unwrap();
             assert_eq!(&plain[..4], b"head");
             assert_eq!(&plain[4..], &pixels[..cut], "cut at {cut}");
         }
-        sending.join().unwrap();
+    }
+
+    #[test]
+    fn sealed_messages_read_back_from_a_buffer_and_a_flipped_byte_fails() {
+        let (sender, viewer) = keys();
+        let mut link = Link::new(Vec::new(), Some(sender.sealer));
+        let big = vec![7u8; limits::SEAL_CHUNK + 3];
+        link.send(&Message::End).unwrap();
+        link.send_parts(&[b"head", &big]).unwrap();
+        let wire_bytes = link.get_ref().clone();
+        let mut reader = Reader::new(
+            FrameReader::new(&wire_bytes[..], 2 * big.len()),
+            Some(viewer.opener),
+        );
+        let (_, first) = reader.read().unwrap().unwrap();
+        assert_eq!(wire::decode(first).unwrap(), Message::End);
+        let (_, second) = reader.read().unwrap().unwrap();
+        assert_eq!((&second[..4], &second[4..]), (&b"head"[..], &big[..]));
+        assert!(reader.read().unwrap().is_none(), "a clean end");
+
+        let (sender, viewer) = keys();
+        let mut link = Link::new(Vec::new(), Some(sender.sealer));
+        link.send(&Message::End).unwrap();
+        let mut flipped = link.get_ref().clone();
+        flipped[PREFIX_LEN] ^= 1;
+        let mut reader = Reader::new(FrameReader::new(&flipped[..], 64), Some(viewer.opener));
+        assert!(matches!(
+            reader.read(),
+            Err(ReadError::Sealed(PrivateError::Tampered))
+        ));
+    }
+
+    #[test]
+    fn a_replayed_or_cut_sealed_stream_fails_and_an_open_one_passes_through() {
+        let (sender, viewer) = keys();
+        let mut link = Link::new(Vec::new(), Some(sender.sealer));
+        link.send(&Message::End).unwrap();
+        let once = link.get_ref().clone();
+        let twice = [once.clone(), once.clone()].concat();
+        let mut reader = Reader::new(FrameReader::new(&twice[..], 64), Some(viewer.opener));
+        assert!(reader.read().unwrap().is_some());
+        assert!(
+            matches!(reader.read(), Err(ReadError::Sealed(_))),
+            "a replay"
+        );
+        let cut = &once[..once.len() - 1];
+        let (_, viewer) = keys();
+        let mut reader = Reader::new(FrameReader::new(cut, 64), Some(viewer.opener));
+        assert!(matches!(
+            reader.read(),
+            Err(ReadError::Framing(FramingError::Truncated { .. }))
+        ));
+        let mut open = Link::new(Vec::new(), None);
+        open.send(&Message::End).unwrap();
+        let mut reader = Reader::new(FrameReader::new(&open.get_ref()[..], 64), None);
+        let (_, body) = reader.read().unwrap().unwrap();
+        assert_eq!(wire::decode(body).unwrap(), Message::End);
     }
 }

@@ -11,12 +11,13 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::console;
 use crate::flow::slot::{Picture, Screen};
-use crate::framing::{FrameReader, FramingError};
+use crate::framing::FramingError;
 use crate::limits;
 use crate::link::admission::Caller;
 use crate::link::handshake::{self, printable};
 use crate::link::net;
-use crate::link::private::{Code, Opener, Sealer};
+use crate::link::private::{Code, Sealer};
+use crate::link::sealed::{ReadError, Reader};
 use crate::media::codec::{DecodeError, Decoder};
 use crate::session::stats::Stats;
 use crate::wire::{self, Message, StreamInfo};
@@ -70,9 +71,8 @@ pub enum Outcome {
 
 /// A connection whose stream has been announced.
 pub struct Incoming {
-    reader: FrameReader<TcpStream>,
+    reader: Reader<TcpStream>,
     info: StreamInfo,
-    opener: Option<Opener>,
     sealer: Option<Sealer>,
     peer: String,
 }
@@ -89,19 +89,14 @@ impl Incoming {
     /// Reads a chat caller's announcement from the reading side the sender's
     /// exchange left.
     pub fn from_caller(caller: Caller, peer: &str) -> Result<Self> {
-        let Caller {
-            mut reader,
-            mut opener,
-        } = caller;
+        let mut reader = caller.reader;
         let stream = reader.get_ref();
         stream.set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
-        let info = handshake::read_announcement(&mut reader, opener.as_mut(), peer)?;
-        reader.set_limit(handshake::body_limit(&info, opener.is_some()));
-        reader.set_pace(Some(handshake::STREAM_PACE));
+        let info = handshake::read_announcement(&mut reader, peer)?;
+        handshake::follow_stream(&mut reader, &info)?;
         let opened = handshake::Opened {
             reader,
             info,
-            opener,
             sealer: None,
         };
         Ok(Self::from_opened(opened, peer))
@@ -111,7 +106,6 @@ impl Incoming {
         Incoming {
             reader: opened.reader,
             info: opened.info,
-            opener: opened.opener,
             sealer: opened.sealer,
             peer: peer.to_string(),
         }
@@ -140,19 +134,14 @@ impl Incoming {
         let mut decoder = Decoder::new(self.info);
         let pixels = self.info.width as usize * self.info.height as usize;
         loop {
-            let (first_byte, body) = match self.reader.read_timed() {
-                Ok(Some(timed)) => timed,
+            let (first_byte, body) = match self.reader.read() {
+                Ok(Some(read)) => read,
                 Ok(None) => bail!(
                     "{} closed the connection without ending the stream",
                     self.peer
                 ),
-                Err(e) => return Err(describe(&self.peer, e)),
-            };
-            let body = match &mut self.opener {
-                None => &*body,
-                Some(opener) => &*opener
-                    .open(body)
-                    .map_err(|e| anyhow!("the stream from {} ended: {e}", self.peer))?,
+                Err(ReadError::Framing(e)) => return Err(describe(&self.peer, e)),
+                Err(ReadError::Sealed(e)) => bail!("the stream from {} ended: {e}", self.peer),
             };
             let (seq, captured_us, kind, data) = match wire::decode(body) {
                 Ok(Message::Frame {

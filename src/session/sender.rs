@@ -290,7 +290,7 @@ impl ViewerContext {
                 return (self.events)(Event::Refused { peer, reason });
             }
         };
-        let refuse = |link: &mut Link<'_>, kind: RefusalKind, reason: String| {
+        let refuse = |link: &mut Link<&TcpStream>, kind: RefusalKind, reason: String| {
             let _ = link.send(&Message::refused(kind, &reason));
             (self.events)(Event::Refused { peer, reason });
         };

@@ -2,6 +2,8 @@
 //! announcement, then the frames it can decode, until the stream ends or
 //! the viewer goes.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 
 use crate::flow::hub::{Cursor, End, Hub, Next};
@@ -11,7 +13,7 @@ use crate::wire::{Message, StreamInfo};
 
 /// Announces the stream, then sends frames from the hub until the stream
 /// ends or the viewer goes.
-pub fn send_stream(link: &mut Link<'_>, info: StreamInfo, hub: &Hub) -> Result<()> {
+pub fn send_stream<W: Write>(link: &mut Link<W>, info: StreamInfo, hub: &Hub) -> Result<()> {
     link.send(&Message::stream(info))
         .context("could not announce the stream")?;
     let mut cursor = Cursor::new();
