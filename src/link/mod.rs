@@ -9,10 +9,10 @@
 //! - [`guesses`]: how often each address, and everyone, may try a code.
 //! - [`opening`]: places for connections in their opening exchange.
 
-pub mod admission;
-pub mod guesses;
+pub(crate) mod admission;
+pub(crate) mod guesses;
 pub mod handshake;
 pub mod net;
-pub mod opening;
+pub(crate) mod opening;
 pub mod private;
-pub mod sealed;
+pub(crate) mod sealed;

@@ -28,11 +28,6 @@ impl<W: Write> Link<W> {
         }
     }
 
-    /// What the link writes to.
-    pub fn get_ref(&self) -> &W {
-        &self.out
-    }
-
     /// Seals every message from now on: the exchange has proved the code.
     pub fn seal_from_now(&mut self, sealer: Sealer) {
         self.sealer = Some(sealer);
@@ -178,11 +173,12 @@ mod tests {
         // Bodies that end inside a piece, exactly at the end of the second
         // one (so the tag goes alone), and inside the first.
         let cuts = [2 * chunk + 100, 2 * chunk - PREFIX_LEN - 4, 10];
-        let mut link = Link::new(Pieces::default(), Some(sender.sealer));
+        let mut written = Pieces::default();
+        let mut link = Link::new(&mut written, Some(sender.sealer));
         for cut in cuts {
             link.send_parts(&[b"head", &pixels[..cut]]).unwrap();
         }
-        let pieces = &link.get_ref().0;
+        let pieces = &written.0;
         assert!(pieces.iter().all(|p| p.len() <= chunk + TAG_LEN));
         assert!(pieces.len() > cuts.len(), "big messages go out in pieces");
         let wire_bytes = pieces.concat();
@@ -198,11 +194,11 @@ mod tests {
     #[test]
     fn sealed_messages_read_back_from_a_buffer_and_a_flipped_byte_fails() {
         let (sender, viewer) = keys();
-        let mut link = Link::new(Vec::new(), Some(sender.sealer));
+        let mut wire_bytes = Vec::new();
+        let mut link = Link::new(&mut wire_bytes, Some(sender.sealer));
         let big = vec![7u8; limits::SEAL_CHUNK + 3];
         link.send(&Message::End).unwrap();
         link.send_parts(&[b"head", &big]).unwrap();
-        let wire_bytes = link.get_ref().clone();
         let mut reader = Reader::new(
             FrameReader::new(&wire_bytes[..], 2 * big.len()),
             Some(viewer.opener),
@@ -214,9 +210,10 @@ mod tests {
         assert!(reader.read().unwrap().is_none(), "a clean end");
 
         let (sender, viewer) = keys();
-        let mut link = Link::new(Vec::new(), Some(sender.sealer));
-        link.send(&Message::End).unwrap();
-        let mut flipped = link.get_ref().clone();
+        let mut flipped = Vec::new();
+        Link::new(&mut flipped, Some(sender.sealer))
+            .send(&Message::End)
+            .unwrap();
         flipped[PREFIX_LEN] ^= 1;
         let mut reader = Reader::new(FrameReader::new(&flipped[..], 64), Some(viewer.opener));
         assert!(matches!(
@@ -228,9 +225,10 @@ mod tests {
     #[test]
     fn a_replayed_or_cut_sealed_stream_fails_and_an_open_one_passes_through() {
         let (sender, viewer) = keys();
-        let mut link = Link::new(Vec::new(), Some(sender.sealer));
-        link.send(&Message::End).unwrap();
-        let once = link.get_ref().clone();
+        let mut once = Vec::new();
+        Link::new(&mut once, Some(sender.sealer))
+            .send(&Message::End)
+            .unwrap();
         let twice = [once.clone(), once.clone()].concat();
         let mut reader = Reader::new(FrameReader::new(&twice[..], 64), Some(viewer.opener));
         assert!(reader.read().unwrap().is_some());
@@ -245,9 +243,9 @@ mod tests {
             reader.read(),
             Err(ReadError::Framing(FramingError::Truncated { .. }))
         ));
-        let mut open = Link::new(Vec::new(), None);
-        open.send(&Message::End).unwrap();
-        let mut reader = Reader::new(FrameReader::new(&open.get_ref()[..], 64), None);
+        let mut open = Vec::new();
+        Link::new(&mut open, None).send(&Message::End).unwrap();
+        let mut reader = Reader::new(FrameReader::new(&open[..], 64), None);
         let (_, body) = reader.read().unwrap().unwrap();
         assert_eq!(wire::decode(body).unwrap(), Message::End);
     }

@@ -15,4 +15,4 @@ pub mod preview;
 pub mod receiver;
 pub mod sender;
 pub mod stats;
-pub mod viewer;
+pub(crate) mod viewer;
