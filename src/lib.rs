@@ -14,7 +14,8 @@
 //! - [`media`]: codecs, frame sources (the test pattern, the webcam).
 //! - [`flow`]: where frames and pictures wait between threads: the hub and
 //!   the slot, each holding the newest.
-//! - [`session`]: sending, receiving and calling, with their threads.
+//! - [`session`]: sending, receiving and calling, with their threads: the
+//!   entry points the binaries call.
 //! - [`ui`]: the window, what it says, and the command-line flags.
 
 pub mod console;

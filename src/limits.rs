@@ -68,6 +68,14 @@ pub const UNSENT_LIMIT: usize = 128 * 1024;
 /// many, so a camera that sends broken frames does not flood the console.
 pub const DECODE_WARNING_EVERY: u64 = 100;
 
+/// Viewers a sender serves at once unless told otherwise
+/// (`--max-viewers`); the next one is told the sender is full.
+pub const DEFAULT_MAX_VIEWERS: u64 = 16;
+
+/// Callers a chat sender takes at once: a chat is two people, and the
+/// next caller hears that the line is busy.
+pub const CHAT_CALLERS: usize = 1;
+
 /// How long `receiver --retry` waits between connection attempts.
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
 

@@ -1,5 +1,14 @@
 //! What the binaries run: a sender with its viewers, a receiver, a call.
 //!
+//! Four sessions are the library's entry points: [`stream::send`],
+//! [`stream::watch`], [`chat::host`] and [`chat::call`]. Each takes opened
+//! resources and settings, starts its threads, shows its window on the
+//! calling thread through the [`window`] seam, and joins its threads
+//! before it returns.
+//!
+//! - [`stream`]: one-way sessions, sending and watching.
+//! - [`chat`]: the two sides of a video chat, and its policy.
+//! - [`window`]: how a session asks the calling thread to show pictures.
 //! - [`sender`]: accepts viewers and streams to each.
 //! - [`capture`]: the thread that runs the source and the encoder while
 //!   someone watches.
@@ -11,8 +20,11 @@
 
 pub mod call;
 pub mod capture;
+pub mod chat;
 pub mod preview;
 pub mod receiver;
 pub mod sender;
 pub mod stats;
+pub mod stream;
 pub(crate) mod viewer;
+pub mod window;

@@ -1,10 +1,26 @@
-//! Command-line pieces both binaries share: where frames come from.
+//! The command line: the source flags both binaries share, how a binary
+//! ends (one error line and an exit code), and the small steps between
+//! the flags and a session: the console, listening, the code, Ctrl-C.
 
+use std::io::{self, IsTerminal};
+use std::net::TcpListener;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use crate::media::camera::SourceChoice;
-use crate::media::source::SourceConfig;
-use crate::wire::Codec;
+use crate::console::{self, Kind};
+use crate::limits;
+use crate::link::private::Code;
+use crate::media::camera::{self, SourceChoice};
+use crate::media::source::{SourceConfig, SourceFactory};
+use crate::session::capture::{CaptureConfig, panic_text};
+use crate::session::chat::OwnVideo;
+use crate::session::sender::{SenderConfig, Stopper};
+use crate::session::stream::AskCode;
+use crate::wire::{Codec, StreamInfo};
 
 /// Flags that choose and shape the video this end sends.
 #[derive(Args, Debug, Clone)]
@@ -77,6 +93,41 @@ impl SourceArgs {
         }
     }
 
+    /// Checks the source these flags choose works now; the stream it makes
+    /// and how to open it on the capture thread.
+    pub fn prepare(&self) -> Result<(StreamInfo, SourceFactory)> {
+        camera::prepare(self.choice(), self.config())
+    }
+
+    /// This end's own video in a call, checked before calling.
+    pub fn own_video(&self) -> Result<OwnVideo> {
+        let (info, open_source) = self.prepare()?;
+        let capture = CaptureConfig {
+            encoder: self.config().encoder(info),
+            fps: self.fps,
+            max_frames: 0,
+        };
+        Ok(OwnVideo {
+            capture,
+            open_source,
+        })
+    }
+
+    /// A sender of the stream `info` these flags made: the defaults for
+    /// everything they do not say.
+    pub fn sender_config(&self, info: StreamInfo) -> SenderConfig {
+        SenderConfig {
+            info,
+            quality: self.quality,
+            fps: self.fps,
+            max_frames: 0,
+            max_viewers: limits::DEFAULT_MAX_VIEWERS as usize,
+            write_timeout: limits::VIEWER_WRITE_TIMEOUT,
+            code: None,
+            call: None,
+        }
+    }
+
     /// How the source is named to the user.
     pub fn describe(&self) -> String {
         match self.source {
@@ -84,4 +135,89 @@ impl SourceArgs {
             SourceKind::Test => "the test pattern".to_string(),
         }
     }
+}
+
+/// Runs a binary's `work` and ends it as the contract says: a panic (a
+/// bug) still ends as one line; what the console holds is written first,
+/// then `at_exit` runs (a receiver's summary); an error is then one line
+/// on standard error and a failing exit status.
+pub fn run(work: impl FnOnce() -> Result<()>, at_exit: impl FnOnce() -> Result<()>) -> ExitCode {
+    let result = panic::catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
+    // What the console holds comes first, if the terminal takes it: the
+    // error line is the last word.
+    console::flush(limits::CONSOLE_FLUSH_WAIT);
+    let exited = at_exit();
+    match result.and(exited) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sets the console up: progress lines on standard error when a person
+/// watches it or `verbose` asks, and panics kept to the error line.
+pub fn start_console(verbose: bool) {
+    console::set_chatty(verbose || io::stderr().is_terminal());
+    console::quiet_panics();
+}
+
+/// Listens on `bind`, saying what to do when that fails.
+pub fn listen(bind: &str) -> Result<TcpListener> {
+    TcpListener::bind(bind).map_err(|e| {
+        anyhow!("could not listen on {bind}: {e} (is another sender using that port? try another)")
+    })
+}
+
+/// The code a sender asks of its viewers: none when `open`, else `given`
+/// or, when none was given (an empty `CAMWIRE_CODE` counts as none), a
+/// code made up now.
+pub fn sender_code(given: Option<&str>, open: bool) -> Option<Code> {
+    match given.and_then(Code::new) {
+        _ if open => None,
+        Some(code) => Some(code),
+        None => Some(Code::random()),
+    }
+}
+
+/// Prints the webcams found (index, name, formats).
+pub fn list_cameras() -> Result<()> {
+    let list = camera::describe_cameras()?;
+    console::output(&list).context("could not print the cameras")
+}
+
+/// Ctrl-C is how a person quits a sender, so it ends with exit status 0,
+/// as closing the preview does: the first ends the stream cleanly,
+/// telling every viewer, and a second quits at once, without waiting for
+/// viewers slow to hear it.
+pub fn stop_on_ctrl_c(stopper: Stopper) -> Result<()> {
+    let stopping = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if stopping.swap(true, Ordering::SeqCst) {
+            std::process::exit(0);
+        }
+        let line = "stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)";
+        console::say(Kind::Single, line.to_string());
+        stopper.stop();
+    })
+    .context("could not install the Ctrl-C handler")
+}
+
+/// How a receiver asks for a private sender's code: at the terminal, when
+/// standard input is one.
+pub fn code_prompt() -> Option<AskCode> {
+    io::stdin().is_terminal().then_some(ask_code as AskCode)
+}
+
+/// Asks the person at the terminal for the code of the sender at `addr`.
+fn ask_code(addr: &str) -> Result<Code> {
+    console::flush(limits::CONSOLE_FLUSH_WAIT);
+    eprint!("{addr} is private. Code (the sender prints it): ");
+    let mut line = String::new();
+    io::stdin()
+        .read_line(&mut line)
+        .context("could not read the code")?;
+    Code::new(&line).context("no code given")
 }

@@ -13,23 +13,15 @@ use anyhow::{Result, anyhow};
 use minifb::{InputCallback, Key, Window, WindowOptions};
 
 use crate::flow::slot::{Picture, Slot};
+use crate::session::window::{View, WindowEnd};
 use crate::ui::compose::compose;
-use crate::ui::labels::Labels;
+use crate::ui::labels::{self, Labels};
 
 /// How often the window handles its events while no frame arrives.
 const EVENT_POLL: Duration = Duration::from_millis(10);
 
 /// How often the window title's figures are refreshed.
 const TITLE_REFRESH: Duration = Duration::from_secs(1);
-
-/// Why the window loop stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowEnd {
-    /// The user pressed q or Esc, or closed the window.
-    UserQuit,
-    /// The network thread closed the slot.
-    StreamOver,
-}
 
 /// Sets a flag when q, Q or Esc is pressed; a callback sees a quick tap that
 /// polling the key state between frames can miss.
@@ -61,6 +53,39 @@ fn open_window(title: &str, width: usize, height: usize) -> Result<(Window, Arc<
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));
     Ok((window, quit))
+}
+
+/// Shows what a session asks for in a minifb window titled as [`labels`]
+/// says, until the user quits or the pictures stop: the real window
+/// behind the session's window seam.
+pub fn show_view(view: View<'_>) -> Result<WindowEnd> {
+    match view {
+        View::Stream {
+            slot,
+            info,
+            peer,
+            stats,
+        } => {
+            let (width, height) = (info.width as usize, info.height as usize);
+            show(slot, width, height, labels::receiver(info, peer, stats))
+        }
+        View::Preview { slot, info, hub } => {
+            let (width, height) = (info.width as usize, info.height as usize);
+            show(slot, width, height, labels::preview(info, Arc::clone(hub)))
+        }
+        View::Call {
+            call,
+            own,
+            place,
+            size: (width, height),
+        } => show_call(
+            &call.slot,
+            own,
+            width,
+            height,
+            labels::call(place, call.clone()),
+        ),
+    }
 }
 
 /// Opens a window of `width` x `height` and shows frames from `slot` until

@@ -3,9 +3,13 @@
 //! - [`display`]: the minifb window (the only module naming minifb).
 //! - [`labels`]: window titles and what they say.
 //! - [`compose`]: a call's two pictures in one canvas.
-//! - [`cli`]: the source flags both binaries share.
+//! - [`cli`]: the source flags both binaries share, and how they end.
+//! - [`banner`]: what a sender says on standard output.
+//! - [`report`]: a receiver's frame log and `--json` summary.
 
+pub mod banner;
 pub mod cli;
 pub mod compose;
 pub mod display;
 pub mod labels;
+pub mod report;
