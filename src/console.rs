@@ -163,7 +163,7 @@ impl Console {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// The writer thread: takes each line from the backlog and writes it

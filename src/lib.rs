@@ -5,6 +5,7 @@
 //! list (see ARCHITECTURE.md for what must never be where):
 //!
 //! - [`limits`]: every limit and timeout, as named constants.
+//! - [`sync`]: locks that outlive a panic.
 //! - [`console`]: what the binaries print while they run, through a writer
 //!   thread that nobody waits for; storms folded, excess counted.
 //! - [`framing`]: the u64 length prefix; reads messages into a reused buffer.
@@ -25,5 +26,6 @@ pub mod limits;
 pub mod link;
 pub mod media;
 pub mod session;
+pub mod sync;
 pub mod ui;
 pub mod wire;

@@ -72,10 +72,6 @@ pub const DECODE_WARNING_EVERY: u64 = 100;
 /// (`--max-viewers`); the next one is told the sender is full.
 pub const DEFAULT_MAX_VIEWERS: u64 = 16;
 
-/// Callers a chat sender takes at once: a chat is two people, and the
-/// next caller hears that the line is busy.
-pub const CHAT_CALLERS: usize = 1;
-
 /// How long `receiver --retry` waits between connection attempts.
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
 

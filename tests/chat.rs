@@ -22,7 +22,7 @@ use camwire::session::call::LEFT;
 use camwire::session::capture::CaptureConfig;
 use camwire::session::chat::{self, CallEnd, OwnVideo};
 use camwire::session::preview::mirror;
-use camwire::session::sender::SenderConfig;
+use camwire::session::sender::{Audience, SenderConfig};
 use camwire::session::stream::{Sending, Watching};
 use camwire::session::window::{View, Window, WindowEnd};
 use camwire::wire::Codec;
@@ -163,10 +163,9 @@ fn start_host(mut window: StandIn) -> (String, thread::JoinHandle<(Result<CallEn
             quality: SOURCE.quality,
             fps: SOURCE.fps,
             max_frames: 0,
-            max_viewers: 16,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: Code::new(CODE),
-            call: None,
+            audience: Audience::Viewers(16),
         };
         let sending = Sending {
             listener,

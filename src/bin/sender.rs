@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use camwire::limits;
-use camwire::session::sender::SenderConfig;
+use camwire::session::sender::{Audience, SenderConfig};
 use camwire::session::stream::{self, Sending};
 use camwire::session::{chat, window::Window};
 use camwire::ui::banner;
@@ -69,7 +69,7 @@ fn send(args: Args) -> Result<()> {
     let listener = cli::listen(&args.bind)?;
     let config = SenderConfig {
         max_frames: args.frames,
-        max_viewers: args.max_viewers as usize,
+        audience: Audience::Viewers(args.max_viewers as usize),
         code: cli::sender_code(args.code.as_deref(), args.open),
         ..args.video.sender_config(info)
     };

@@ -87,20 +87,39 @@ impl Hub {
         Self::default()
     }
 
-    /// Counts a new viewer in; returns the number of remote viewers now
-    /// watching, counted in the same step.
-    pub fn join(&self) -> usize {
-        let mut state = self.lock();
-        state.viewers += 1;
-        self.changed.notify_all();
-        state.viewers - state.local
+    /// Counts a viewer over the network in for as long as the returned
+    /// guard lives (however its thread ends, a panic too, so that capture
+    /// and the camera stop when nobody watches); also returns the number
+    /// of remote viewers now watching, counted in the same step.
+    pub fn watch(self: &Arc<Self>) -> (Watching, usize) {
+        let remote = self.count(Where::Remote, 1);
+        (
+            Watching {
+                hub: Arc::clone(self),
+                at: Where::Remote,
+            },
+            remote,
+        )
     }
 
-    /// Counts a viewer out; returns the number of remote viewers still
-    /// watching.
-    pub fn leave(&self) -> usize {
+    /// Counts a viewer on this machine (a preview) in for as long as the
+    /// returned guard lives: it keeps capture running but is left out of
+    /// [`remote_viewers`](Self::remote_viewers).
+    pub fn watch_here(self: &Arc<Self>) -> Watching {
+        self.count(Where::Here, 1);
+        Watching {
+            hub: Arc::clone(self),
+            at: Where::Here,
+        }
+    }
+
+    /// Adds `change` (1 or -1) viewers `at`; returns the remote viewers.
+    fn count(&self, at: Where, change: isize) -> usize {
         let mut state = self.lock();
-        state.viewers -= 1;
+        state.viewers = state.viewers.saturating_add_signed(change);
+        if at == Where::Here {
+            state.local = state.local.saturating_add_signed(change);
+        }
         self.changed.notify_all();
         state.viewers - state.local
     }
@@ -108,23 +127,6 @@ impl Hub {
     /// The number of viewers now.
     pub fn viewers(&self) -> usize {
         self.lock().viewers
-    }
-
-    /// Counts in a viewer on this machine (a preview); it keeps capture
-    /// running but is left out of [`remote_viewers`](Self::remote_viewers).
-    pub fn join_local(&self) {
-        let mut state = self.lock();
-        state.local += 1;
-        state.viewers += 1;
-        self.changed.notify_all();
-    }
-
-    /// Counts out a viewer counted in with [`join_local`](Self::join_local).
-    pub fn leave_local(&self) {
-        let mut state = self.lock();
-        state.local -= 1;
-        state.viewers -= 1;
-        self.changed.notify_all();
     }
 
     /// Viewers over the network.
@@ -231,9 +233,29 @@ impl Hub {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
+    }
+}
+
+/// Where a viewer watches from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// Over the network.
+    Remote,
+    /// On this machine: a preview.
+    Here,
+}
+
+/// One viewer counted in a hub; counted out when dropped.
+#[derive(Debug)]
+pub struct Watching {
+    hub: Arc<Hub>,
+    at: Where,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.hub.count(self.at, -1);
     }
 }
 
@@ -331,8 +353,8 @@ mod tests {
 
     #[test]
     fn a_slow_viewer_skips_to_the_newest_frame() {
-        let hub = Hub::new();
-        hub.join();
+        let hub = Arc::new(Hub::new());
+        let _watching = hub.watch();
         for seq in 0..5 {
             hub.publish(packet(seq));
         }
@@ -344,8 +366,8 @@ mod tests {
 
     #[test]
     fn the_last_frame_comes_before_the_end() {
-        let hub = Hub::new();
-        hub.join();
+        let hub = Arc::new(Hub::new());
+        let _watching = hub.watch();
         hub.publish(packet(0));
         hub.end(End::Clean);
         let mut cursor = Cursor::new();
@@ -355,12 +377,12 @@ mod tests {
 
     #[test]
     fn taken_tracks_the_newest_frame() {
-        let hub = Hub::new();
-        hub.join();
+        let hub = Arc::new(Hub::new());
+        let watching = hub.watch();
         hub.publish(packet(0));
         hub.next_for(&mut Cursor::new());
         assert!(hub.wait_taken());
-        hub.leave();
+        drop(watching);
         hub.publish(packet(1));
         assert!(!hub.wait_taken(), "nobody watches");
     }
@@ -368,7 +390,7 @@ mod tests {
     #[test]
     fn capture_can_wait_for_a_ready_viewer() {
         let hub = Arc::new(Hub::new());
-        hub.join();
+        let _watching = hub.watch();
         let viewer = {
             let hub = Arc::clone(&hub);
             std::thread::spawn(move || seq_of(hub.next_for(&mut Cursor::new())))
@@ -379,13 +401,20 @@ mod tests {
     }
 
     #[test]
-    fn local_viewers_are_not_remote() {
-        let hub = Hub::new();
-        hub.join_local();
-        hub.join();
+    fn local_viewers_are_not_remote_and_everyone_is_counted_out_once() {
+        let hub = Arc::new(Hub::new());
+        let preview = hub.watch_here();
+        let (remote, counted) = hub.watch();
+        assert_eq!(counted, 1);
         assert_eq!((hub.viewers(), hub.remote_viewers()), (2, 1));
-        hub.leave_local();
+        drop(preview);
         assert_eq!(hub.remote_viewers(), 1);
+        let panicked = std::thread::spawn(move || {
+            let _remote = remote;
+            panic!("a viewer thread fails");
+        });
+        assert!(panicked.join().is_err());
+        assert_eq!(hub.viewers(), 0, "a panic still counts the viewer out");
     }
 
     #[test]
@@ -452,7 +481,7 @@ mod tests {
     #[test]
     fn a_viewer_skips_what_it_cannot_decode_and_asks_for_a_keyframe() {
         let hub = Arc::new(Hub::new());
-        hub.join();
+        let _watching = hub.watch();
         let mut cursor = Cursor::new();
         hub.publish(packet_of(0, FrameKind::KEY));
         assert_eq!(seq_of(hub.next_for(&mut cursor)), 0);
@@ -472,8 +501,8 @@ mod tests {
 
     #[test]
     fn a_viewer_that_missed_more_than_the_hub_remembers_waits_for_a_keyframe() {
-        let hub = Hub::new();
-        hub.join();
+        let hub = Arc::new(Hub::new());
+        let _watching = hub.watch();
         let mut cursor = Cursor::new();
         hub.publish(packet_of(0, FrameKind::KEY));
         hub.next_for(&mut cursor);

@@ -105,9 +105,7 @@ impl Opening {
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.table)
     }
 }
 

@@ -63,14 +63,11 @@ pub fn spawn_outgoing(
     info: StreamInfo,
     hub: Arc<Hub>,
 ) -> JoinHandle<Result<()>> {
-    hub.join();
+    let (watching, _) = hub.watch();
     thread::spawn(move || {
-        let result = (|| {
-            stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
-            net::limit_unsent(&stream)?;
-            viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub)
-        })();
-        hub.leave();
-        result
+        let _watching = watching;
+        stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
+        net::limit_unsent(&stream)?;
+        viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub)
     })
 }

@@ -170,7 +170,7 @@ mod tests {
         };
         let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
         let hub = Arc::new(Hub::new());
-        hub.join_local();
+        let _preview = hub.watch_here();
         let config = CaptureConfig {
             encoder: source.encoder(info),
             fps: 0,
@@ -179,7 +179,7 @@ mod tests {
         let capture = spawn_capture(Arc::clone(&hub), config, open, |hub, end| hub.end(end));
         let previewed = take(&hub, Some(10));
         assert_eq!(previewed, 10, "a preview alone ended the stream");
-        hub.join();
+        let _viewer = hub.watch();
         let watched = take(&hub, None);
         // Three counted frames, after up to two made while only the preview
         // watched: the newest when the viewer came, and one being made.

@@ -3,7 +3,7 @@
 //! (see [`crate::session::call`]).
 //!
 //! The chat's policy is stated here, once: a chat sender takes
-//! [`limits::CHAT_CALLERS`] caller at a time, and a call that ends is over.
+//! one caller at a time ([`Audience::Call`]), and a call that ends is over.
 //! The caller may wait for the sender to come up (`retry`), but once the
 //! call has started it never reconnects: that would call nobody.
 
@@ -16,13 +16,12 @@ use anyhow::{Result, anyhow};
 use crate::console::{self, Kind};
 use crate::flow::hub::{End, Hub};
 use crate::flow::slot::Slot;
-use crate::limits;
 use crate::media::source::SourceFactory;
 use crate::session::call::{self, Call, LEFT};
 use crate::session::capture::{CaptureConfig, spawn_capture};
 use crate::session::preview;
 use crate::session::receiver::{Headless, Incoming, Outcome};
-use crate::session::sender::SenderConfig;
+use crate::session::sender::{Audience, SenderConfig};
 use crate::session::stream::{Beside, Sending, Watching, dial, join, spawn_network};
 use crate::session::window::{View, Window, WindowEnd};
 use crate::wire::StreamInfo;
@@ -53,8 +52,7 @@ pub fn host(sending: Sending, place: &str, window: &mut dyn Window) -> Result<Ca
     let call = Call::default();
     let info = sending.config.info;
     let config = SenderConfig {
-        max_viewers: limits::CHAT_CALLERS,
-        call: Some(call.clone()),
+        audience: Audience::Call(call.clone()),
         ..sending.config
     };
     let sending = Sending { config, ..sending };

@@ -16,9 +16,10 @@ use crate::wire::StreamInfo;
 /// Starts decoding the hub's frames into `slot`, mirrored; the thread ends
 /// (and closes the slot) when the stream does.
 pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()> {
-    hub.join_local();
+    let watching = hub.watch_here();
     thread::spawn(move || {
-        let _leave = LeaveOnDrop(Arc::clone(&hub), Arc::clone(&slot));
+        let _watching = watching;
+        let _close = CloseOnDrop(Arc::clone(&slot));
         let mut screen = Arc::clone(&slot);
         let mut decoder = Decoder::new(info);
         let (width, height) = (info.width as usize, info.height as usize);
@@ -40,14 +41,13 @@ pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()>
     })
 }
 
-/// Counts the preview out and closes its window's slot however the preview
-/// thread ends, so the camera is not left on.
-struct LeaveOnDrop(Arc<Hub>, Arc<Slot>);
+/// Closes the preview window's slot however the preview thread ends, so
+/// that the window does not wait for pictures that will not come.
+struct CloseOnDrop(Arc<Slot>);
 
-impl Drop for LeaveOnDrop {
+impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.leave_local();
-        self.1.close();
+        self.0.close();
     }
 }
 

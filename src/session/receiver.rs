@@ -279,12 +279,7 @@ fn describe(peer: &str, e: FramingError) -> anyhow::Error {
     }
 }
 
-/// Locks the shared stats, whatever another thread did with them.
-pub fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
-    stats
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub use crate::sync::lock;
 
 /// Stats shared between the network thread and whoever reports them.
 pub type SharedStats = Arc<Mutex<Stats>>;

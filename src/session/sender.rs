@@ -41,15 +41,24 @@ pub struct SenderConfig {
     pub fps: u32,
     /// End the stream after this many frames; 0 streams forever.
     pub max_frames: u64,
-    /// Viewers served at once; one more is told so and turned away.
-    pub max_viewers: usize,
     /// How long a viewer may block a write before it is dropped
     /// (normally [`limits::VIEWER_WRITE_TIMEOUT`]).
     pub write_timeout: Duration,
     /// The code viewers must know; `None` streams to anyone.
     pub code: Option<Code>,
-    /// Chat mode: one caller at a time, whose own video goes to this slot.
-    pub call: Option<Call>,
+    /// Who is served: viewers, or one caller.
+    pub audience: Audience,
+}
+
+/// Who a sender serves.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    /// Up to this many viewers at once, one way; one more is told so and
+    /// turned away.
+    Viewers(usize),
+    /// One caller at a time (a chat is two people), whose own video goes
+    /// to this call; the next caller hears that the line is busy.
+    Call(Call),
 }
 
 /// Something the sender's user may want to hear about.
@@ -235,16 +244,6 @@ impl Sender {
     }
 }
 
-/// Counts a viewer out however its thread ends, so that capture (and the
-/// camera) stops when nobody watches even after a panic.
-struct LeaveOnDrop<'a>(&'a Hub);
-
-impl Drop for LeaveOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.leave();
-    }
-}
-
 /// What a viewer's thread shares with its sender.
 struct ViewerContext {
     hub: Arc<Hub>,
@@ -298,10 +297,10 @@ impl ViewerContext {
             Ok(answering) => answering,
             Err((kind, reason)) => return refuse(&mut link, kind, reason),
         };
-        let viewers = self.hub.join();
-        let _leave = LeaveOnDrop(&self.hub);
-        if viewers > self.config.max_viewers {
-            let limit = self.config.max_viewers;
+        let (watching, viewers) = self.hub.watch();
+        if let Audience::Viewers(limit) = self.config.audience
+            && viewers > limit
+        {
             return refuse(
                 &mut link,
                 RefusalKind::Busy,
@@ -312,7 +311,7 @@ impl ViewerContext {
         let reason = viewer::send_stream(&mut link, self.config.info, &self.hub)
             .err()
             .map(|e| format!("{e:#}"));
-        drop(_leave);
+        drop(watching);
         let viewers = self.hub.remote_viewers();
         (self.events)(Event::Left {
             peer,
@@ -335,15 +334,15 @@ impl ViewerContext {
         peer: SocketAddr,
     ) -> Result<Option<JoinHandle<()>>, (RefusalKind, String)> {
         let wrong_mode = |reason: &str| Err((RefusalKind::WrongMode, reason.to_string()));
-        let (call, caller) = match (&self.config.call, caller) {
-            (None, None) => return Ok(None),
-            (None, Some(_)) => {
+        let (call, caller) = match (&self.config.audience, caller) {
+            (Audience::Viewers(_), None) => return Ok(None),
+            (Audience::Viewers(_), Some(_)) => {
                 return wrong_mode("this sender streams one way: connect without --chat");
             }
-            (Some(_), None) => {
+            (Audience::Call(_), None) => {
                 return wrong_mode("this sender is waiting for a call: connect with --chat");
             }
-            (Some(call), Some(caller)) => (call.clone(), caller),
+            (Audience::Call(call), Some(caller)) => (call.clone(), caller),
         };
         if self.in_call.swap(true, Ordering::SeqCst) {
             let busy = "the line is busy: someone else is on the call";

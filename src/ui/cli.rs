@@ -18,7 +18,7 @@ use crate::media::camera::{self, SourceChoice};
 use crate::media::source::{SourceConfig, SourceFactory};
 use crate::session::capture::{CaptureConfig, panic_text};
 use crate::session::chat::OwnVideo;
-use crate::session::sender::{SenderConfig, Stopper};
+use crate::session::sender::{Audience, SenderConfig, Stopper};
 use crate::session::stream::AskCode;
 use crate::wire::{Codec, StreamInfo};
 
@@ -121,10 +121,9 @@ impl SourceArgs {
             quality: self.quality,
             fps: self.fps,
             max_frames: 0,
-            max_viewers: limits::DEFAULT_MAX_VIEWERS as usize,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: None,
-            call: None,
+            audience: Audience::Viewers(limits::DEFAULT_MAX_VIEWERS as usize),
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use camwire::framing;
 use camwire::media::camera::{self, SourceChoice};
 use camwire::media::source::SourceConfig;
-use camwire::session::sender::{Event, Sender, SenderConfig, Stopper};
+use camwire::session::sender::{Audience, Event, Sender, SenderConfig, Stopper};
 use camwire::wire::{self, Message};
 
 /// How long any one step of a test may take before it counts as a hang.
@@ -283,10 +283,9 @@ impl LibrarySender {
             quality: source.quality,
             fps: source.fps,
             max_frames,
-            max_viewers,
             write_timeout,
             code: None,
-            call: None,
+            audience: Audience::Viewers(max_viewers),
         };
         let (tx, events) = mpsc::channel();
         let tx = Mutex::new(tx);
