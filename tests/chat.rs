@@ -161,7 +161,6 @@ fn start_host(mut window: StandIn) -> (String, thread::JoinHandle<(Result<CallEn
         let config = SenderConfig {
             info,
             quality: SOURCE.quality,
-            fps: SOURCE.fps,
             max_frames: 0,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: Code::new(CODE),
@@ -187,7 +186,6 @@ fn call(addr: &str, window: &mut StandIn) -> Result<CallEnd> {
     let own = OwnVideo {
         capture: CaptureConfig {
             encoder: SOURCE.encoder(info),
-            fps: SOURCE.fps,
             max_frames: 0,
         },
         open_source,

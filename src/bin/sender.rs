@@ -74,7 +74,8 @@ fn send(args: Args) -> Result<()> {
         ..args.video.sender_config(info)
     };
     let local = listener.local_addr()?;
-    banner::print(&args.video.describe(), &config, local, args.chat);
+    let source = args.video.describe();
+    banner::print(&source, args.video.fps, &config, local, args.chat);
     let sending = Sending {
         listener,
         config,

@@ -25,6 +25,9 @@ pub struct CameraSource {
     camera: Camera,
     index: u32,
     info: StreamInfo,
+    /// `--fps 0`: the fastest rate the camera has, each frame taken only
+    /// once a viewer has taken the last.
+    unpaced: bool,
 }
 
 impl CameraSource {
@@ -39,6 +42,7 @@ impl CameraSource {
             camera,
             index,
             info,
+            unpaced: config.fps == 0,
         })
     }
 
@@ -53,6 +57,10 @@ impl CameraSource {
 impl FrameSource for CameraSource {
     fn info(&self) -> StreamInfo {
         self.info
+    }
+
+    fn unpaced(&self) -> bool {
+        self.unpaced
     }
 
     fn next_frame(&mut self) -> Result<Frame> {

@@ -47,6 +47,11 @@ pub trait FrameSource {
 
     /// Blocks until the next frame is ready and returns it.
     fn next_frame(&mut self) -> Result<Frame>;
+
+    /// Whether the source makes a frame as soon as it is asked (`--fps 0`):
+    /// the capture thread then asks only once a viewer has taken the last,
+    /// so that no frame is made only to be dropped.
+    fn unpaced(&self) -> bool;
 }
 
 /// Opens the frame source; called on the capture thread each time capture
@@ -137,6 +142,10 @@ impl TestPattern {
 impl FrameSource for TestPattern {
     fn info(&self) -> StreamInfo {
         self.info
+    }
+
+    fn unpaced(&self) -> bool {
+        self.pacer.period.is_none()
     }
 
     fn next_frame(&mut self) -> Result<Frame> {

@@ -18,8 +18,6 @@ pub struct CaptureConfig {
     /// The encoder for the stream as announced; the source must keep to
     /// the stream's size.
     pub encoder: EncoderConfig,
-    /// Frames per second; 0 waits for each frame to be taken.
-    pub fps: u32,
     /// End the stream after this many frames; 0 never.
     pub max_frames: u64,
 }
@@ -77,7 +75,7 @@ fn capture_loop(
             let ready = if first {
                 hub.wait_ready()
             } else {
-                config.fps > 0 || hub.wait_taken()
+                !source.unpaced() || hub.wait_taken()
             };
             if !ready {
                 break;
@@ -173,7 +171,6 @@ mod tests {
         let _preview = hub.watch_here();
         let config = CaptureConfig {
             encoder: source.encoder(info),
-            fps: 0,
             max_frames: 3,
         };
         let capture = spawn_capture(Arc::clone(&hub), config, open, |hub, end| hub.end(end));

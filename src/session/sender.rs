@@ -36,9 +36,6 @@ pub struct SenderConfig {
     pub info: StreamInfo,
     /// JPEG quality, 1 to 100, for pictures the sender encodes.
     pub quality: u8,
-    /// Frames per second asked of the source; 0 means a new frame is made
-    /// only once a viewer has taken the last one.
-    pub fps: u32,
     /// End the stream after this many frames; 0 streams forever.
     pub max_frames: u64,
     /// How long a viewer may block a write before it is dropped
@@ -378,7 +375,6 @@ impl SenderConfig {
                 info: self.info,
                 quality: self.quality,
             },
-            fps: self.fps,
             max_frames: self.max_frames,
         }
     }

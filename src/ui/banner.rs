@@ -10,11 +10,11 @@ use crate::link::net;
 use crate::session::sender::{Event, SenderConfig};
 
 /// Queues the banner of a sender of `source` (as the user would name
-/// it) with `config`, listening on `local`; `chat` when it waits for a
-/// call rather than for viewers.
-pub fn print(source: &str, config: &SenderConfig, local: SocketAddr, chat: bool) {
+/// it) at `fps` with `config`, listening on `local`; `chat` when it waits
+/// for a call rather than for viewers.
+pub fn print(source: &str, fps: u32, config: &SenderConfig, local: SocketAddr, chat: bool) {
     let info = config.info;
-    let rate = match config.fps {
+    let rate = match fps {
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };

@@ -104,7 +104,6 @@ impl SourceArgs {
         let (info, open_source) = self.prepare()?;
         let capture = CaptureConfig {
             encoder: self.config().encoder(info),
-            fps: self.fps,
             max_frames: 0,
         };
         Ok(OwnVideo {
@@ -119,7 +118,6 @@ impl SourceArgs {
         SenderConfig {
             info,
             quality: self.quality,
-            fps: self.fps,
             max_frames: 0,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: None,

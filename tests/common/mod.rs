@@ -281,7 +281,6 @@ impl LibrarySender {
         let config = SenderConfig {
             info,
             quality: source.quality,
-            fps: source.fps,
             max_frames,
             write_timeout,
             code: None,
