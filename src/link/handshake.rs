@@ -153,7 +153,7 @@ pub fn read_announcement<R: Read>(reader: &mut Reader<R>, peer: &str) -> Result<
     let plain = match reader.read() {
         Ok(Some((_, body))) => body,
         Ok(None) => return Err(cut_short(peer)),
-        Err(ReadError::Framing(e)) => return Err(describe(peer, e)),
+        Err(ReadError::Framing(e)) => return Err(describe(peer, e, Phase::Opening)),
         Err(ReadError::Sealed(e)) => bail!("the connection to {peer} failed: {e}"),
     };
     let info = match wire::decode(plain) {
@@ -170,22 +170,53 @@ fn read<'r, R: Read>(reader: &'r mut FrameReader<R>, peer: &str) -> Result<&'r [
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
         Ok(None) => Err(cut_short(peer)),
-        Err(e) => Err(describe(peer, e)),
+        Err(e) => Err(describe(peer, e, Phase::Opening)),
     }
 }
 
-fn describe(peer: &str, e: FramingError) -> anyhow::Error {
-    match e {
-        e if net::is_timeout(&e) => anyhow!(
+/// Where a receiver was when reading failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// In the opening exchange, before the stream was announced.
+    Opening,
+    /// In the stream.
+    Stream,
+}
+
+/// A failed read from a sender, as one sentence for the user: the one
+/// place a receiver turns framing errors into words.
+pub fn describe(peer: &str, e: FramingError, phase: Phase) -> anyhow::Error {
+    match (phase, e) {
+        (Phase::Opening, e) if net::is_timeout(&e) => anyhow!(
             "{peer} did not complete the opening exchange within {:?}: it is not a camwire sender, or it is stuck",
             limits::HANDSHAKE_TIMEOUT
         ),
-        FramingError::Truncated { .. } => cut_short(peer),
-        FramingError::Io(e) if net::is_hang_up(&e) => cut_short(peer),
-        FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
-        FramingError::TooLarge { .. } | FramingError::TooSlow { .. } => {
+        (Phase::Opening, FramingError::Truncated { .. }) => cut_short(peer),
+        (Phase::Opening, FramingError::Io(e)) if net::is_hang_up(&e) => cut_short(peer),
+        (Phase::Opening, FramingError::TooLarge { .. } | FramingError::TooSlow { .. }) => {
             Final(format!("{peer} is not a camwire sender")).into()
         }
+        (Phase::Stream, FramingError::Truncated { .. }) => {
+            anyhow!("sender closed the connection in the middle of a frame")
+        }
+        (Phase::Stream, FramingError::TooLarge { len, limit }) => anyhow!(
+            "{peer} broke the protocol: a message of {len} bytes, over the {limit} this stream allows"
+        ),
+        (
+            Phase::Stream,
+            FramingError::TooSlow {
+                got,
+                expected,
+                allowed,
+            },
+        ) => anyhow!(
+            "{peer} sent {got} bytes of a {expected}-byte message in {allowed:.0?}: the sender or the network is stalling"
+        ),
+        (Phase::Stream, e) if net::is_timeout(&e) => anyhow!(
+            "{peer} sent nothing for {:?}: the sender or the network stopped",
+            limits::SENDER_SILENCE_TIMEOUT
+        ),
+        (_, FramingError::Io(e)) => anyhow!("connection to {peer} failed: {e}"),
     }
 }
 

@@ -11,10 +11,9 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::console;
 use crate::flow::slot::{Picture, Screen};
-use crate::framing::FramingError;
 use crate::limits;
 use crate::link::admission::Caller;
-use crate::link::handshake::{self, printable};
+use crate::link::handshake::{self, Phase, printable};
 use crate::link::net;
 use crate::link::private::{Code, Sealer};
 use crate::link::sealed::{ReadError, Reader};
@@ -140,7 +139,9 @@ impl Incoming {
                     "{} closed the connection without ending the stream",
                     self.peer
                 ),
-                Err(ReadError::Framing(e)) => return Err(describe(&self.peer, e)),
+                Err(ReadError::Framing(e)) => {
+                    return Err(handshake::describe(&self.peer, e, Phase::Stream));
+                }
                 Err(ReadError::Sealed(e)) => bail!("the stream from {} ended: {e}", self.peer),
             };
             let (seq, captured_us, kind, data) = match wire::decode(body) {
@@ -252,30 +253,6 @@ impl Follow {
             screen.notice(Some(format!("reconnecting: {why}")));
             incoming = self.connect(screen)?;
         }
-    }
-}
-
-/// Turns a failed read of the stream into a sentence for the user.
-fn describe(peer: &str, e: FramingError) -> anyhow::Error {
-    match e {
-        FramingError::Truncated { .. } => {
-            anyhow!("sender closed the connection in the middle of a frame")
-        }
-        FramingError::TooLarge { len, limit } => anyhow!(
-            "{peer} broke the protocol: a message of {len} bytes, over the {limit} this stream allows"
-        ),
-        FramingError::TooSlow {
-            got,
-            expected,
-            allowed,
-        } => anyhow!(
-            "{peer} sent {got} bytes of a {expected}-byte message in {allowed:.0?}: the sender or the network is stalling"
-        ),
-        e if net::is_timeout(&e) => anyhow!(
-            "{peer} sent nothing for {:?}: the sender or the network stopped",
-            limits::SENDER_SILENCE_TIMEOUT
-        ),
-        FramingError::Io(e) => anyhow!("connection to {peer} failed: {e}"),
     }
 }
 
