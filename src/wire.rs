@@ -89,9 +89,10 @@ impl StreamInfo {
 /// What a viewer needs to know to skip a frame safely.
 ///
 /// A keyframe needs no earlier frame. Any other frame of layer `L` needs
-/// the latest frame of every layer below `L`, and a layer-0 frame the
-/// latest layer-0 frame: so the frames of the top layers can be dropped
-/// without breaking the rest. Raw and JPEG frames are all keyframes.
+/// the newest frame among the layers below `L` (as temporal scalability
+/// predicts), and a layer-0 frame the newest layer-0 frame: so the frames
+/// of the top layers can be dropped without breaking the rest. Raw and
+/// JPEG frames are all keyframes.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameKind {
     /// Whether the frame needs no earlier frame.

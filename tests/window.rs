@@ -363,3 +363,43 @@ fn a_chat_caller_to_a_one_way_sender_is_told_so() {
         "{line}"
     );
 }
+
+#[test]
+fn a_caller_that_never_sends_its_video_is_cut_off_and_frees_the_line() {
+    use camwire::framing::{self, FrameReader};
+    use camwire::wire::{self, Message};
+    let x = Xvfb::start();
+    let mut sender = sender_bin();
+    sender.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--chat",
+        "--open",
+        "--source",
+        "test",
+    ]);
+    sender.env("DISPLAY", &x.display);
+    let (_sender, addr) = start_piped(sender);
+    // A caller that says hello, watches, and never announces its own video.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    framing::write_message(&mut silent, &[&wire::encode(&Message::call(&[]))]).unwrap();
+    silent.set_read_timeout(Some(STEP)).unwrap();
+    let mut reader = FrameReader::new(silent, 64 << 20);
+    let mut frames = 0;
+    // Its frames stop, and the connection ends, once the sender gives up
+    // waiting for its video; watching on is not allowed.
+    let started = std::time::Instant::now();
+    while let Ok(Some(body)) = reader.read_message() {
+        frames += u32::from(matches!(wire::decode(body), Ok(Message::Frame { .. })));
+        assert!(
+            started.elapsed() < camwire::limits::SENDER_SILENCE_TIMEOUT * 3,
+            "a caller that sent nothing still watches"
+        );
+    }
+    assert!(frames > 0, "the silent caller saw the call start");
+    // The line is free again: a real caller gets through.
+    let mut caller = receiver_bin();
+    caller.args(["--connect", &addr, "--headless", "--chat", "--frames", "3"]);
+    caller.args(["--source", "test", "--colours", "2"]);
+    assert!(run(caller).status.success());
+}

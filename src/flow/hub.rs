@@ -20,8 +20,8 @@ use crate::wire::FrameKind;
 /// Frames whose kind the hub remembers, for viewers that skipped them.
 pub const RECENT_KINDS: usize = 256;
 
-/// Temporal layers a cursor follows; frames of higher layers count as the
-/// top one.
+/// Temporal layers a cursor follows: 0 to `LAYERS - 1`. Encoders make no
+/// more (OpenH264's temporal scalability has four).
 pub const LAYERS: usize = 4;
 
 /// One frame, serialized once and shared by every viewer that sends it.
@@ -137,6 +137,7 @@ impl Hub {
 
     /// Replaces the newest frame.
     pub fn publish(&self, packet: Packet) {
+        debug_assert!(usize::from(packet.kind.layer) < LAYERS, "{:?}", packet.kind);
         let mut state = self.lock();
         if state.recent.len() == RECENT_KINDS {
             state.recent.pop_front();

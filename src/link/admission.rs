@@ -123,14 +123,17 @@ impl Admission<'_> {
             confirmation: &keys.confirmation(),
         })?;
         // From here on, anything but the right confirmation counts as a
-        // wrong code: the peer has had its one guess.
-        let confirmed = match read_opening(reader).map(wire::decode) {
-            Ok(Ok(Message::Confirm { confirmation })) => keys.check(confirmation).is_ok(),
-            _ => false,
+        // wrong code: the peer has had its one guess (it can check our
+        // confirmation itself). Only a peer that did confirm is told.
+        let (confirmed, answered) = match read_opening(reader).map(wire::decode) {
+            Ok(Ok(Message::Confirm { confirmation })) => (keys.check(confirmation).is_ok(), true),
+            _ => (false, false),
         };
         if !confirmed {
             let failures = self.guesses.failed();
-            let _ = link.send(&Message::refused(RefusalKind::WrongCode, "wrong code"));
+            if answered {
+                let _ = link.send(&Message::refused(RefusalKind::WrongCode, "wrong code"));
+            }
             return Err(Refusal::WrongCode { failures });
         }
         self.guesses.succeeded(self.from);

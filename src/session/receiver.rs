@@ -91,6 +91,8 @@ impl Incoming {
         let mut reader = caller.reader;
         let stream = reader.get_ref();
         stream.set_read_timeout(Some(limits::SENDER_SILENCE_TIMEOUT))?;
+        // A caller trickling its announcement cannot hold the line either.
+        reader.frames_mut().set_pace(Some(handshake::STREAM_PACE));
         let info = handshake::read_announcement(&mut reader, peer)?;
         handshake::follow_stream(&mut reader, &info)?;
         let opened = handshake::Opened {

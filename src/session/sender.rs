@@ -347,14 +347,21 @@ impl ViewerContext {
         }
         let (hub, wake) = (Arc::clone(&self.hub), self.wake);
         let in_call = Arc::clone(&self.in_call);
+        let line = caller.reader.get_ref().try_clone().ok();
         let answering = thread::spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
                 call::answer(caller, &peer.to_string(), &call)
             }));
             match answered {
-                // A caller that never sent its video did not call: the line
-                // is free again and the sender goes on waiting.
-                Ok(false) => in_call.store(false, Ordering::SeqCst),
+                // A caller that never sent its video did not call: it is
+                // cut off (it must not go on watching), the line is free
+                // again and the sender goes on waiting.
+                Ok(false) => {
+                    if let Some(line) = line {
+                        let _ = line.shutdown(Shutdown::Both);
+                    }
+                    in_call.store(false, Ordering::SeqCst);
+                }
                 // The call is over when the caller leaves, however: end the
                 // stream too; the window says why.
                 Ok(true) | Err(_) => {
