@@ -91,37 +91,53 @@ impl Hub {
     /// guard lives (however its thread ends, a panic too, so that capture
     /// and the camera stop when nobody watches); also returns the number
     /// of remote viewers now watching, counted in the same step.
+    ///
+    /// A viewer over the network starts after the frame that was newest
+    /// when it came (see [`Watching::cursor`]): that frame was made before
+    /// anyone counted it, so it does not go to the viewer, and capture
+    /// makes the next without waiting for it to be taken.
     pub fn watch(self: &Arc<Self>) -> (Watching, usize) {
-        let remote = self.count(Where::Remote, 1);
-        (
-            Watching {
-                hub: Arc::clone(self),
-                at: Where::Remote,
-            },
-            remote,
-        )
+        let (remote, start) = {
+            let mut state = self.lock();
+            state.viewers += 1;
+            let start = state.latest.as_ref().map(|p| p.seq);
+            if start.is_some() {
+                state.taken = true;
+            }
+            self.changed.notify_all();
+            (state.viewers - state.local, start)
+        };
+        let watching = Watching {
+            hub: Arc::clone(self),
+            at: Where::Remote,
+            start,
+        };
+        (watching, remote)
     }
 
     /// Counts a viewer on this machine (a preview) in for as long as the
     /// returned guard lives: it keeps capture running but is left out of
     /// [`remote_viewers`](Self::remote_viewers).
     pub fn watch_here(self: &Arc<Self>) -> Watching {
-        self.count(Where::Here, 1);
+        let mut state = self.lock();
+        state.viewers += 1;
+        state.local += 1;
+        self.changed.notify_all();
         Watching {
             hub: Arc::clone(self),
             at: Where::Here,
+            start: None,
         }
     }
 
-    /// Adds `change` (1 or -1) viewers `at`; returns the remote viewers.
-    fn count(&self, at: Where, change: isize) -> usize {
+    /// Counts a viewer `at` out.
+    fn leave(&self, at: Where) {
         let mut state = self.lock();
-        state.viewers = state.viewers.saturating_add_signed(change);
+        state.viewers = state.viewers.saturating_sub(1);
         if at == Where::Here {
-            state.local = state.local.saturating_add_signed(change);
+            state.local = state.local.saturating_sub(1);
         }
         self.changed.notify_all();
-        state.viewers - state.local
     }
 
     /// The number of viewers now.
@@ -135,8 +151,10 @@ impl Hub {
         state.viewers - state.local
     }
 
-    /// Replaces the newest frame.
-    pub fn publish(&self, packet: Packet) {
+    /// Replaces the newest frame; returns the remote viewers it was
+    /// published to, counted in the same step (a viewer that comes later
+    /// starts after it).
+    pub fn publish(&self, packet: Packet) -> usize {
         debug_assert!(usize::from(packet.kind.layer) < LAYERS, "{:?}", packet.kind);
         let mut state = self.lock();
         if state.recent.len() == RECENT_KINDS {
@@ -146,6 +164,7 @@ impl Hub {
         state.latest = Some(Arc::new(packet));
         state.taken = false;
         self.changed.notify_all();
+        state.viewers - state.local
     }
 
     /// Whether some viewer has asked for a keyframe since this was last
@@ -252,11 +271,25 @@ enum Where {
 pub struct Watching {
     hub: Arc<Hub>,
     at: Where,
+    /// The frame that was newest when the viewer came, if any.
+    start: Option<u64>,
+}
+
+impl Watching {
+    /// The viewer's cursor: after the frame that was newest when it came,
+    /// so that it gets only frames made while it was counted (with
+    /// `--frames N`, exactly N). A preview starts at the newest.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            last: self.start,
+            ..Cursor::default()
+        }
+    }
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        self.hub.count(self.at, -1);
+        self.hub.leave(self.at);
     }
 }
 
@@ -514,5 +547,23 @@ mod tests {
         hub.publish(packet_of(next, FrameKind::delta(1)));
         hub.publish(packet_of(next + 1, FrameKind::KEY));
         assert_eq!(seq_of(hub.next_for(&mut cursor)), next + 1);
+    }
+
+    #[test]
+    fn a_new_viewer_starts_after_the_frame_made_before_it_came() {
+        let hub = Arc::new(Hub::new());
+        let preview = hub.watch_here();
+        hub.publish(packet(5));
+        let (viewer, _) = hub.watch();
+        // Unpaced capture need not wait for frame 5 to be taken by anyone.
+        assert!(hub.wait_taken());
+        let mut cursor = viewer.cursor();
+        hub.publish(packet(6));
+        assert_eq!(seq_of(hub.next_for(&mut cursor)), 6);
+        assert_eq!(
+            seq_of(hub.next_for(&mut preview.cursor())),
+            6,
+            "a preview takes the newest"
+        );
     }
 }

@@ -65,9 +65,10 @@ pub fn spawn_outgoing(
 ) -> JoinHandle<Result<()>> {
     let (watching, _) = hub.watch();
     thread::spawn(move || {
+        let cursor = watching.cursor();
         let _watching = watching;
         stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
         net::limit_unsent(&stream)?;
-        viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub)
+        viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub, cursor)
     })
 }

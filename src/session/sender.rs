@@ -305,7 +305,8 @@ impl ViewerContext {
             );
         }
         (self.events)(Event::Joined { peer, viewers });
-        let reason = viewer::send_stream(&mut link, self.config.info, &self.hub)
+        let cursor = watching.cursor();
+        let reason = viewer::send_stream(&mut link, self.config.info, &self.hub, cursor)
             .err()
             .map(|e| format!("{e:#}"));
         drop(watching);

@@ -13,10 +13,14 @@ use crate::wire::{Message, StreamInfo};
 
 /// Announces the stream, then sends frames from the hub until the stream
 /// ends or the viewer goes.
-pub fn send_stream<W: Write>(link: &mut Link<W>, info: StreamInfo, hub: &Hub) -> Result<()> {
+pub fn send_stream<W: Write>(
+    link: &mut Link<W>,
+    info: StreamInfo,
+    hub: &Hub,
+    mut cursor: Cursor,
+) -> Result<()> {
     link.send(&Message::stream(info))
         .context("could not announce the stream")?;
-    let mut cursor = Cursor::new();
     loop {
         match hub.next_for(&mut cursor) {
             Next::Frame(packet) => match link.send_parts(&[&packet.header, &packet.data]) {
