@@ -92,10 +92,12 @@ impl FrameSource for CameraSource {
 fn open_camera(index: u32, config: &SourceConfig) -> Result<Camera> {
     ask_for_access()?;
     let found = nokhwa::query(ApiBackend::Auto).unwrap_or_default();
-    if found.is_empty() {
-        return Err(anyhow!(
-            "no camera at index {index} (none found): plug one in, check with --list-cameras, or stream the test pattern with --source test"
-        ));
+    let indexes: Vec<u32> = found
+        .iter()
+        .filter_map(|info| info.index().as_index().ok())
+        .collect();
+    if let Some(missing) = not_found(index, &indexes) {
+        return Err(missing);
     }
     let busy = |e: nokhwa::NokhwaError| {
         anyhow!(
@@ -112,6 +114,24 @@ fn open_camera(index: u32, config: &SourceConfig) -> Result<Camera> {
     let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(best));
     camera.set_camera_requset(exact).map_err(busy)?;
     Ok(camera)
+}
+
+/// Why camera `index` cannot be opened when the cameras found have
+/// `indexes`, if it is not among them.
+fn not_found(index: u32, indexes: &[u32]) -> Option<anyhow::Error> {
+    if indexes.is_empty() {
+        return Some(anyhow!(
+            "no camera at index {index} (none found): plug one in, check with --list-cameras, or stream the test pattern with --source test"
+        ));
+    }
+    if indexes.contains(&index) {
+        return None;
+    }
+    let listed: Vec<String> = indexes.iter().map(u32::to_string).collect();
+    Some(anyhow!(
+        "no camera at index {index} (cameras found: {}): pick one with --camera, see --list-cameras, or use --source test",
+        listed.join(", ")
+    ))
 }
 
 /// Camera pixel formats camwire reads, best first: with MJPEG a JPEG
@@ -324,6 +344,21 @@ mod tests {
             .iter()
             .map(|&(w, h, f, r)| format(w, h, f, r))
             .collect()
+    }
+
+    #[test]
+    fn a_camera_index_not_found_names_the_ones_there_are() {
+        assert!(not_found(2, &[0, 2]).is_none());
+        let none = not_found(0, &[]).unwrap().to_string();
+        assert!(
+            none.starts_with("no camera at index 0 (none found)"),
+            "{none}"
+        );
+        let other = not_found(4000, &[0, 2]).unwrap().to_string();
+        assert!(
+            other.starts_with("no camera at index 4000 (cameras found: 0, 2)"),
+            "{other}"
+        );
     }
 
     #[test]
