@@ -304,12 +304,7 @@ fn retry_rides_out_a_sender_restart() {
     sender.child.kill().unwrap();
     sender.child.wait().unwrap();
     receiver.wait_line("camwire: reconnecting");
-    let mut again = sender_bin();
-    again.args(["--bind", &addr, "--open", "--source", "test", "--fps", "30"]);
-    let _restarted = Running {
-        lines: mpsc::channel().1,
-        child: again.stdout(std::process::Stdio::null()).spawn().unwrap(),
-    };
+    let _restarted = open_sender_at(&addr);
     assert!(receiver.wait_exit().success());
     assert_eq!(receiver.stdout_json()["frames"], 60);
 }
@@ -366,12 +361,18 @@ fn retry_rides_out_a_sender_that_hangs_up_during_the_opening_exchange() {
     );
     receiver.wait_line("closed the connection during the opening exchange");
     serving.join().unwrap();
-    let mut sender = sender_bin();
-    sender.args(["--bind", &addr, "--open", "--source", "test", "--fps", "30"]);
-    let _sender = Running {
-        lines: mpsc::channel().1,
-        child: sender.stdout(std::process::Stdio::null()).spawn().unwrap(),
-    };
+    let _sender = open_sender_at(&addr);
     assert!(receiver.wait_exit().success());
     assert_eq!(receiver.stdout_json()["frames"], 10);
+}
+
+/// An open sender of the test pattern at 30 fps on `addr`, its output
+/// dropped, killed when the test lets go of it.
+fn open_sender_at(addr: &str) -> Running {
+    let mut sender = sender_bin();
+    sender.args(["--bind", addr, "--open", "--source", "test", "--fps", "30"]);
+    Running {
+        lines: mpsc::channel().1,
+        child: sender.stdout(std::process::Stdio::null()).spawn().unwrap(),
+    }
 }

@@ -354,7 +354,9 @@ impl Cursor {
         if !reaches {
             self.holds.fill(false);
         }
-        for &(skipped, kind) in recent.iter().filter(|(s, _)| *s > last && *s < seq) {
+        // `recent` is in order: start past `last` instead of scanning it all.
+        let after = recent.partition_point(|&(s, _)| s <= last);
+        for &(skipped, kind) in recent.range(after..).take_while(|(s, _)| *s < seq) {
             self.mark(kind, false);
             self.last = Some(skipped);
         }

@@ -72,15 +72,22 @@ impl FrameSource for CameraSource {
         let captured_us = now_us();
         // The camera's MJPEG is copied once, straight into the shared frame,
         // with the standard Huffman tables when the camera leaves them out.
-        let content = if self.info.codec == Codec::Jpeg
-            && buffer.source_frame_format() == FrameFormat::MJPEG
-        {
-            Captured::Coded(mjpeg::shared_with_standard_tables(buffer.buffer()))
-        } else {
-            let rgb = buffer.decode_image::<RgbFormat>().map_err(|e| {
-                anyhow!("camera {index} sent a frame that could not be decoded: {e}")
-            })?;
-            Captured::Rgb(Arc::from(rgb.into_raw()))
+        if self.info.codec == Codec::Jpeg && buffer.source_frame_format() == FrameFormat::MJPEG {
+            let data = mjpeg::shared_with_standard_tables(buffer.buffer());
+            return Ok(Frame {
+                captured_us,
+                content: Captured::Coded(data),
+            });
+        }
+        let rgb = buffer
+            .decode_image::<RgbFormat>()
+            .map_err(|e| anyhow!("camera {index} sent a frame that could not be decoded: {e}"))?
+            .into_raw();
+        // Raw RGB is what goes on the wire: copied once into the shared
+        // frame. Anything else goes to the encoder as decoded.
+        let content = match self.info.codec {
+            Codec::Raw => Captured::Coded(Arc::from(rgb)),
+            Codec::Jpeg => Captured::Rgb(Arc::new(rgb)),
         };
         Ok(Frame {
             captured_us,

@@ -33,8 +33,9 @@ pub enum Captured {
     /// JPEG stream, the test pattern's frames encoded once), which goes on
     /// the wire as it is. Only for codecs whose every frame is a keyframe.
     Coded(Arc<[u8]>),
-    /// Packed RGB of the stream's size, for the encoder.
-    Rgb(Arc<[u8]>),
+    /// Packed RGB of the stream's size, for the encoder; shared as the
+    /// buffer it was decoded into, so that handing it over copies nothing.
+    Rgb(Arc<Vec<u8>>),
 }
 
 /// Something that makes frames: a webcam or the test pattern.
@@ -126,7 +127,7 @@ impl TestPattern {
                         let encoded = encoder.encode(&Image::Rgb(&rgb), true)?;
                         Captured::Coded(Arc::from(encoded.data))
                     }
-                    None => Captured::Rgb(Arc::from(rgb)),
+                    None => Captured::Rgb(Arc::new(rgb)),
                 })
             })
             .collect::<Result<_>>()?;
