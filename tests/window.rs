@@ -156,6 +156,11 @@ fn jpeg_window_shows_the_pattern_closely() {
 }
 
 #[test]
+fn h264_window_shows_the_pattern_closely() {
+    window_shows_the_pattern_and_q_quits("h264", 8.0);
+}
+
+#[test]
 fn escape_quits_too() {
     let x = Xvfb::start();
     let (_sender, addr) = start_sender(&[

@@ -3,7 +3,7 @@
 //! (the stream's end, an error, Ctrl-C).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::LineWriter;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,9 @@ impl Report {
     pub fn log_to(&self, path: &Path) -> Result<()> {
         let file = File::create(path)
             .with_context(|| format!("could not create the frame log {}", path.display()))?;
-        lock(&self.stats).set_log(Box::new(BufWriter::new(file)))?;
+        // A line at a time, so that someone following the log (tail -f, a
+        // test) sees each frame when it is shown.
+        lock(&self.stats).set_log(Box::new(LineWriter::new(file)))?;
         Ok(())
     }
 

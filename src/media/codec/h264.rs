@@ -26,7 +26,7 @@ use openh264::encoder::{
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264_sys2::{
     ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-    SBitrateInfo, SEncParamExt, SPATIAL_LAYER_0,
+    ENCODER_OPTION_TRACE_LEVEL, SBitrateInfo, SEncParamExt, SPATIAL_LAYER_0, WELS_LOG_QUIET,
 };
 
 use super::yuv::{self, Yuv};
@@ -52,9 +52,6 @@ pub struct H264Encoder {
     bitrate_kbit: u32,
     /// The rate control's ceiling, which the target may not pass.
     max_kbit: u32,
-    /// Whether temporal layers are switched on (after the first frame:
-    /// the safe wrapper initialises the encoder with one).
-    layered: bool,
     /// RGB pictures converted to I420 for the encoder.
     scratch: Vec<u8>,
 }
@@ -79,16 +76,52 @@ impl H264Encoder {
                 fps * KEYFRAME_PERIOD_SECONDS,
             ))
             .num_threads(1);
-        let encoder = OhEncoder::with_api_config(OpenH264API::from_source(), oh)
+        let mut encoder = OhEncoder::with_api_config(OpenH264API::from_source(), oh)
             .context("could not start the H.264 encoder")?;
-        Ok(H264Encoder {
+        // Quiet from the start: OpenH264 otherwise writes its warnings
+        // (that frame skipping is off, which is meant) to standard error.
+        let mut quiet = WELS_LOG_QUIET;
+        // SAFETY: the trace level is the one option OpenH264 takes before
+        // initialisation; it reads one int from the pointer during the call.
+        unsafe {
+            encoder.raw_api().set_option(
+                ENCODER_OPTION_TRACE_LEVEL,
+                (&raw mut quiet).cast::<c_void>(),
+            );
+        }
+        let mut made = H264Encoder {
             info: config.info,
             encoder,
             bitrate_kbit: config.bitrate_kbit,
             max_kbit: config.bitrate_kbit,
-            layered: TEMPORAL_LAYERS <= 1,
             scratch: Vec::new(),
-        })
+        };
+        made.prime()?;
+        Ok(made)
+    }
+
+    /// Initialises the encoder with a grey picture nobody sees, then turns
+    /// on temporal layers: the safe wrapper initialises OpenH264 (with one
+    /// layer) only on a first picture, and changing the layers afterwards
+    /// makes the next picture a keyframe, which is then the stream's first.
+    fn prime(&mut self) -> Result<()> {
+        let (w, h) = (self.info.width, self.info.height);
+        let mut grey = vec![128; yuv::i420_len(w, h)];
+        grey[..(w * h) as usize].fill(16);
+        let picture = Yuv::packed(&grey, w, h).context("grey picture")?;
+        let source = YUVSlices::new(
+            (picture.y, picture.u, picture.v),
+            (w as usize, h as usize),
+            (picture.y_stride, picture.uv_stride, picture.uv_stride),
+        );
+        self.encoder
+            .encode(&source)
+            .context("could not start the H.264 encoder")?;
+        if TEMPORAL_LAYERS > 1 {
+            self.add_layers()?;
+        }
+        self.encoder.force_intra_frame();
+        Ok(())
     }
 
     /// Turns on temporal layers, once the encoder has been initialised.
@@ -166,10 +199,6 @@ impl FrameEncoder for H264Encoder {
         if stream.frame_type() != FrameType::Skip {
             stream.write_vec(&mut data);
         }
-        if !self.layered {
-            self.add_layers()?;
-            self.layered = true;
-        }
         let kind = if key {
             FrameKind::KEY
         } else {
@@ -219,6 +248,8 @@ pub struct H264Decoder {
     decoder: OhDecoder,
     /// Until a keyframe decodes, only a keyframe can.
     lost: bool,
+    /// Whether the last frame failed, so that the decoder must be renewed.
+    damaged: bool,
     /// The last picture, tightly packed: OpenH264 lends its own only for
     /// as long as a borrow of the decoder that cannot be handed on.
     picture: Vec<u8>,
@@ -227,13 +258,11 @@ pub struct H264Decoder {
 impl H264Decoder {
     /// A decoder for frames of `info`.
     pub fn new(info: StreamInfo) -> Result<Self> {
-        // One thread: OpenH264's threaded decoding is not safe to use.
-        let decoder = OhDecoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
-            .context("could not start the H.264 decoder")?;
         Ok(H264Decoder {
             info,
-            decoder,
+            decoder: new_decoder()?,
             lost: true,
+            damaged: false,
             picture: Vec::new(),
         })
     }
@@ -242,11 +271,24 @@ impl H264Decoder {
 impl FrameDecoder for H264Decoder {
     fn decode<'a>(&'a mut self, data: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         check_parameter_sets(data, self.info)?;
+        if self.damaged {
+            self.decoder = new_decoder().map_err(|e| DecodeError::Corrupt(format!("{e:#}")))?;
+            self.damaged = false;
+        }
         self.lost = true;
         let picture = match self.decoder.decode(data) {
             Ok(Some(picture)) => picture,
-            Ok(None) => return Err(DecodeError::Corrupt("no picture in the frame".into())),
-            Err(e) => return Err(DecodeError::Corrupt(format!("H.264: {e}"))),
+            failed => {
+                // OpenH264 keeps the remains of a damaged frame and can
+                // fail on the keyframe after it: the next frame goes to a
+                // fresh decoder.
+                self.damaged = true;
+                let why = match failed {
+                    Err(e) => format!("H.264: {e}"),
+                    _ => "no picture in the frame".to_string(),
+                };
+                return Err(DecodeError::Corrupt(why));
+            }
         };
         let (w, h) = picture.dimensions();
         if (w as u32, h as u32) != (self.info.width, self.info.height) {
@@ -280,6 +322,12 @@ impl FrameDecoder for H264Decoder {
     fn needs_keyframe(&self) -> bool {
         self.lost
     }
+}
+
+/// An OpenH264 decoder on one thread: its threaded decoding is not safe.
+fn new_decoder() -> Result<OhDecoder> {
+    OhDecoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
+        .context("could not start the H.264 decoder")
 }
 
 /// NAL unit type of a sequence parameter set.
@@ -401,9 +449,10 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_starts_with_a_keyframe_and_has_three_layers_after() {
+    fn a_stream_starts_with_one_keyframe_and_has_three_layers_after() {
         let frames = frames(160, 96, 9);
         assert!(frames[0].kind.key);
+        assert!(frames[1..].iter().all(|f| !f.kind.key), "one keyframe");
         let layers: Vec<u8> = frames[1..].iter().map(|f| f.kind.layer).collect();
         assert!(layers.contains(&2) && layers.contains(&1), "{layers:?}");
         assert!(frames[1..].iter().all(|f| !f.data.is_empty()));
