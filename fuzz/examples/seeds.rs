@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use camwire::media::codec::encode_jpeg;
+use camwire::media::codec::{self, EncoderConfig, Image, encode_jpeg};
 use camwire::framing::write_message;
 use camwire::media::source::pattern_rgb;
 use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
@@ -174,7 +174,29 @@ fn main() {
     write_message(&mut empty, &[]).unwrap();
     write(&framing_dir, "empty-body", &empty);
 
-    for target in ["framing", "message", "jpeg"] {
+    // h264: width / 2 - 1, height / 2 - 1, then frames (flags, u16 length,
+    // bytes) as one encoder made them: a keyframe and its three layers.
+    let h264_dir = dir("h264");
+    for (w, h) in [(2, 2), (16, 16), (64, 48), (160, 96), (320, 240)] {
+        let config = EncoderConfig {
+            info: StreamInfo { width: w, height: h, codec: Codec::H264 },
+            quality: 80,
+            bitrate_kbit: 300,
+            fps: 30,
+        };
+        let mut encoder = codec::encoder(&config).unwrap();
+        let mut input = vec![(w / 2 - 1) as u8, (h / 2 - 1) as u8];
+        for i in 0..8 {
+            let frame = encoder.encode(&Image::Rgb(&pattern_rgb(w, h, i)), false).unwrap();
+            let flags = u8::from(frame.kind.key) | frame.kind.layer << 1;
+            input.push(flags);
+            input.extend_from_slice(&(frame.data.len() as u16).to_le_bytes());
+            input.extend_from_slice(&frame.data);
+        }
+        write(&h264_dir, &format!("{w}x{h}.h264.in"), &input);
+    }
+
+    for target in ["framing", "message", "jpeg", "h264"] {
         let n = fs::read_dir(dir(target)).unwrap().count();
         println!("corpus/{target}: {n} files");
     }
