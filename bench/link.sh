@@ -61,6 +61,10 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+# Every process of a run is started in the background and waited for:
+# a trapped signal ends `wait` at once, where a foreground child would
+# first have to finish (timeout puts its child in a group of its own, out
+# of reach of the terminal's Ctrl-C).
 trap 'exit 130' INT TERM
 
 # ---- setup -------------------------------------------------------------------
@@ -161,8 +165,9 @@ camwire_run() {
   done
   [[ -n $addr ]] || { cat "$out.sender.err" >&2; die "camwire sender ($codec) never said 'listening on'"; }
   timeout "$LIMIT" "$BIN/receiver" --connect "$addr" --headless --json --frames "$FRAMES" \
-    --frame-log "$out.csv" "${y4m[@]}" >"$out.json" 2>"$out.err" \
-    || { cat "$out.err" >&2; die "camwire receiver ($codec) failed"; }
+    --frame-log "$out.csv" "${y4m[@]}" >"$out.json" 2>"$out.err" &
+  PIDS+=($!)
+  wait $! || { cat "$out.err" >&2; die "camwire receiver ($codec) failed"; }
   wait "$spid" || { cat "$out.sender.err" >&2; die "camwire sender ($codec) failed"; }
   exec {sfd}<&-
   PIDS=()
