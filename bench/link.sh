@@ -193,8 +193,10 @@ gst_run() {
   ((i < 500)) || { cat "$out.tx.err" >&2; die "GStreamer sender never listened"; }
   timeout "$LIMIT" python3 "$STATS" stamp "$out.rx" -- \
     gst-launch-1.0 -v tcpclientsrc host="$FAR_IP" port="$GST_PORT" ! gdpdepay ! h264parse \
-    ! identity name=wire silent=false ! avdec_h264 ! identity name=dec silent=false \
+    ! identity name=wire silent=false ! avdec_h264 direct-rendering=false ! identity name=dec silent=false \
     ! y4menc ! filesink location="$out.y4m" >"$out.rx.err" 2>&1 &
+  # direct-rendering=false: the decoder's own padded pictures would reach
+  # y4menc as they are, and the file would not be plain I420.
   rpid=$!; PIDS+=("$rpid")
   wait "$spid" || { cat "$out.tx.err" >&2; die "GStreamer sender failed"; }
   # Its sink drops what it still queues when the sender stops; what the

@@ -104,8 +104,10 @@ class Y4m:
         """Yields (FRAME parameters, Y plane) until the end or a cut frame."""
         while True:
             line = self.file.readline()
-            if not line.startswith(b"FRAME"):
+            if not line:
                 return
+            if not line.startswith(b"FRAME"):
+                raise SystemExit(f"{self.file.name}: a frame is not {self.frame_bytes} bytes (padded planes?)")
             data = self.file.read(self.frame_bytes)
             if len(data) < self.frame_bytes:
                 return
@@ -246,6 +248,10 @@ def row(kind, args):
     rate, size, tool, *paths = args
     values = camwire_row(*paths) if kind == "camwire" else gst_row(*paths)
     values.update(rate=rate, size=size, tool=tool)
+    # A receiver stopped mid-write leaves its last picture cut.
+    if values["psnr_y_db"] is not None and values["psnr_frames"] < values["frames"] - 1:
+        print(f"link_stats: {tool}: PSNR over {values['psnr_frames']} of {values['frames']} frames",
+              file=sys.stderr)
     writer = csv.DictWriter(sys.stdout, FIELDS, lineterminator="\n")
     writer.writerow({k: ("" if v is None else v) for k, v in values.items()})
 
