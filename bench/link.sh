@@ -13,6 +13,7 @@
 #   BENCH_SECONDS=10                 seconds of video in each run
 #   BENCH_BITRATE=2000               H.264 target of both tools, kbit/s
 #   BENCH_INSTALL=1                  apt-get install GStreamer, ffmpeg, iproute2 if missing
+#   BENCH_KEEP=1                     keep the logs, frame logs and decoded y4m files
 #   BENCH_PATTERN=1                  for a camwire without H.264: camwire jpeg of its
 #                                    test pattern only (no PSNR), against GStreamer's clip
 # Prints a Markdown table and writes target/bench/link-DATE.csv.
@@ -58,7 +59,7 @@ cleanup() {
     # Deleting the namespace deletes the veth pair with it.
     ip netns del "$NS" 2>/dev/null || true
   fi
-  rm -rf "$TMP"
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "bench: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 # Every process of a run is started in the background and waited for:
@@ -180,10 +181,16 @@ gst_run() {
   local clip=$1 out=$2 spid rpid i
   # identity sync=true releases each frame at its time, as a camera would;
   # the sink does not sync again, or it would wait with encoded frames.
+  # No h264parse before gdppay: its bitrate tags change every few frames,
+  # each change makes gdppay send new stream headers, tcpserversink resends
+  # them, and avdec_h264 restarts on them and loses its reference frames
+  # (every picture after the first tag is broken). x264 in byte-stream form
+  # already repeats SPS and PPS before each keyframe, as config-interval=-1
+  # would.
   timeout "$LIMIT" ip netns exec "$NS" python3 "$STATS" stamp "$out.tx" -- \
     gst-launch-1.0 -v filesrc location="$clip" ! y4mdec \
     ! identity name=cap sync=true silent=false ts-offset="$GST_HOLD_NS" eos-after=$((FRAMES + 1)) \
-    ! x264enc tune=zerolatency speed-preset=ultrafast bitrate="$KBPS" ! h264parse config-interval=-1 \
+    ! x264enc tune=zerolatency speed-preset=ultrafast bitrate="$KBPS" ! video/x-h264,stream-format=byte-stream \
     ! gdppay ! tcpserversink host="$FAR_IP" port="$GST_PORT" sync=false >"$out.tx.err" 2>&1 &
   spid=$!; PIDS=("$spid")
   for ((i = 0; i < 500; i++)); do
@@ -230,7 +237,7 @@ for rate in "${RATES[@]}"; do
         gstreamer) gst_run "$clip" "$out"
                    python3 "$STATS" gst "$rate" "$size" "$tool" "$out.tx" "$out.rx" "$out.y4m" "$clip" >>"$CSV" ;;
       esac
-      rm -f "$out.y4m"   # hundreds of MB each at 1280x720
+      [[ ${BENCH_KEEP:-0} == 1 ]] || rm -f "$out.y4m"   # hundreds of MB each at 1280x720
     done
     turn=$((turn + 1))
   done
