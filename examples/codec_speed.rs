@@ -126,9 +126,13 @@ fn main() {
             height,
             codec: Codec::Jpeg,
         };
-        let mut decoder = Decoder::new(info);
+        let mut decoder = Decoder::new(info).unwrap();
         let mut pixels = vec![0u32; (width * height) as usize];
-        let decode = time(|| decoder.decode(&jpeg, FrameKind::KEY, &mut pixels).unwrap());
+        let decode = time(|| {
+            decoder
+                .decode_into(&jpeg, FrameKind::KEY, &mut pixels)
+                .unwrap()
+        });
         println!(
             "| {width}x{height} | {} | {} | {} | {} |",
             jpeg.len(),

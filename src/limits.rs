@@ -8,6 +8,16 @@ pub const MAX_WIDTH: u32 = 7680;
 /// Largest frame height a stream may announce.
 pub const MAX_HEIGHT: u32 = 4320;
 
+/// The longest and shortest side an H.264 stream may have: OpenH264's
+/// limit (level 5.2), 3840x2160 either way round.
+pub const MAX_H264_SIDES: (u32, u32) = (3840, 2160);
+
+/// The shortest time between two keyframes made because a viewer asked
+/// (it joined, or missed a frame others depend on): a joiner waits at
+/// most this long for its first picture, and joiners together cannot
+/// make the stream all keyframes.
+pub const KEYFRAME_GAP: Duration = Duration::from_millis(750);
+
 /// Largest body accepted before the opening exchange is complete.
 pub const HANDSHAKE_MESSAGE_LIMIT: usize = 1024;
 

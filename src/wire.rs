@@ -17,8 +17,9 @@ pub const MAGIC: [u8; 8] = *b"CAMWIRE\0";
 
 /// The protocol version this build speaks.
 /// Version 2 seals with AEGIS-128X2 where version 1 used AES-256-GCM;
-/// version 3 says of each frame whether it is a keyframe and its layer.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// version 3 says of each frame whether it is a keyframe and its layer;
+/// version 4 adds H.264.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The bincode configuration of every body.
 const CONFIG: bincode::config::Configuration<
@@ -33,6 +34,10 @@ pub enum Codec {
     Raw,
     /// One baseline or progressive JPEG image.
     Jpeg,
+    /// One H.264 access unit (constrained baseline, Annex B byte stream
+    /// with start codes); keyframes are IDR pictures and carry their SPS
+    /// and PPS.
+    H264,
 }
 
 impl Codec {
@@ -41,6 +46,7 @@ impl Codec {
         match self {
             Codec::Raw => "raw",
             Codec::Jpeg => "jpeg",
+            Codec::H264 => "h264",
         }
     }
 }
@@ -66,15 +72,29 @@ impl StreamInfo {
     pub fn max_body_len(&self) -> usize {
         let slack = match self.codec {
             Codec::Raw => 0,
-            Codec::Jpeg => limits::JPEG_SLACK,
+            // An H.264 picture is at most its samples (4:2:0, half of
+            // RGB) plus headers; RGB's size leaves room for any encoder.
+            Codec::Jpeg | Codec::H264 => limits::JPEG_SLACK,
         };
         self.raw_len() + slack + limits::FRAME_OVERHEAD
     }
 
-    /// Checks the size against [`limits::MAX_WIDTH`] and [`limits::MAX_HEIGHT`].
+    /// Checks the size against [`limits::MAX_WIDTH`] and [`limits::MAX_HEIGHT`],
+    /// and for H.264 against what OpenH264 handles: even sides, at most
+    /// [`limits::MAX_H264_SIDES`] either way round.
     pub fn validate(&self) -> Result<(), WireError> {
         let ok = (1..=limits::MAX_WIDTH).contains(&self.width)
             && (1..=limits::MAX_HEIGHT).contains(&self.height);
+        if self.codec == Codec::H264 {
+            let (long, short) = limits::MAX_H264_SIDES;
+            let fits = self.width.max(self.height) <= long && self.width.min(self.height) <= short;
+            if !(fits && self.width.is_multiple_of(2) && self.height.is_multiple_of(2)) {
+                return Err(WireError::BadH264Size {
+                    width: self.width,
+                    height: self.height,
+                });
+            }
+        }
         if ok {
             Ok(())
         } else {
@@ -290,6 +310,18 @@ pub enum WireError {
         /// Announced height.
         height: u32,
     },
+    /// An H.264 stream of a size it cannot have.
+    #[error(
+        "H.264 needs an even width and height of at most {}x{}, not {width}x{height}",
+        limits::MAX_H264_SIDES.0,
+        limits::MAX_H264_SIDES.1
+    )]
+    BadH264Size {
+        /// Announced width.
+        width: u32,
+        /// Announced height.
+        height: u32,
+    },
     /// The body is not a valid message.
     #[error("malformed message: {0}")]
     Malformed(String),
@@ -435,7 +467,7 @@ mod tests {
         let body = encode(&Message::stream(INFO));
         let mut want = 1u32.to_le_bytes().to_vec();
         want.extend_from_slice(b"CAMWIRE\0");
-        want.extend_from_slice(&3u16.to_le_bytes());
+        want.extend_from_slice(&4u16.to_le_bytes());
         want.extend_from_slice(&640u32.to_le_bytes());
         want.extend_from_slice(&480u32.to_le_bytes());
         want.extend_from_slice(&0u32.to_le_bytes());
@@ -484,14 +516,14 @@ mod tests {
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),
-            Err(WireError::Version { theirs: 9, ours: 3 })
+            Err(WireError::Version { theirs: 9, ours: 4 })
         );
         // A sender of version 9 turning us away says so the same way.
         let mut refusal = encode(&Message::version_refusal());
         refusal[12] = 9;
         assert_eq!(
             decode_opening(&refusal),
-            Err(WireError::Version { theirs: 9, ours: 3 })
+            Err(WireError::Version { theirs: 9, ours: 4 })
         );
     }
 

@@ -34,6 +34,7 @@ const SOURCE: SourceConfig = SourceConfig {
     fps: 15,
     codec: Codec::Raw,
     quality: 80,
+    bitrate_kbit: None,
 };
 
 /// The code both sides give.
@@ -159,8 +160,7 @@ fn start_host(mut window: StandIn) -> (String, thread::JoinHandle<(Result<CallEn
         let (info, open_source) =
             camera::prepare(SourceChoice::Test(HOST_COLOURS), SOURCE).unwrap();
         let config = SenderConfig {
-            info,
-            quality: SOURCE.quality,
+            encoder: SOURCE.encoder(info),
             max_frames: 0,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: Code::new(CODE),

@@ -31,6 +31,7 @@ fn library_sender() -> (SocketAddr, mpsc::Receiver<Event>) {
         fps: 30,
         codec: Codec::Raw,
         quality: 80,
+        bitrate_kbit: None,
     };
     let sender = LibrarySender::start(source, 0, 16, Duration::from_secs(1));
     (sender.addr, sender.events)

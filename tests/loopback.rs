@@ -23,6 +23,7 @@ const SOURCE: SourceConfig = SourceConfig {
     fps: 30,
     codec: Codec::Raw,
     quality: 80,
+    bitrate_kbit: None,
 };
 
 /// A library sender that drops a stuck viewer only after the usual time.

@@ -173,6 +173,11 @@ impl Hub {
         std::mem::take(&mut self.lock().keyframe_wanted)
     }
 
+    /// Whether some viewer waits for a keyframe, without clearing it.
+    pub fn keyframe_requested(&self) -> bool {
+        self.lock().keyframe_wanted
+    }
+
     /// Forgets the newest frame, so a viewer that comes later does not get
     /// a stale one.
     pub fn clear(&self) {

@@ -2,8 +2,9 @@
 //!
 //! When the camera delivers MJPEG and the stream is JPEG, its frames go on
 //! the wire as they are, but for the standard Huffman tables put in when
-//! the camera leaves them out (`mjpeg`). Otherwise they are decoded to RGB
-//! and, for a JPEG stream, encoded once.
+//! the camera leaves them out (`mjpeg`). For H.264, YUYV and NV12 become
+//! I420 directly, with no detour through RGB. Anything else is decoded to
+//! RGB once and handed to the encoder.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
 };
 
+use crate::media::codec::yuv;
 use crate::media::mjpeg;
 use crate::media::source::{
     Captured, Frame, FrameSource, SourceConfig, SourceFactory, TestPattern, now_us,
@@ -79,6 +81,21 @@ impl FrameSource for CameraSource {
                 content: Captured::Coded(data),
             });
         }
+        if self.info.codec == Codec::H264 {
+            let (w, h) = (self.info.width, self.info.height);
+            let mut i420 = Vec::new();
+            let converted = match buffer.source_frame_format() {
+                FrameFormat::YUYV => yuv::yuyv_to_i420(buffer.buffer(), w, h, &mut i420),
+                FrameFormat::NV12 => yuv::nv12_to_i420(buffer.buffer(), w, h, &mut i420),
+                _ => None,
+            };
+            if converted.is_some() {
+                return Ok(Frame {
+                    captured_us,
+                    content: Captured::I420(Arc::new(i420)),
+                });
+            }
+        }
         let rgb = buffer
             .decode_image::<RgbFormat>()
             .map_err(|e| anyhow!("camera {index} sent a frame that could not be decoded: {e}"))?
@@ -87,7 +104,7 @@ impl FrameSource for CameraSource {
         // frame. Anything else goes to the encoder as decoded.
         let content = match self.info.codec {
             Codec::Raw => Captured::Coded(Arc::from(rgb)),
-            Codec::Jpeg => Captured::Rgb(Arc::new(rgb)),
+            Codec::Jpeg | Codec::H264 => Captured::Rgb(Arc::new(rgb)),
         };
         Ok(Frame {
             captured_us,
@@ -333,6 +350,7 @@ mod tests {
             height,
             fps,
             codec: Codec::Jpeg,
+            bitrate_kbit: None,
             quality: 80,
         }
     }

@@ -321,7 +321,8 @@ mod tests {
         };
         let mut out = vec![0; width as usize * height as usize];
         Decoder::new(info)
-            .decode(jpeg, FrameKind::KEY, &mut out)
+            .unwrap()
+            .decode_into(jpeg, FrameKind::KEY, &mut out)
             .unwrap();
         out
     }

@@ -36,6 +36,9 @@ pub enum Captured {
     /// Packed RGB of the stream's size, for the encoder; shared as the
     /// buffer it was decoded into, so that handing it over copies nothing.
     Rgb(Arc<Vec<u8>>),
+    /// Tightly packed I420 of the stream's size (a clip, or a camera's
+    /// YUYV or NV12 converted), for the encoder.
+    I420(Arc<Vec<u8>>),
 }
 
 /// Something that makes frames: a webcam or the test pattern.
@@ -72,6 +75,8 @@ pub struct SourceConfig {
     pub codec: Codec,
     /// JPEG quality, 1 to 100.
     pub quality: u8,
+    /// H.264 target in kbit/s; `None` for [`default_bitrate`].
+    pub bitrate_kbit: Option<u32>,
 }
 
 impl SourceConfig {
@@ -80,7 +85,22 @@ impl SourceConfig {
         EncoderConfig {
             info,
             quality: self.quality,
+            bitrate_kbit: self
+                .bitrate_kbit
+                .unwrap_or_else(|| default_bitrate(info.width, info.height)),
+            fps: self.fps,
         }
+    }
+}
+
+/// The H.264 bitrate a picture of `width` x `height` gets unless told
+/// otherwise, in kbit/s: 1200 up to 640x480, 2500 up to 1280x720, 4500
+/// above.
+pub fn default_bitrate(width: u32, height: u32) -> u32 {
+    match u64::from(width) * u64::from(height) {
+        p if p <= 640 * 480 => 1200,
+        p if p <= 1280 * 720 => 2500,
+        _ => 4500,
     }
 }
 
@@ -117,8 +137,10 @@ impl TestPattern {
             codec: config.codec,
         };
         info.validate()?;
-        let mut encoder =
-            codec::all_keyframes(info.codec).then(|| codec::encoder(&config.encoder(info)));
+        let mut encoder = match codec::all_keyframes(info.codec) {
+            true => Some(codec::encoder(&config.encoder(info))?),
+            false => None,
+        };
         let frames = (0..PATTERN_FRAMES)
             .map(|i| {
                 let rgb = pattern_rgb_coloured(config.width, config.height, i, colours);
@@ -254,6 +276,7 @@ mod tests {
             fps: 0,
             codec,
             quality: 80,
+            bitrate_kbit: None,
         }
     }
 

@@ -5,12 +5,15 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use anyhow::Result;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
 
 use crate::flow::hub::{End, Hub, Packet};
-use crate::media::codec::{self, EncoderConfig, FrameEncoder, Image};
+use crate::limits;
+use crate::media::codec::{self, EncoderConfig, FrameEncoder, Image, Yuv};
 use crate::media::source::{Captured, FrameSource, SourceFactory};
-use crate::wire::{self, FrameKind};
+use crate::wire::{self, FrameKind, StreamInfo};
 
 /// What the capture thread needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +70,12 @@ fn capture_loop(
             ));
         }
         // A session's encoder starts afresh, so its first frame is a keyframe.
-        let mut encoder = codec::encoder(&config.encoder);
+        let mut encoder = match codec::encoder(&config.encoder) {
+            Ok(encoder) => encoder,
+            Err(e) => return End::Failed(format!("{e:#}")),
+        };
         let mut first = true;
+        let mut keyframes = KeyframeLimit::new(limits::KEYFRAME_GAP);
         while hub.viewers() > 0 && hub.ended().is_none() {
             // A session's first frame waits for a viewer ready to take it;
             // unpaced, each later one waits until the last was taken.
@@ -85,11 +92,18 @@ fn capture_loop(
                 Ok(frame) => frame,
                 Err(e) => return End::Failed(format!("{e:#}")),
             };
-            let keyframe = hub.take_keyframe_request();
-            let (data, kind) = match encode(&mut *encoder, frame.content, keyframe) {
+            let keyframe = keyframes.due(hub.keyframe_requested(), Instant::now());
+            if keyframe {
+                hub.take_keyframe_request();
+            }
+            let (data, kind) = match encode(&mut *encoder, info, frame.content, keyframe) {
                 Ok(encoded) => encoded,
                 Err(e) => return End::Failed(format!("{e:#}")),
             };
+            if data.is_empty() {
+                // The encoder skipped the picture: nothing to send.
+                continue;
+            }
             let header = wire::frame_header(seq, frame.captured_us, kind, &data);
             let watched = hub.publish(Packet {
                 seq,
@@ -115,6 +129,7 @@ fn capture_loop(
 /// through the encoder (as a keyframe when `keyframe`).
 fn encode(
     encoder: &mut dyn FrameEncoder,
+    info: StreamInfo,
     content: Captured,
     keyframe: bool,
 ) -> Result<(Arc<[u8]>, FrameKind)> {
@@ -124,6 +139,40 @@ fn encode(
             let encoded = encoder.encode(&Image::Rgb(&rgb), keyframe)?;
             Ok((Arc::from(encoded.data), encoded.kind))
         }
+        Captured::I420(i420) => {
+            let (w, h) = (info.width, info.height);
+            let picture = Yuv::packed(&i420, w, h)
+                .with_context(|| format!("the source gave an I420 picture not of {w}x{h}"))?;
+            let encoded = encoder.encode(&Image::I420(picture), keyframe)?;
+            Ok((Arc::from(encoded.data), encoded.kind))
+        }
+    }
+}
+
+/// Keyframes made on request at most once every `gap`, so that viewers
+/// joining (or falling behind) cannot flood the stream with them: a
+/// request inside the gap waits until it has passed, and requests that
+/// come meanwhile are served by the same keyframe.
+#[derive(Debug, Clone)]
+pub struct KeyframeLimit {
+    gap: Duration,
+    last: Option<Instant>,
+}
+
+impl KeyframeLimit {
+    /// A limit of one keyframe every `gap`; the first request is served
+    /// at once.
+    pub fn new(gap: Duration) -> Self {
+        KeyframeLimit { gap, last: None }
+    }
+
+    /// Whether to make a keyframe now, with one `requested`.
+    pub fn due(&mut self, requested: bool, now: Instant) -> bool {
+        let allowed = self.last.is_none_or(|last| now >= last + self.gap);
+        if requested && allowed {
+            self.last = Some(now);
+        }
+        requested && allowed
     }
 }
 
@@ -158,6 +207,24 @@ mod tests {
     }
 
     #[test]
+    fn keyframe_requests_are_served_at_most_once_a_gap() {
+        let start = Instant::now();
+        let gap = Duration::from_secs(1);
+        let mut limit = KeyframeLimit::new(gap);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert!(!limit.due(false, at(0)), "nothing asked, nothing made");
+        assert!(
+            limit.due(true, at(0)),
+            "the first request is served at once"
+        );
+        // A flood of requests inside the gap gets nothing more...
+        assert!((1..1000).step_by(33).all(|ms| !limit.due(true, at(ms))));
+        // ...and is served by one keyframe as soon as the gap has passed.
+        assert!(limit.due(true, at(1000)));
+        assert!(!limit.due(true, at(1033)));
+    }
+
+    #[test]
     fn frames_made_for_a_preview_alone_do_not_count_towards_the_limit() {
         let source = SourceConfig {
             width: 32,
@@ -165,6 +232,7 @@ mod tests {
             fps: 0,
             codec: Codec::Raw,
             quality: 80,
+            bitrate_kbit: None,
         };
         let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
         let hub = Arc::new(Hub::new());

@@ -50,7 +50,7 @@ pub struct OwnVideo {
 /// on the line, one that reads their video.
 pub fn host(sending: Sending, place: &str, window: &mut dyn Window) -> Result<CallEnd> {
     let call = Call::default();
-    let info = sending.config.info;
+    let info = sending.config.encoder.info;
     let config = SenderConfig {
         audience: Audience::Call(call.clone()),
         ..sending.config

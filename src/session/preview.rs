@@ -21,12 +21,14 @@ pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()>
         let _watching = watching;
         let _close = CloseOnDrop(Arc::clone(&slot));
         let mut screen = Arc::clone(&slot);
-        let mut decoder = Decoder::new(info);
+        let Ok(mut decoder) = Decoder::new(info) else {
+            return;
+        };
         let (width, height) = (info.width as usize, info.height as usize);
         let mut cursor = Cursor::new();
         while let Next::Frame(packet) = hub.next_for(&mut cursor) {
             let mut pixels = screen.buffer(width * height);
-            match decoder.decode(&packet.data, packet.kind, &mut pixels) {
+            match decoder.decode_into(&packet.data, packet.kind, &mut pixels) {
                 Ok(()) => {
                     mirror(&mut pixels, width);
                     screen.present(Picture {

@@ -132,7 +132,7 @@ impl Incoming {
         stats: &Mutex<Stats>,
     ) -> Result<Outcome> {
         lock(stats).set_info(self.info);
-        let mut decoder = Decoder::new(self.info);
+        let mut decoder = Decoder::new(self.info)?;
         let pixels = self.info.width as usize * self.info.height as usize;
         loop {
             let (first_byte, body) = match self.reader.read() {
@@ -169,7 +169,7 @@ impl Incoming {
                 .frame_arrived(seq, body_len, first_byte)
                 .map_err(|e| anyhow!("{} broke the protocol: {e}", self.peer))?;
             let mut buf = screen.buffer(pixels);
-            match decoder.decode(data, kind, &mut buf) {
+            match decoder.decode_into(data, kind, &mut buf) {
                 Ok(()) => {}
                 Err(DecodeError::Corrupt(why)) => {
                     let skipped = lock(stats).frame_undecodable();

@@ -27,15 +27,14 @@ use crate::media::source::SourceFactory;
 use crate::session::call::{self, Call};
 use crate::session::capture::{CaptureConfig, spawn_capture};
 use crate::session::viewer;
-use crate::wire::{Message, RefusalKind, StreamInfo};
+use crate::wire::{Message, RefusalKind};
 
 /// What a sender does beyond the source's own settings.
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
-    /// The stream every viewer is told about.
-    pub info: StreamInfo,
-    /// JPEG quality, 1 to 100, for pictures the sender encodes.
-    pub quality: u8,
+    /// The stream every viewer is told about (`encoder.info`), and how
+    /// its pictures are encoded.
+    pub encoder: EncoderConfig,
     /// End the stream after this many frames; 0 streams forever.
     pub max_frames: u64,
     /// How long a viewer may block a write before it is dropped
@@ -306,7 +305,7 @@ impl ViewerContext {
         }
         (self.events)(Event::Joined { peer, viewers });
         let cursor = watching.cursor();
-        let reason = viewer::send_stream(&mut link, self.config.info, &self.hub, cursor)
+        let reason = viewer::send_stream(&mut link, self.config.encoder.info, &self.hub, cursor)
             .err()
             .map(|e| format!("{e:#}"));
         drop(watching);
@@ -379,10 +378,7 @@ impl SenderConfig {
     /// The part of this configuration the capture thread uses.
     pub fn capture(&self) -> CaptureConfig {
         CaptureConfig {
-            encoder: EncoderConfig {
-                info: self.info,
-                quality: self.quality,
-            },
+            encoder: self.encoder,
             max_frames: self.max_frames,
         }
     }

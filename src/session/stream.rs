@@ -69,7 +69,7 @@ pub fn send(sending: Sending, preview: Option<&mut dyn Window>) -> Result<()> {
         let (sender, open_source) = open(sending)?;
         return sender.run(open_source);
     };
-    let info = sending.config.info;
+    let info = sending.config.encoder.info;
     let beside = Beside::start(sending, || {})?;
     let view = View::Preview {
         slot: &beside.own,
@@ -183,7 +183,7 @@ impl Beside {
     /// Starts the sender and its preview; `on_end` runs on the sending
     /// thread once the sender stops, however it stops.
     pub(crate) fn start(sending: Sending, on_end: impl FnOnce() + Send + 'static) -> Result<Self> {
-        let info: StreamInfo = sending.config.info;
+        let info: StreamInfo = sending.config.encoder.info;
         let (sender, open_source) = open(sending)?;
         let (hub, own, stopper) = (sender.hub(), Arc::new(Slot::default()), sender.stopper());
         let preview = preview::spawn(Arc::clone(&hub), info, Arc::clone(&own));

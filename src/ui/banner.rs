@@ -13,7 +13,7 @@ use crate::session::sender::{Event, SenderConfig};
 /// it) at `fps` with `config`, listening on `local`; `chat` when it waits
 /// for a call rather than for viewers.
 pub fn print(source: &str, fps: u32, config: &SenderConfig, local: SocketAddr, chat: bool) {
-    let info = config.info;
+    let info = config.encoder.info;
     let rate = match fps {
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),

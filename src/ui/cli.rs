@@ -44,9 +44,14 @@ pub struct SourceArgs {
     /// has taken the last one.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
-    /// What goes on the wire: JPEG (about 20x smaller) or raw RGB.
-    #[arg(long, value_enum, default_value_t = CodecArg::Jpeg)]
+    /// What goes on the wire: H.264 (a twentieth of JPEG's bytes), JPEG
+    /// or raw RGB.
+    #[arg(long, value_enum, default_value_t = CodecArg::H264)]
     pub codec: CodecArg,
+    /// H.264 target in kbit/s [default: 1200 up to 640x480, 2500 up to
+    /// 1280x720, 4500 above].
+    #[arg(long, value_name = "KBIT", value_parser = clap::value_parser!(u32).range(50..=100_000))]
+    pub bitrate: Option<u32>,
     /// JPEG quality, 1 (smallest) to 100 (best).
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
@@ -64,6 +69,8 @@ pub enum SourceKind {
 /// `--codec`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CodecArg {
+    /// H.264, at the bitrate set by --bitrate.
+    H264,
     /// JPEG, quality set by --quality.
     Jpeg,
     /// Uncompressed RGB.
@@ -86,10 +93,12 @@ impl SourceArgs {
             height: self.height,
             fps: self.fps,
             codec: match self.codec {
+                CodecArg::H264 => Codec::H264,
                 CodecArg::Jpeg => Codec::Jpeg,
                 CodecArg::Raw => Codec::Raw,
             },
             quality: self.quality,
+            bitrate_kbit: self.bitrate,
         }
     }
 
@@ -116,8 +125,7 @@ impl SourceArgs {
     /// everything they do not say.
     pub fn sender_config(&self, info: StreamInfo) -> SenderConfig {
         SenderConfig {
-            info,
-            quality: self.quality,
+            encoder: self.config().encoder(info),
             max_frames: 0,
             write_timeout: limits::VIEWER_WRITE_TIMEOUT,
             code: None,

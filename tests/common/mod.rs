@@ -279,8 +279,7 @@ impl LibrarySender {
         let addr = listener.local_addr().unwrap();
         let (info, open) = camera::prepare(SourceChoice::Test(0), source).unwrap();
         let config = SenderConfig {
-            info,
-            quality: source.quality,
+            encoder: source.encoder(info),
             max_frames,
             write_timeout,
             code: None,

@@ -22,18 +22,24 @@ use crate::wire::{FrameKind, StreamInfo};
 pub struct JpegEncoder {
     info: StreamInfo,
     quality: u8,
+    /// Planar pictures converted to RGB for mozjpeg.
+    scratch: Vec<u8>,
 }
 
 impl JpegEncoder {
     /// An encoder of `info`'s pictures at `quality` (1 to 100).
     pub fn new(info: StreamInfo, quality: u8) -> Self {
-        JpegEncoder { info, quality }
+        JpegEncoder {
+            info,
+            quality,
+            scratch: Vec::new(),
+        }
     }
 }
 
 impl FrameEncoder for JpegEncoder {
     fn encode(&mut self, image: &Image<'_>, _keyframe: bool) -> Result<Encoded> {
-        let Image::Rgb(rgb) = image;
+        let rgb = image.rgb(&mut self.scratch);
         let data = encode_jpeg(self.info.width, self.info.height, rgb, self.quality)?;
         Ok(Encoded {
             data,
@@ -120,7 +126,7 @@ impl FrameDecoder for JpegDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::codec::{Decoder, convert::rgb_to_0rgb};
+    use crate::media::codec::Decoder;
     use crate::media::source::pattern_rgb;
     use crate::wire::Codec;
 
@@ -151,7 +157,8 @@ mod tests {
         );
         let mut out = vec![0; 320 * 240];
         Decoder::new(info(320, 240))
-            .decode(&data.data, FrameKind::KEY, &mut out)
+            .unwrap()
+            .decode_into(&data.data, FrameKind::KEY, &mut out)
             .unwrap();
         let mean_error = out
             .iter()
@@ -172,8 +179,7 @@ mod tests {
         let mut decoder = JpegDecoder::new(info(64, 48));
         let (mut want, mut got) = (vec![0; 64 * 48], vec![0; 64 * 48]);
         let decode = |decoder: &mut JpegDecoder, data: &[u8], out: &mut [u32]| {
-            let Decoded::Rgb(rgb) = decoder.decode(data).unwrap();
-            rgb_to_0rgb(rgb, out);
+            decoder.decode(data).unwrap().to_0rgb(out);
         };
         decode(&mut decoder, &jpeg, &mut want);
         assert_eq!(

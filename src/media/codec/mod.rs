@@ -10,17 +10,21 @@
 //! [`Decoder::new`], from the stream's codec: adding a codec is one file
 //! beside these and one line in each.
 //!
+//! - `h264`: H.264 with temporal layers (OpenH264 both ways).
 //! - `raw`: packed RGB as it is.
 //! - `jpeg`: one JPEG image a frame (mozjpeg out, zune-jpeg in).
-//! - `convert`: colour conversion for the window.
+//! - `convert`, `yuv`: colour conversions, for encoders and the window.
 
 pub mod convert;
+pub mod h264;
 mod jpeg;
 mod raw;
+pub mod yuv;
 
 use anyhow::Result;
 
 pub use jpeg::encode_jpeg;
+pub use yuv::Yuv;
 
 use crate::wire::{Codec, FrameKind, StreamInfo};
 
@@ -29,6 +33,21 @@ use crate::wire::{Codec, FrameKind, StreamInfo};
 pub enum Image<'a> {
     /// Packed RGB, 3 bytes a pixel, rows top to bottom.
     Rgb(&'a [u8]),
+    /// Planar YUV 4:2:0, as cameras, clips and H.264 have it.
+    I420(Yuv<'a>),
+}
+
+impl Image<'_> {
+    /// The picture as packed RGB: itself, or converted into `scratch`.
+    pub fn rgb<'s>(&'s self, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+        match *self {
+            Image::Rgb(rgb) => rgb,
+            Image::I420(yuv) => {
+                yuv.to_rgb(scratch);
+                scratch
+            }
+        }
+    }
 }
 
 /// One encoded frame.
@@ -45,6 +64,12 @@ pub trait FrameEncoder: Send {
     /// Encodes `image`; as a keyframe when `keyframe` is set (a codec whose
     /// every frame is one can ignore it).
     fn encode(&mut self, image: &Image<'_>, keyframe: bool) -> Result<Encoded>;
+
+    /// Aims at `kbit` kbit/s from the next frame on (codecs without a
+    /// target bitrate ignore it).
+    fn set_bitrate(&mut self, _kbit: u32) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What an encoder is made for.
@@ -54,14 +79,19 @@ pub struct EncoderConfig {
     pub info: StreamInfo,
     /// JPEG quality, 1 to 100.
     pub quality: u8,
+    /// H.264 target bitrate in kbit/s.
+    pub bitrate_kbit: u32,
+    /// Frames a second the source makes; 0 when unpaced.
+    pub fps: u32,
 }
 
 /// The encoder for `config`'s codec.
-pub fn encoder(config: &EncoderConfig) -> Box<dyn FrameEncoder> {
-    match config.info.codec {
-        Codec::Raw => Box::new(raw::RawEncoder),
+pub fn encoder(config: &EncoderConfig) -> Result<Box<dyn FrameEncoder>> {
+    Ok(match config.info.codec {
+        Codec::Raw => Box::new(raw::RawEncoder::default()),
         Codec::Jpeg => Box::new(jpeg::JpegEncoder::new(config.info, config.quality)),
-    }
+        Codec::H264 => Box::new(h264::H264Encoder::new(config)?),
+    })
 }
 
 /// Whether every frame of `codec` is a keyframe, so that a frame encoded
@@ -69,6 +99,7 @@ pub fn encoder(config: &EncoderConfig) -> Box<dyn FrameEncoder> {
 pub fn all_keyframes(codec: Codec) -> bool {
     match codec {
         Codec::Raw | Codec::Jpeg => true,
+        Codec::H264 => false,
     }
 }
 
@@ -77,13 +108,17 @@ pub fn all_keyframes(codec: Codec) -> bool {
 pub enum Decoded<'a> {
     /// Packed RGB, 3 bytes a pixel.
     Rgb(&'a [u8]),
+    /// Planar YUV 4:2:0.
+    I420(Yuv<'a>),
 }
 
 impl Decoded<'_> {
-    /// Writes the pixels as `0x00RRGGBB` values, one a pixel.
+    /// Writes the pixels as `0x..RRGGBB` values, one a pixel (the top
+    /// byte is not always 0; windows ignore it).
     pub fn to_0rgb(&self, out: &mut [u32]) {
         match self {
             Decoded::Rgb(rgb) => convert::rgb_to_0rgb(rgb, out),
+            Decoded::I420(yuv) => yuv.to_0rgb(out),
         }
     }
 }
@@ -120,13 +155,14 @@ pub struct Decoder {
 
 impl Decoder {
     /// A decoder for frames of `info`.
-    pub fn new(info: StreamInfo) -> Self {
+    pub fn new(info: StreamInfo) -> Result<Self> {
         let inner: Box<dyn FrameDecoder> = match info.codec {
             Codec::Raw => Box::new(raw::RawDecoder::new(info)),
             Codec::Jpeg => Box::new(jpeg::JpegDecoder::new(info)),
+            Codec::H264 => Box::new(h264::H264Decoder::new(info)?),
         };
         let pixels = info.width as usize * info.height as usize;
-        Decoder { inner, pixels }
+        Ok(Decoder { inner, pixels })
     }
 
     /// Whether only a keyframe can be decoded next.
@@ -134,22 +170,31 @@ impl Decoder {
         self.inner.needs_keyframe()
     }
 
-    /// Decodes `data`, a frame of `kind`, into `out`, one `0x00RRGGBB`
-    /// value a pixel. A frame that needs one the decoder lacks is
-    /// [`DecodeError::Corrupt`], never shown.
-    pub fn decode(
+    /// Decodes `data`, a frame of `kind`. A frame that needs one the
+    /// decoder lacks is [`DecodeError::Corrupt`], never shown.
+    pub fn decode<'a>(
+        &'a mut self,
+        data: &'a [u8],
+        kind: FrameKind,
+    ) -> Result<Decoded<'a>, DecodeError> {
+        if !kind.key && self.inner.needs_keyframe() {
+            return Err(DecodeError::Corrupt(
+                "a frame whose reference was missed".into(),
+            ));
+        }
+        self.inner.decode(data)
+    }
+
+    /// Decodes `data`, a frame of `kind`, into `out`, one `0x..RRGGBB`
+    /// value a pixel (see [`Decoder::decode`]).
+    pub fn decode_into(
         &mut self,
         data: &[u8],
         kind: FrameKind,
         out: &mut [u32],
     ) -> Result<(), DecodeError> {
         assert_eq!(out.len(), self.pixels, "display buffer size");
-        if !kind.key && self.inner.needs_keyframe() {
-            return Err(DecodeError::Corrupt(
-                "a frame whose reference was missed".into(),
-            ));
-        }
-        self.inner.decode(data)?.to_0rgb(out);
+        self.decode(data, kind)?.to_0rgb(out);
         Ok(())
     }
 }
@@ -173,12 +218,18 @@ mod tests {
         let config = EncoderConfig {
             info: info(Codec::Raw),
             quality: 80,
+            bitrate_kbit: 500,
+            fps: 30,
         };
-        let encoded = encoder(&config).encode(&Image::Rgb(&rgb), false).unwrap();
+        let encoded = encoder(&config)
+            .unwrap()
+            .encode(&Image::Rgb(&rgb), false)
+            .unwrap();
         assert_eq!(encoded.kind, FrameKind::KEY);
         let mut out = vec![0; 64 * 48];
         Decoder::new(info(Codec::Raw))
-            .decode(&encoded.data, encoded.kind, &mut out)
+            .unwrap()
+            .decode_into(&encoded.data, encoded.kind, &mut out)
             .unwrap();
         let mut want = vec![0; 64 * 48];
         convert::rgb_to_0rgb(&rgb, &mut want);
@@ -188,17 +239,25 @@ mod tests {
     #[test]
     fn the_registry_gives_each_codec_its_own() {
         let rgb = pattern_rgb(64, 48, 0);
-        for codec in [Codec::Raw, Codec::Jpeg] {
+        for codec in [Codec::Raw, Codec::Jpeg, Codec::H264] {
             let config = EncoderConfig {
                 info: info(codec),
                 quality: 80,
+                bitrate_kbit: 500,
+                fps: 30,
             };
-            let encoded = encoder(&config).encode(&Image::Rgb(&rgb), true).unwrap();
-            let mut decoder = Decoder::new(info(codec));
-            assert!(!decoder.needs_keyframe() && all_keyframes(codec));
+            let encoded = encoder(&config)
+                .unwrap()
+                .encode(&Image::Rgb(&rgb), true)
+                .unwrap();
+            let mut decoder = Decoder::new(info(codec)).unwrap();
+            let inter = codec == Codec::H264;
+            assert_eq!(decoder.needs_keyframe(), inter);
+            assert_eq!(all_keyframes(codec), !inter);
+            assert!(encoded.kind.key);
             let mut out = vec![0; 64 * 48];
             decoder
-                .decode(&encoded.data, encoded.kind, &mut out)
+                .decode_into(&encoded.data, encoded.kind, &mut out)
                 .unwrap();
         }
     }
@@ -206,7 +265,10 @@ mod tests {
     #[test]
     fn a_raw_frame_of_the_wrong_size_is_a_protocol_error() {
         let mut out = vec![0; 64 * 48];
-        let raw = Decoder::new(info(Codec::Raw)).decode(&[0; 5], FrameKind::KEY, &mut out);
+        let raw =
+            Decoder::new(info(Codec::Raw))
+                .unwrap()
+                .decode_into(&[0; 5], FrameKind::KEY, &mut out);
         assert!(matches!(raw, Err(DecodeError::Protocol(_))), "{raw:?}");
     }
 }

@@ -5,14 +5,16 @@ use anyhow::Result;
 use super::{DecodeError, Decoded, Encoded, FrameDecoder, FrameEncoder, Image};
 use crate::wire::{FrameKind, StreamInfo};
 
-/// Copies each picture onto the wire as it is.
-pub struct RawEncoder;
+/// Copies each picture onto the wire as it is (as RGB).
+#[derive(Default)]
+pub struct RawEncoder {
+    scratch: Vec<u8>,
+}
 
 impl FrameEncoder for RawEncoder {
     fn encode(&mut self, image: &Image<'_>, _keyframe: bool) -> Result<Encoded> {
-        let Image::Rgb(rgb) = image;
         Ok(Encoded {
-            data: rgb.to_vec(),
+            data: image.rgb(&mut self.scratch).to_vec(),
             kind: FrameKind::KEY,
         })
     }

@@ -1,0 +1,489 @@
+//! H.264 through OpenH264 (the `openh264` crate, which builds Cisco's BSD
+//! source with its assembly when `nasm` is present).
+//!
+//! The encoder runs in OpenH264's real-time camera mode at a target
+//! bitrate, with [`TEMPORAL_LAYERS`] temporal layers, so that a viewer
+//! that cannot take every frame can leave out whole layers and still
+//! decode the rest (`flow::hub`). A keyframe (IDR) is made at start, when
+//! asked, and every [`KEYFRAME_PERIOD_SECONDS`] as a safety net.
+//!
+//! A peer's H.264 reaches OpenH264's decoder (C) only after its sequence
+//! parameter sets have been read in Rust (`h264-reader`) and found to
+//! describe the stream that was announced, so no stream can make the
+//! decoder allocate for a picture larger than the one agreed.
+
+use std::ffi::c_void;
+
+use anyhow::{Context, Result, bail};
+use h264_reader::nal::sps::SeqParameterSet;
+use h264_reader::rbsp::{BitReader, decode_nal};
+use openh264::OpenH264API;
+use openh264::decoder::{Decoder as OhDecoder, DecoderConfig};
+use openh264::encoder::{
+    BitRate, Complexity, Encoder as OhEncoder, EncoderConfig as OhConfig, FrameRate, FrameType,
+    IntraFramePeriod, RateControlMode, UsageType,
+};
+use openh264::formats::{YUVSlices, YUVSource};
+use openh264_sys2::{
+    ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+    SBitrateInfo, SEncParamExt, SPATIAL_LAYER_0,
+};
+
+use super::yuv::{self, Yuv};
+use super::{DecodeError, Decoded, Encoded, EncoderConfig, FrameDecoder, FrameEncoder, Image};
+use crate::wire::{FrameKind, StreamInfo};
+
+/// Temporal layers the encoder makes: T0 T2 T1 T2, repeated. A viewer
+/// that drops T2 gets half the frames, one that drops T1 too a quarter,
+/// and both still decode cleanly.
+pub const TEMPORAL_LAYERS: u8 = 3;
+
+/// Seconds between keyframes the encoder makes on its own, so that a
+/// decoder that lost its footing for any reason finds it again.
+pub const KEYFRAME_PERIOD_SECONDS: u32 = 10;
+
+/// The frame rate the encoder plans for when frames come unpaced.
+const UNPACED_FPS: u32 = 30;
+
+/// Makes one H.264 access unit (Annex B, start codes included) a picture.
+pub struct H264Encoder {
+    info: StreamInfo,
+    encoder: OhEncoder,
+    bitrate_kbit: u32,
+    /// The rate control's ceiling, which the target may not pass.
+    max_kbit: u32,
+    /// Whether temporal layers are switched on (after the first frame:
+    /// the safe wrapper initialises the encoder with one).
+    layered: bool,
+    /// RGB pictures converted to I420 for the encoder.
+    scratch: Vec<u8>,
+}
+
+impl H264Encoder {
+    /// An encoder of `config`'s pictures at its bitrate.
+    pub fn new(config: &EncoderConfig) -> Result<Self> {
+        let fps = if config.fps == 0 {
+            UNPACED_FPS
+        } else {
+            config.fps
+        };
+        let oh = OhConfig::new()
+            .usage_type(UsageType::CameraVideoRealTime)
+            .rate_control_mode(RateControlMode::Bitrate)
+            .bitrate(BitRate::from_bps(config.bitrate_kbit.saturating_mul(1000)))
+            // OpenH264 takes 0 for 1 fps and then misses its target.
+            .max_frame_rate(FrameRate::from_hz(fps as f32))
+            .skip_frames(false)
+            .complexity(Complexity::Low)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(
+                fps * KEYFRAME_PERIOD_SECONDS,
+            ))
+            .num_threads(1);
+        let encoder = OhEncoder::with_api_config(OpenH264API::from_source(), oh)
+            .context("could not start the H.264 encoder")?;
+        Ok(H264Encoder {
+            info: config.info,
+            encoder,
+            bitrate_kbit: config.bitrate_kbit,
+            max_kbit: config.bitrate_kbit,
+            layered: TEMPORAL_LAYERS <= 1,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Turns on temporal layers, once the encoder has been initialised.
+    fn add_layers(&mut self) -> Result<()> {
+        // SAFETY: the encoder is initialised (it has encoded a frame); the
+        // parameter block is the type the option names, read back first so
+        // that only the layer count changes.
+        unsafe {
+            let api = self.encoder.raw_api();
+            let mut params = SEncParamExt::default();
+            api.get_option(
+                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+                (&raw mut params).cast::<c_void>(),
+            )
+            .ok()
+            .context("could not read the H.264 encoder's parameters")?;
+            params.iTemporalLayerNum = i32::from(TEMPORAL_LAYERS);
+            api.set_option(
+                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+                (&raw mut params).cast::<c_void>(),
+            )
+            .ok()
+            .context("could not give the H.264 encoder temporal layers")?;
+        }
+        Ok(())
+    }
+}
+
+/// OpenH264's return codes: 0 is success.
+trait Status {
+    fn ok(self) -> Option<()>;
+}
+
+impl Status for i32 {
+    fn ok(self) -> Option<()> {
+        (self == 0).then_some(())
+    }
+}
+
+impl FrameEncoder for H264Encoder {
+    fn encode(&mut self, image: &Image<'_>, keyframe: bool) -> Result<Encoded> {
+        let (w, h) = (self.info.width, self.info.height);
+        let picture = match *image {
+            Image::I420(picture) => picture,
+            Image::Rgb(rgb) => {
+                yuv::rgb_to_i420(rgb, w, h, &mut self.scratch);
+                Yuv::packed(&self.scratch, w, h).context("converted picture")?
+            }
+        };
+        if (picture.width, picture.height) != (w, h) {
+            bail!(
+                "a {}x{} picture for a {w}x{h} stream",
+                picture.width,
+                picture.height
+            );
+        }
+        let source = YUVSlices::new(
+            (picture.y, picture.u, picture.v),
+            (w as usize, h as usize),
+            (picture.y_stride, picture.uv_stride, picture.uv_stride),
+        );
+        if keyframe {
+            self.encoder.force_intra_frame();
+        }
+        let stream = self
+            .encoder
+            .encode(&source)
+            .context("H.264 encoding failed")?;
+        let key = stream.frame_type() == FrameType::IDR;
+        let layer = (0..stream.num_layers())
+            .filter_map(|i| stream.layer(i))
+            .find(|l| l.is_video())
+            .map_or(0, |l| l.raw_info().uiTemporalId);
+        let mut data = Vec::new();
+        if stream.frame_type() != FrameType::Skip {
+            stream.write_vec(&mut data);
+        }
+        if !self.layered {
+            self.add_layers()?;
+            self.layered = true;
+        }
+        let kind = if key {
+            FrameKind::KEY
+        } else {
+            FrameKind::delta(layer)
+        };
+        Ok(Encoded { data, kind })
+    }
+
+    fn set_bitrate(&mut self, kbit: u32) -> Result<()> {
+        if kbit == self.bitrate_kbit {
+            return Ok(());
+        }
+        let bps = i32::try_from(kbit.saturating_mul(1000)).unwrap_or(i32::MAX);
+        // The ceiling first when the target would pass it (OpenH264
+        // refuses a target above its ceiling, and then skips every
+        // frame); both on layer 0, which an option for all layers does
+        // not reach.
+        let options: &[_] = if kbit > self.max_kbit {
+            &[ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_BITRATE]
+        } else {
+            &[ENCODER_OPTION_BITRATE]
+        };
+        for &option in options {
+            let mut info = SBitrateInfo {
+                iLayer: SPATIAL_LAYER_0,
+                iBitrate: bps,
+            };
+            // SAFETY: the option takes an SBitrateInfo, which lives for the call.
+            let status = unsafe {
+                self.encoder
+                    .raw_api()
+                    .set_option(option, (&raw mut info).cast::<c_void>())
+            };
+            status
+                .ok()
+                .with_context(|| format!("the H.264 encoder refused {kbit} kbit/s"))?;
+        }
+        self.bitrate_kbit = kbit;
+        self.max_kbit = self.max_kbit.max(kbit);
+        Ok(())
+    }
+}
+
+/// Decodes a stream's H.264 into pictures OpenH264 keeps.
+pub struct H264Decoder {
+    info: StreamInfo,
+    decoder: OhDecoder,
+    /// Until a keyframe decodes, only a keyframe can.
+    lost: bool,
+    /// The last picture, tightly packed: OpenH264 lends its own only for
+    /// as long as a borrow of the decoder that cannot be handed on.
+    picture: Vec<u8>,
+}
+
+impl H264Decoder {
+    /// A decoder for frames of `info`.
+    pub fn new(info: StreamInfo) -> Result<Self> {
+        // One thread: OpenH264's threaded decoding is not safe to use.
+        let decoder = OhDecoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
+            .context("could not start the H.264 decoder")?;
+        Ok(H264Decoder {
+            info,
+            decoder,
+            lost: true,
+            picture: Vec::new(),
+        })
+    }
+}
+
+impl FrameDecoder for H264Decoder {
+    fn decode<'a>(&'a mut self, data: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+        check_parameter_sets(data, self.info)?;
+        self.lost = true;
+        let picture = match self.decoder.decode(data) {
+            Ok(Some(picture)) => picture,
+            Ok(None) => return Err(DecodeError::Corrupt("no picture in the frame".into())),
+            Err(e) => return Err(DecodeError::Corrupt(format!("H.264: {e}"))),
+        };
+        let (w, h) = picture.dimensions();
+        if (w as u32, h as u32) != (self.info.width, self.info.height) {
+            return Err(DecodeError::Protocol(format!(
+                "a {w}x{h} picture in a stream announced as {}x{}",
+                self.info.width, self.info.height
+            )));
+        }
+        let (y_stride, uv_stride, _) = picture.strides();
+        let lent = Yuv {
+            y: picture.y(),
+            u: picture.u(),
+            v: picture.v(),
+            y_stride,
+            uv_stride,
+            width: self.info.width,
+            height: self.info.height,
+        };
+        if !lent.fits() {
+            return Err(DecodeError::Corrupt(
+                "a picture smaller than its size".into(),
+            ));
+        }
+        lent.write_packed(&mut self.picture);
+        self.lost = false;
+        let packed = Yuv::packed(&self.picture, self.info.width, self.info.height)
+            .expect("packed to the stream's size");
+        Ok(Decoded::I420(packed))
+    }
+
+    fn needs_keyframe(&self) -> bool {
+        self.lost
+    }
+}
+
+/// NAL unit type of a sequence parameter set.
+const NAL_SPS: u8 = 7;
+/// NAL unit types of the subset SPS of SVC and MVC, whose pictures this
+/// stream does not use.
+const NAL_SUBSET_SPS: [u8; 2] = [15, 24];
+
+/// Checks every sequence parameter set in `data` against `info`: the
+/// pictures it describes must be the announced size, or the stream is
+/// not the one agreed.
+pub fn check_parameter_sets(data: &[u8], info: StreamInfo) -> Result<(), DecodeError> {
+    for nal in nal_units(data) {
+        let Some(&header) = nal.first() else { continue };
+        let kind = header & 0x1f;
+        if NAL_SUBSET_SPS.contains(&kind) {
+            return Err(DecodeError::Protocol(
+                "an SVC or MVC parameter set in a plain H.264 stream".into(),
+            ));
+        }
+        if kind != NAL_SPS {
+            continue;
+        }
+        let size = decode_nal(nal)
+            .map_err(|e| e.to_string())
+            .and_then(|rbsp| {
+                SeqParameterSet::from_bits(BitReader::new(&rbsp[..])).map_err(|e| format!("{e:?}"))
+            })
+            .and_then(|sps| sps.pixel_dimensions().map_err(|e| format!("{e:?}")));
+        match size {
+            Ok(size) if size == (info.width, info.height) => {}
+            Ok((w, h)) => {
+                return Err(DecodeError::Protocol(format!(
+                    "H.264 parameters for {w}x{h} pictures in a stream announced as {}x{}",
+                    info.width, info.height
+                )));
+            }
+            Err(why) => {
+                return Err(DecodeError::Protocol(format!(
+                    "unreadable H.264 parameters: {why}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The NAL units of an Annex B byte stream, start codes removed.
+fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        loop {
+            let start = find_start_code(rest)?;
+            rest = &rest[start..];
+            let end = find_start_code_at(rest).unwrap_or(rest.len());
+            let (nal, after) = rest.split_at(end);
+            rest = after;
+            // Trailing zero bytes belong to the next start code.
+            let nal = trim_trailing_zeros(nal);
+            if !nal.is_empty() {
+                return Some(nal);
+            }
+            if rest.is_empty() {
+                return None;
+            }
+        }
+    })
+}
+
+/// Where the bytes after the first `00 00 01` in `data` begin.
+fn find_start_code(data: &[u8]) -> Option<usize> {
+    data.windows(3)
+        .position(|w| w == [0, 0, 1])
+        .map(|at| at + 3)
+}
+
+/// Where the next `00 00 01` in `data` begins.
+fn find_start_code_at(data: &[u8]) -> Option<usize> {
+    data.windows(3).position(|w| w == [0, 0, 1])
+}
+
+fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
+    let end = nal.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
+    &nal[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Decoder, encoder};
+    use super::*;
+    use crate::media::source::pattern_rgb;
+    use crate::wire::Codec;
+
+    fn info(width: u32, height: u32) -> StreamInfo {
+        StreamInfo {
+            width,
+            height,
+            codec: Codec::H264,
+        }
+    }
+
+    fn config(width: u32, height: u32) -> EncoderConfig {
+        EncoderConfig {
+            info: info(width, height),
+            quality: 80,
+            bitrate_kbit: 1000,
+            fps: 30,
+        }
+    }
+
+    fn frames(width: u32, height: u32, n: usize) -> Vec<Encoded> {
+        let mut enc = encoder(&config(width, height)).unwrap();
+        (0..n)
+            .map(|i| {
+                let rgb = pattern_rgb(width, height, i);
+                enc.encode(&Image::Rgb(&rgb), false).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_starts_with_a_keyframe_and_has_three_layers_after() {
+        let frames = frames(160, 96, 9);
+        assert!(frames[0].kind.key);
+        let layers: Vec<u8> = frames[1..].iter().map(|f| f.kind.layer).collect();
+        assert!(layers.contains(&2) && layers.contains(&1), "{layers:?}");
+        assert!(frames[1..].iter().all(|f| !f.data.is_empty()));
+    }
+
+    #[test]
+    fn round_trip_looks_like_the_source() {
+        let (w, h) = (160, 96);
+        let frames = frames(w, h, 5);
+        let mut decoder = Decoder::new(info(w, h)).unwrap();
+        let mut out = vec![0; (w * h) as usize];
+        for f in &frames {
+            decoder.decode_into(&f.data, f.kind, &mut out).unwrap();
+        }
+        let rgb = pattern_rgb(w, h, 4);
+        let mut err = 0u64;
+        for (px, src) in out.iter().zip(rgb.chunks_exact(3)) {
+            let [b, g, r, _] = px.to_le_bytes();
+            err += u64::from(r.abs_diff(src[0])) + u64::from(g.abs_diff(src[1]));
+            err += u64::from(b.abs_diff(src[2]));
+        }
+        let mean = err as f64 / (w * h * 3) as f64;
+        assert!(mean < 12.0, "mean error {mean}");
+    }
+
+    #[test]
+    fn a_decoder_that_joins_late_waits_for_a_keyframe() {
+        let (w, h) = (160, 96);
+        let frames = frames(w, h, 4);
+        let mut decoder = Decoder::new(info(w, h)).unwrap();
+        assert!(decoder.needs_keyframe());
+        let mut out = vec![0; (w * h) as usize];
+        let late = decoder.decode_into(&frames[2].data, frames[2].kind, &mut out);
+        assert!(matches!(late, Err(DecodeError::Corrupt(_))), "{late:?}");
+    }
+
+    #[test]
+    fn a_keyframe_for_another_size_is_refused_before_decoding() {
+        let big = frames(320, 192, 1);
+        let result = check_parameter_sets(&big[0].data, info(160, 96));
+        assert!(
+            matches!(result, Err(DecodeError::Protocol(_))),
+            "{result:?}"
+        );
+        assert!(check_parameter_sets(&big[0].data, info(320, 192)).is_ok());
+        let mut decoder = Decoder::new(info(160, 96)).unwrap();
+        let mut out = vec![0; 160 * 96];
+        let shown = decoder.decode_into(&big[0].data, big[0].kind, &mut out);
+        assert!(matches!(shown, Err(DecodeError::Protocol(_))), "{shown:?}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_crash() {
+        let mut decoder = H264Decoder::new(info(64, 48)).unwrap();
+        for junk in [
+            &[][..],
+            &[0, 0, 1],
+            &[0, 0, 1, 0x67, 0xff, 0xff],
+            &[0x55; 300],
+        ] {
+            assert!(decoder.decode(junk).is_err());
+        }
+    }
+
+    #[test]
+    fn start_codes_split_nal_units() {
+        let data = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65];
+        let units: Vec<&[u8]> = nal_units(&data).collect();
+        assert_eq!(units, vec![&[0x67, 1, 2][..], &[0x68, 3], &[0x65]]);
+    }
+
+    #[test]
+    fn the_bitrate_can_rise_and_fall() {
+        let mut enc = H264Encoder::new(&config(160, 96)).unwrap();
+        let rgb = pattern_rgb(160, 96, 0);
+        enc.encode(&Image::Rgb(&rgb), false).unwrap();
+        for kbit in [3000, 200, 1000, 4000] {
+            enc.set_bitrate(kbit).unwrap();
+            let next = enc.encode(&Image::Rgb(&rgb), false).unwrap();
+            assert!(!next.data.is_empty(), "nothing at {kbit} kbit/s");
+        }
+    }
+}
