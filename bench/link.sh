@@ -14,8 +14,9 @@
 #   BENCH_BITRATE=2000               H.264 target of both tools, kbit/s
 #   BENCH_INSTALL=1                  apt-get install GStreamer, ffmpeg, iproute2 if missing
 #   BENCH_KEEP=1                     keep the logs, frame logs and decoded y4m files
-#   BENCH_PATTERN=1                  for a camwire without H.264: camwire jpeg of its
-#                                    test pattern only (no PSNR), against GStreamer's clip
+#   BENCH_PATTERN=1                  for a camwire that cannot read a clip or write y4m:
+#                                    camwire streams its test pattern (no PSNR), GStreamer
+#                                    the clip; camwire h264 only if it has it
 # Prints a Markdown table and writes target/bench/link-DATE.csv.
 set -euo pipefail
 
@@ -94,10 +95,10 @@ fi
 cargo build --release --quiet
 # The camwire side needs flags that arrived with H.264; say which are absent
 # instead of failing somewhere in the middle.
-absent=""
+absent="" h264=1
 sender_help=$("$BIN/sender" --help) receiver_help=$("$BIN/receiver" --help)
-grep -q -- '--bitrate' <<<"$sender_help" || absent+=" sender --bitrate"
-grep -qw 'h264' <<<"$sender_help" || absent+=" sender --codec h264"
+grep -q -- '--bitrate' <<<"$sender_help" || { absent+=" sender --bitrate"; h264=0; }
+grep -qw 'h264' <<<"$sender_help" || { absent+=" sender --codec h264"; h264=0; }
 grep -qi 'y4m' <<<"$sender_help" || absent+=" sender --source FILE.y4m"
 grep -q -- '--y4m' <<<"$receiver_help" || absent+=" receiver --y4m"
 PATTERN=${BENCH_PATTERN:-0}
@@ -218,7 +219,7 @@ mkdir -p target/bench
 CSV=target/bench/link-$(date +%Y%m%d-%H%M%S).csv
 python3 "$STATS" header >"$CSV"
 TOOLS=(camwire-h264 camwire-jpeg gstreamer)
-((PATTERN)) && TOOLS=(camwire-jpeg gstreamer)
+((PATTERN && !h264)) && TOOLS=(camwire-jpeg gstreamer)
 echo "running: ${RATES[*]} x ${SIZES[*]}, ${#TOOLS[@]} tools, $SECS s each..." >&2
 turn=0
 for rate in "${RATES[@]}"; do

@@ -204,7 +204,13 @@ def gst_row(tx_log, rx_log, decoded, clip):
     shown = read_stamps(rx_log, "dec")
     if not made or not shown:
         raise SystemExit(f"no frames in {tx_log if not made else rx_log}")
-    left = {frame_index(p): t for t, _, p in made}
+    # The first frame goes through the whole pipeline while it starts,
+    # before the pacing holds frames back, and so looks a second older than
+    # it is; frames made earlier than the steady schedule say are left out
+    # of the ages (they are still shown and compared).
+    steady = sorted(t - frame_index(p) / FPS for t, _, p in made[10:]) or [made[0][0]]
+    base = steady[len(steady) // 2]
+    left = {frame_index(p): t for t, _, p in made if t >= base + (frame_index(p) - 0.5) / FPS}
     ages = [(t - left[frame_index(p)]) * 1000 for t, _, p in shown if frame_index(p) in left]
     # As camwire's --json counts it: the first frame's arrival to the last
     # frame decoded.
