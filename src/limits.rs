@@ -70,9 +70,32 @@ pub const MAX_SEQ_GAP: u64 = 1 << 32;
 pub const MAX_REASON_CHARS: usize = 300;
 
 /// Unsent bytes the kernel may queue on a sender's socket
-/// (TCP_NOTSENT_LOWAT): enough to keep a fast link busy, too little to
-/// hold a backlog of stale frames.
+/// (TCP_NOTSENT_LOWAT) for raw and JPEG: enough to keep a fast link busy,
+/// too little to hold a backlog of stale frames.
 pub const UNSENT_LIMIT: usize = 128 * 1024;
+
+/// For H.264 the kernel may queue what the stream's bitrate carries in
+/// this long, at least [`MIN_UNSENT_LIMIT`]: 12.5 KB at 2 Mbit/s, a few
+/// frames; the hub holds the rest (see [`SOFT_LAG`]).
+pub const UNSENT_TIME: Duration = Duration::from_millis(50);
+
+/// The smallest unsent limit, so that a low bitrate does not make a
+/// frame take several writes.
+pub const MIN_UNSENT_LIMIT: usize = 8 * 1024;
+
+/// Frames of an inter-frame stream the hub keeps for viewers that are
+/// a little behind: a second at 30 fps. Raw and JPEG keep only the newest.
+pub const BACKLOG_FRAMES: usize = 30;
+
+/// A viewer whose next frame is at most this much older than the newest
+/// gets every frame, in order.
+pub const SOFT_LAG: Duration = Duration::from_millis(100);
+
+/// A viewer further behind than [`SOFT_LAG`] leaves out the frames
+/// nothing depends on (temporal layers above 0) and takes base-layer
+/// frames up to this much older than the newest; beyond that it waits for
+/// a keyframe.
+pub const HARD_LAG: Duration = Duration::from_millis(400);
 
 /// A receiver warns of the first undecodable frame and then of every this
 /// many, so a camera that sends broken frames does not flood the console.

@@ -42,7 +42,7 @@ fn sender_frames_n_ends_the_stream_cleanly_for_the_receiver() {
     assert!(output.status.success(), "{output:?}");
     let json = summary(&output);
     assert_eq!(json["frames"], 20);
-    assert_eq!(json["codec"], "jpeg", "JPEG is the default codec");
+    assert_eq!(json["codec"], "h264", "H.264 is the default codec");
     assert!(sender.wait_exit().success());
 }
 

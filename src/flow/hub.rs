@@ -1,21 +1,32 @@
 //! The meeting point of the capture thread and the viewer threads.
 //!
-//! The hub holds exactly one frame: the newest. The capture thread replaces
-//! it; each viewer thread takes it when it is ready to send another and skips
-//! whatever it missed meanwhile. So a slow viewer never slows the capture or
-//! the other viewers, and no queue of stale frames can build up here.
+//! The hub holds the newest frames: for raw and JPEG only the newest one,
+//! for H.264 the last [`limits::BACKLOG_FRAMES`]. The capture thread adds
+//! each frame as it is made, and never waits for a viewer; each viewer
+//! thread takes its next frame when it is ready to send another. So a slow
+//! viewer never slows the capture or the other viewers.
+//!
+//! Which frame a viewer takes next ([`Lag`]): when every frame is a
+//! keyframe, the newest, skipping whatever it missed. Otherwise the next
+//! in order while it is at most [`limits::SOFT_LAG`] behind the newest;
+//! further behind, only base-layer frames (those others depend on) up to
+//! [`limits::HARD_LAG`] behind, so that it drops whole temporal layers and
+//! catches up; further still, nothing until a keyframe. So no viewer is
+//! ever sent a frame more than `HARD_LAG` older than the newest.
 //!
 //! A viewer takes only a frame it can decode: each viewer's [`Cursor`]
 //! follows which frames it took and which it skipped (the hub remembers the
 //! kind of the last [`RECENT_KINDS`] frames, not their pixels), and a frame
 //! whose reference the viewer skipped is skipped too, with a keyframe asked
-//! for. With raw and JPEG every frame is a keyframe, so a viewer always
-//! takes the newest.
+//! for.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
-use crate::wire::FrameKind;
+use crate::limits;
+use crate::media::codec;
+use crate::wire::{Codec, FrameKind};
 
 /// Frames whose kind the hub remembers, for viewers that skipped them.
 pub const RECENT_KINDS: usize = 256;
@@ -29,6 +40,8 @@ pub const LAYERS: usize = 4;
 pub struct Packet {
     /// The frame's sequence number.
     pub seq: u64,
+    /// When it was captured, in microseconds since the Unix epoch.
+    pub captured_us: u64,
     /// Whether it is a keyframe, and its layer.
     pub kind: FrameKind,
     /// The message body up to the pixels (see `wire::frame_header`).
@@ -55,14 +68,59 @@ pub enum Next {
     End(End),
 }
 
+/// How far behind the newest frame a viewer may fall, and what it leaves
+/// out when it is further (see the module's description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// Frames the hub keeps, newest included.
+    pub backlog: usize,
+    /// Up to this far behind, every frame.
+    pub soft: Duration,
+    /// Up to this far behind, base-layer frames.
+    pub hard: Duration,
+}
+
+impl Lag {
+    /// Only the newest frame: for codecs whose every frame is a keyframe.
+    pub const NEWEST: Lag = Lag {
+        backlog: 1,
+        soft: Duration::ZERO,
+        hard: Duration::ZERO,
+    };
+
+    /// The lag an inter-frame codec's viewers get.
+    pub const INTER: Lag = Lag {
+        backlog: limits::BACKLOG_FRAMES,
+        soft: limits::SOFT_LAG,
+        hard: limits::HARD_LAG,
+    };
+
+    /// The lag for a stream of `codec`.
+    pub fn for_codec(codec: Codec) -> Lag {
+        if codec::all_keyframes(codec) {
+            Lag::NEWEST
+        } else {
+            Lag::INTER
+        }
+    }
+}
+
+impl Default for Lag {
+    fn default() -> Self {
+        Lag::NEWEST
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    latest: Option<Arc<Packet>>,
+    lag: Lag,
+    /// The newest frames, oldest first; at most `lag.backlog`.
+    backlog: VecDeque<Arc<Packet>>,
     /// Sequence numbers and kinds of the frames published last, oldest
     /// first.
     recent: VecDeque<(u64, FrameKind)>,
-    /// Whether some viewer has taken `latest`, or skipped it for want of a
-    /// reference.
+    /// Whether some viewer has taken the newest frame, or skipped it for
+    /// want of a reference.
     taken: bool,
     /// Whether a viewer skipped a frame it could not decode.
     keyframe_wanted: bool,
@@ -82,9 +140,22 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with no frame and no viewers.
+    /// A hub with no frame and no viewers, that keeps only the newest
+    /// frame.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A hub for a stream of `codec` (see [`Lag::for_codec`]).
+    pub fn for_codec(codec: Codec) -> Self {
+        Self::with_lag(Lag::for_codec(codec))
+    }
+
+    /// A hub whose viewers fall behind as `lag` says.
+    pub fn with_lag(lag: Lag) -> Self {
+        let hub = Self::default();
+        hub.lock().lag = lag;
+        hub
     }
 
     /// Counts a viewer over the network in for as long as the returned
@@ -100,7 +171,7 @@ impl Hub {
         let (remote, start) = {
             let mut state = self.lock();
             state.viewers += 1;
-            let start = state.latest.as_ref().map(|p| p.seq);
+            let start = state.backlog.back().map(|p| p.seq);
             if start.is_some() {
                 state.taken = true;
             }
@@ -161,7 +232,10 @@ impl Hub {
             state.recent.pop_front();
         }
         state.recent.push_back((packet.seq, packet.kind));
-        state.latest = Some(Arc::new(packet));
+        if state.backlog.len() >= state.lag.backlog.max(1) {
+            state.backlog.pop_front();
+        }
+        state.backlog.push_back(Arc::new(packet));
         state.taken = false;
         self.changed.notify_all();
         state.viewers - state.local
@@ -182,7 +256,7 @@ impl Hub {
     /// a stale one.
     pub fn clear(&self) {
         let mut state = self.lock();
-        state.latest = None;
+        state.backlog.clear();
         state.taken = true;
     }
 
@@ -219,25 +293,18 @@ impl Hub {
         state.taken && state.viewers > 0 && state.end.is_none()
     }
 
-    /// Blocks until there is a frame newer than the last one `cursor` saw
-    /// that it can decode, or the stream ended. A newer frame comes first,
-    /// so the last frame is never lost.
+    /// Blocks until there is a frame after the last one `cursor` saw that
+    /// it should take (see [`Lag`]) and can decode, or the stream ended. A
+    /// frame comes before the end, so the last frame is never lost.
     pub fn next_for(&self, cursor: &mut Cursor) -> Next {
         let mut state = self.lock();
         state.waiting += 1;
         self.changed.notify_all();
         loop {
-            if let Some(packet) = state.latest.clone().filter(|p| cursor.is_before(p.seq)) {
-                cursor.catch_up(&state.recent, packet.seq);
-                state.taken = true;
+            if let Some(packet) = Self::pick(&mut state, cursor) {
                 self.changed.notify_all();
-                if cursor.can_decode(packet.kind) {
-                    cursor.took(packet.seq, packet.kind);
-                    state.waiting -= 1;
-                    return Next::Frame(packet);
-                }
-                cursor.skipped(packet.seq, packet.kind);
-                state.keyframe_wanted = true;
+                state.waiting -= 1;
+                return Next::Frame(packet);
             }
             if let Some(end) = state.end.clone() {
                 state.waiting -= 1;
@@ -248,6 +315,43 @@ impl Hub {
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+    }
+
+    /// The frame `cursor` takes next of those the hub holds, if any;
+    /// every frame passed over on the way is counted as skipped, and a
+    /// keyframe is asked for when the viewer can no longer decode the
+    /// base layer.
+    fn pick(state: &mut State, cursor: &mut Cursor) -> Option<Arc<Packet>> {
+        let newest = Arc::clone(state.backlog.back()?);
+        if !cursor.is_before(newest.seq) {
+            return None;
+        }
+        let first = state.backlog.iter().find(|p| cursor.is_before(p.seq))?;
+        cursor.catch_up(&state.recent, first.seq);
+        let lag = state.lag;
+        let mut taken = None;
+        let after = cursor.last;
+        let unseen = |p: &&Arc<Packet>| after.is_none_or(|last| p.seq > last);
+        for packet in state.backlog.iter().filter(unseen) {
+            let behind =
+                Duration::from_micros(newest.captured_us.saturating_sub(packet.captured_us));
+            let wanted = packet.seq == newest.seq
+                || behind <= lag.soft
+                || (packet.kind.layer == 0 && behind <= lag.hard);
+            if wanted && cursor.can_decode(packet.kind) {
+                cursor.took(packet.seq, packet.kind);
+                taken = Some(Arc::clone(packet));
+                break;
+            }
+            cursor.skipped(packet.seq, packet.kind);
+        }
+        if taken.as_ref().is_none_or(|p| p.seq == newest.seq) {
+            state.taken = true;
+        }
+        if !cursor.can_decode(FrameKind::delta(0)) && taken.is_none() {
+            state.keyframe_wanted = true;
+        }
+        taken
     }
 
     fn wait_until(&self, ready: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
@@ -379,6 +483,7 @@ mod tests {
     fn packet_of(seq: u64, kind: FrameKind) -> Packet {
         Packet {
             seq,
+            captured_us: seq * 33_333,
             kind,
             header: Vec::new(),
             data: Arc::from(&[][..]),
@@ -572,5 +677,74 @@ mod tests {
             6,
             "a preview takes the newest"
         );
+    }
+
+    /// Takes frames from `hub` with `cursor` until none is ready; returns
+    /// the sequence numbers taken.
+    fn take_ready(hub: &Hub, cursor: &mut Cursor) -> Vec<u64> {
+        let mut state = hub.lock();
+        std::iter::from_fn(|| Hub::pick(&mut state, cursor).map(|p| p.seq)).collect()
+    }
+
+    #[test]
+    fn a_viewer_a_little_behind_gets_every_frame_in_order() {
+        let hub = Arc::new(Hub::with_lag(Lag::INTER));
+        let _watching = hub.watch();
+        let mut cursor = Cursor::new();
+        for seq in 0..3 {
+            hub.publish(packet_of(seq, layered(seq)));
+        }
+        // Frame 0 is 67 ms older than the newest: within the soft lag.
+        assert_eq!(take_ready(&hub, &mut cursor), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_viewer_further_behind_drops_the_top_layers_and_catches_up() {
+        let hub = Arc::new(Hub::with_lag(Lag::INTER));
+        let _watching = hub.watch();
+        let mut cursor = Cursor::new();
+        hub.publish(packet_of(0, layered(0)));
+        assert_eq!(take_ready(&hub, &mut cursor), vec![0]);
+        for seq in 1..=9 {
+            hub.publish(packet_of(seq, layered(seq)));
+        }
+        // 1 (T2), 2 (T1) and 3 (T2) are over 100 ms behind frame 9 and
+        // droppable; 4 (T0) is needed; from 6 on all are within 100 ms.
+        assert_eq!(take_ready(&hub, &mut cursor), vec![4, 6, 7, 8, 9]);
+        assert!(!hub.take_keyframe_request(), "nothing was lost");
+    }
+
+    #[test]
+    fn a_viewer_too_far_behind_waits_for_a_keyframe_and_asks_for_one() {
+        let hub = Arc::new(Hub::with_lag(Lag::INTER));
+        let _watching = hub.watch();
+        let mut cursor = Cursor::new();
+        hub.publish(packet_of(0, layered(0)));
+        assert_eq!(take_ready(&hub, &mut cursor), vec![0]);
+        for seq in 1..=20 {
+            hub.publish(packet_of(seq, layered(seq)));
+        }
+        // Frame 4, a base-layer frame, is 533 ms behind: past the hard
+        // lag, so everything after it is undecodable.
+        assert_eq!(take_ready(&hub, &mut cursor), Vec::<u64>::new());
+        assert!(hub.take_keyframe_request());
+        hub.publish(packet_of(21, FrameKind::KEY));
+        assert_eq!(take_ready(&hub, &mut cursor), vec![21]);
+    }
+
+    #[test]
+    fn the_backlog_is_bounded_and_keyframe_codecs_keep_only_the_newest() {
+        let hub = Arc::new(Hub::with_lag(Lag::INTER));
+        for seq in 0..100 {
+            hub.publish(packet(seq));
+        }
+        assert_eq!(hub.lock().backlog.len(), limits::BACKLOG_FRAMES);
+        let hub = Arc::new(Hub::for_codec(Codec::Jpeg));
+        let _watching = hub.watch();
+        for seq in 0..5 {
+            hub.publish(packet(seq));
+        }
+        assert_eq!(hub.lock().backlog.len(), 1);
+        assert_eq!(take_ready(&hub, &mut Cursor::new()), vec![4]);
     }
 }

@@ -56,6 +56,8 @@ pub struct Admission<'a> {
     pub from: IpAddr,
     /// How long a write may block before the viewer is dropped.
     pub write_timeout: Duration,
+    /// Unsent bytes the kernel may queue for the viewer.
+    pub unsent_limit: usize,
 }
 
 impl Admission<'_> {
@@ -83,7 +85,7 @@ impl Admission<'_> {
             link.seal_from_now(sealer);
             opener = Some(open);
         }
-        net::limit_unsent(stream)?;
+        net::limit_unsent(stream, self.unsent_limit)?;
         let caller = chat.then(|| Caller {
             reader: Reader::new(reader.map_inner(Deadline::into_inner), opener),
         });

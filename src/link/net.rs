@@ -21,15 +21,16 @@ pub fn tune(stream: &TcpStream) -> io::Result<()> {
     SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
-/// Keeps the kernel's queue of unsent bytes short on a sending socket, so
-/// that a frame waiting there is never much older than the newest one.
-pub fn limit_unsent(stream: &TcpStream) -> io::Result<()> {
+/// Keeps the kernel's queue of unsent bytes on a sending socket to
+/// `limit`, so that a frame waiting there is never much older than the
+/// newest one.
+pub fn limit_unsent(stream: &TcpStream, limit: usize) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    SockRef::from(stream).set_tcp_notsent_lowat(limits::UNSENT_LIMIT as u32)?;
+    SockRef::from(stream).set_tcp_notsent_lowat(limit as u32)?;
     #[cfg(target_os = "macos")]
-    darwin::set_notsent_lowat(stream, limits::UNSENT_LIMIT)?;
+    darwin::set_notsent_lowat(stream, limit)?;
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
-    let _ = stream;
+    let _ = (stream, limit);
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub fn spawn_outgoing(
     stream: TcpStream,
     sealer: Option<Sealer>,
     info: StreamInfo,
+    unsent_limit: usize,
     hub: Arc<Hub>,
 ) -> JoinHandle<Result<()>> {
     let (watching, _) = hub.watch();
@@ -68,7 +69,7 @@ pub fn spawn_outgoing(
         let cursor = watching.cursor();
         let _watching = watching;
         stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
-        net::limit_unsent(&stream)?;
+        net::limit_unsent(&stream, unsent_limit)?;
         viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub, cursor)
     })
 }

@@ -107,6 +107,7 @@ fn capture_loop(
             let header = wire::frame_header(seq, frame.captured_us, kind, &data);
             let watched = hub.publish(Packet {
                 seq,
+                captured_us: frame.captured_us,
                 kind,
                 header,
                 data,

@@ -151,15 +151,16 @@ impl Outgoing {
     fn start(first: &mut Incoming, own: OwnVideo) -> Result<Self> {
         let (stream, sealer) = first.outgoing()?;
         let line = stream.try_clone()?;
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::for_codec(own.capture.encoder.info.codec));
         let info = own.capture.encoder.info;
+        let unsent_limit = own.capture.encoder.unsent_limit();
         let capture = spawn_capture(
             Arc::clone(&hub),
             own.capture,
             own.open_source,
             |hub, end| hub.end(end),
         );
-        let sending = call::spawn_outgoing(stream, sealer, info, Arc::clone(&hub));
+        let sending = call::spawn_outgoing(stream, sealer, info, unsent_limit, Arc::clone(&hub));
         Ok(Outgoing {
             hub,
             info,

@@ -115,8 +115,8 @@ impl Sender {
         let wake = wake_address(listener.local_addr()?);
         Ok(Sender {
             listener,
+            hub: Arc::new(Hub::for_codec(config.encoder.info.codec)),
             config,
-            hub: Arc::new(Hub::new()),
             wake,
             events,
             guesses: Arc::new(GuessLimiter::new()),
@@ -259,6 +259,7 @@ impl ViewerContext {
             guesses: &self.guesses,
             from: peer.ip(),
             write_timeout: self.config.write_timeout,
+            unsent_limit: self.config.encoder.unsent_limit(),
         };
         let admitted = admission.admit(stream);
         if place.evicted() && admitted.is_err() {

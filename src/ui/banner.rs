@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::console::{self, Kind};
 use crate::link::net;
 use crate::session::sender::{Event, SenderConfig};
+use crate::wire::Codec;
 
 /// Queues the banner of a sender of `source` (as the user would name
 /// it) at `fps` with `config`, listening on `local`; `chat` when it waits
@@ -18,12 +19,20 @@ pub fn print(source: &str, fps: u32, config: &SenderConfig, local: SocketAddr, c
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };
+    let codec = match info.codec {
+        Codec::H264 => format!("h264 at {} kbit/s", config.encoder.bitrate_kbit),
+        codec => codec.name().to_string(),
+    };
     say(format!(
-        "camwire sender: {source}, {}x{} {}, {rate}",
-        info.width,
-        info.height,
-        info.codec.name()
+        "camwire sender: {source}, {}x{} {codec}, {rate}",
+        info.width, info.height,
     ));
+    if info.codec == Codec::H264 && env!("CAMWIRE_NASM") == "missing" {
+        console::warn(
+            "this camwire was built without nasm, so H.264 encodes about 2.4x slower: \
+             run scripts/setup.sh and build again",
+        );
+    }
     say(format!("listening on {local}"));
     let code_arg = match &config.code {
         Some(code) => {

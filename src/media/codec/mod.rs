@@ -26,6 +26,7 @@ use anyhow::Result;
 pub use jpeg::encode_jpeg;
 pub use yuv::Yuv;
 
+use crate::limits;
 use crate::wire::{Codec, FrameKind, StreamInfo};
 
 /// A picture as a source made it, of the stream's size.
@@ -83,6 +84,22 @@ pub struct EncoderConfig {
     pub bitrate_kbit: u32,
     /// Frames a second the source makes; 0 when unpaced.
     pub fps: u32,
+}
+
+impl EncoderConfig {
+    /// Unsent bytes the kernel may queue on a viewer's socket
+    /// (`link::net::limit_unsent`): [`limits::UNSENT_LIMIT`] for raw and
+    /// JPEG, for H.264 what its bitrate carries in [`limits::UNSENT_TIME`].
+    pub fn unsent_limit(&self) -> usize {
+        match self.info.codec {
+            Codec::Raw | Codec::Jpeg => limits::UNSENT_LIMIT,
+            Codec::H264 => {
+                let per_second = self.bitrate_kbit as usize * 1000 / 8;
+                let limit = per_second * limits::UNSENT_TIME.as_millis() as usize / 1000;
+                limit.clamp(limits::MIN_UNSENT_LIMIT, limits::UNSENT_LIMIT)
+            }
+        }
+    }
 }
 
 /// The encoder for `config`'s codec.
