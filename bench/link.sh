@@ -146,6 +146,10 @@ echo "- gstreamer: $(gst-launch-1.0 --version | sed -n 's/.*version //p' | head 
 echo "- ffmpeg: $(ffmpeg -version | sed -n 's/^ffmpeg version \([^ ]*\).*/\1/p')"
 echo "- link: veth into a network namespace, tc tbf on both ends, no added delay or loss"
 echo "- each run: $SECS s of Big Buck Bunny at $FPS fps; H.264 at $KBPS kbit/s, x264 ultrafast/zerolatency for GStreamer"
+if ((PATTERN)); then
+  echo "- BENCH_PATTERN=1: camwire streams its test pattern, not the clip, so its rows have no PSNR"
+  echo "  and its bitrates and ages are not those of the same pictures as GStreamer's"
+fi
 echo
 
 # ---- the runs ------------------------------------------------------------------
