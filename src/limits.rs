@@ -168,3 +168,12 @@ pub const FOLD_WINDOW: Duration = Duration::from_secs(1);
 /// it prints a line of its own (its error line at exit, a question): a
 /// terminal nobody reads cannot keep it from exiting.
 pub const CONSOLE_FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+/// Longest line of a YUV4MPEG2 clip (its header, a frame's line): the
+/// `y4m` crate's own limit for a header.
+pub const CLIP_LINE_LIMIT: usize = 1024;
+
+/// Most frames a clip may have: its index (a file offset per frame) is
+/// then at most 8 MiB, and a clip of tiny frames cannot make it larger.
+/// 2^20 frames are 9.7 hours at 30 fps.
+pub const MAX_CLIP_FRAMES: usize = 1 << 20;

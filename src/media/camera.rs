@@ -6,6 +6,7 @@
 //! I420 directly, with no detour through RGB. Anything else is decoded to
 //! RGB once and handed to the encoder.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
@@ -15,6 +16,7 @@ use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
 };
 
+use crate::media::clip;
 use crate::media::codec::yuv;
 use crate::media::mjpeg;
 use crate::media::source::{
@@ -209,12 +211,14 @@ fn stream_info(camera: &Camera, codec: Codec) -> StreamInfo {
 }
 
 /// Where a sender's frames come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceChoice {
     /// The webcam with this index.
     Camera(u32),
     /// The test pattern in this colouring.
     Test(u8),
+    /// A YUV4MPEG2 clip, played in a loop.
+    Clip(PathBuf),
 }
 
 /// Checks the source works now and returns the stream it makes and how to
@@ -229,6 +233,7 @@ pub fn prepare(choice: SourceChoice, config: SourceConfig) -> Result<(StreamInfo
                 Box::new(move || Ok(Box::new(pattern.clone()) as Box<dyn FrameSource>));
             Ok((info, open))
         }
+        SourceChoice::Clip(path) => clip::prepare(&path, &config),
         SourceChoice::Camera(index) => {
             let info = CameraSource::probe(index, &config)?;
             let open: SourceFactory = Box::new(move || {

@@ -5,6 +5,7 @@
 use std::io::{self, IsTerminal};
 use std::net::TcpListener;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,8 +26,11 @@ use crate::wire::{Codec, StreamInfo};
 /// Flags that choose and shape the video this end sends.
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
-    /// What to stream.
-    #[arg(long, value_enum, default_value_t = SourceKind::Camera)]
+    /// What to stream: camera (the webcam), test (a moving test pattern),
+    /// or PATH.y4m, a YUV4MPEG2 (I420) clip played in a loop at --fps,
+    /// every frame encoded as a camera's; a clip keeps its own size
+    /// (--width and --height are ignored).
+    #[arg(long, value_name = "camera|test|PATH.y4m", default_value = "camera", value_parser = parse_source)]
     pub source: SourceKind,
     /// Which webcam, by index (see `sender --list-cameras`).
     #[arg(long, default_value_t = 0)]
@@ -58,12 +62,26 @@ pub struct SourceArgs {
 }
 
 /// `--source`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     /// The webcam, through nokhwa.
     Camera,
     /// A built-in moving test pattern.
     Test,
+    /// A YUV4MPEG2 clip, played in a loop.
+    Clip(PathBuf),
+}
+
+/// Reads `--source`: `camera`, `test` or a path ending in `.y4m`.
+pub fn parse_source(value: &str) -> Result<SourceKind, String> {
+    match value {
+        "camera" => Ok(SourceKind::Camera),
+        "test" => Ok(SourceKind::Test),
+        path if path.to_ascii_lowercase().ends_with(".y4m") => {
+            Ok(SourceKind::Clip(PathBuf::from(path)))
+        }
+        _ => Err("expected camera, test or the path of a YUV4MPEG2 clip ending in .y4m".into()),
+    }
 }
 
 /// `--codec`.
@@ -80,9 +98,10 @@ pub enum CodecArg {
 impl SourceArgs {
     /// The source these flags choose.
     pub fn choice(&self) -> SourceChoice {
-        match self.source {
+        match &self.source {
             SourceKind::Camera => SourceChoice::Camera(self.camera),
             SourceKind::Test => SourceChoice::Test(self.colours),
+            SourceKind::Clip(path) => SourceChoice::Clip(path.clone()),
         }
     }
 
@@ -135,9 +154,10 @@ impl SourceArgs {
 
     /// How the source is named to the user.
     pub fn describe(&self) -> String {
-        match self.source {
+        match &self.source {
             SourceKind::Camera => format!("camera {}", self.camera),
             SourceKind::Test => "the test pattern".to_string(),
+            SourceKind::Clip(path) => format!("the clip {}", path.display()),
         }
     }
 }
