@@ -197,6 +197,7 @@ fn call(addr: &str, window: &mut StandIn) -> Result<CallEnd> {
         code: Code::new(CODE),
         ask_code: None,
         stats: Default::default(),
+        record: None,
     };
     chat::call(watching, own, Some(window))
 }

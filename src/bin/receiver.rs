@@ -1,8 +1,9 @@
 //! `receiver`: shows a camwire sender's stream in a window.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use camwire::link::private::Code;
 use camwire::session::window::Window;
 use camwire::session::{chat, stream};
@@ -36,6 +37,12 @@ struct Args {
     /// decode times, age.
     #[arg(long, value_name = "FILE")]
     frame_log: Option<std::path::PathBuf>,
+    /// Write every decoded picture to PATH as I420 YUV4MPEG2 (`-`: on
+    /// standard output, then without --json), each FRAME line with
+    /// Xseq=N, the frame's sequence number. A stream of another size
+    /// after a reconnection ends the receiver.
+    #[arg(long, value_name = "PATH")]
+    y4m: Option<std::path::PathBuf>,
     /// Print progress lines (receiving, showing, reconnecting) on standard
     /// error even when it is not a terminal.
     #[arg(long)]
@@ -54,15 +61,32 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let report = Report::new(args.json);
+    // With the video on standard output there can be no summary there:
+    // `receive` refuses the two together, and no summary follows.
+    let report = Report::new(args.json && !video_on_stdout(&args));
     cli::run(|| receive(&args, &report), || report.finish())
+}
+
+/// Whether `--y4m -` puts the video on standard output.
+fn video_on_stdout(args: &Args) -> bool {
+    args.y4m.as_deref() == Some(Path::new("-"))
 }
 
 fn receive(args: &Args, report: &Report) -> Result<()> {
     cli::start_console(args.verbose);
+    if video_on_stdout(args) && args.json {
+        bail!(
+            "--y4m - writes the video on standard output, where --json would print its summary: drop one, or give --y4m a file"
+        );
+    }
     if let Some(path) = &args.frame_log {
         report.log_to(path)?;
     }
+    let record = args
+        .y4m
+        .as_deref()
+        .map(|p| report.record_to(p))
+        .transpose()?;
     report.finish_on_ctrl_c()?;
     // In a chat this end's own video must work before calling.
     let own = args.chat.then(|| args.video.own_video()).transpose()?;
@@ -74,6 +98,7 @@ fn receive(args: &Args, report: &Report) -> Result<()> {
         code: args.code.as_deref().and_then(Code::new),
         ask_code: cli::code_prompt(),
         stats: report.stats(),
+        record,
     };
     let mut shown = display::show_view;
     let window = (!args.headless).then_some(&mut shown as &mut dyn Window);

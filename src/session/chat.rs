@@ -92,7 +92,7 @@ pub fn call(watching: Watching, own: OwnVideo, window: Option<&mut dyn Window>) 
         outgoing.hang_up()?;
         return Ok(match received? {
             Outcome::SenderEnded => CallEnd::OtherLeft,
-            Outcome::FramesReached => CallEnd::HungUp,
+            Outcome::FramesReached | Outcome::RecordingClosed => CallEnd::HungUp,
         });
     };
     let remote = Call {

@@ -18,6 +18,7 @@ use crate::link::net;
 use crate::link::private::{Code, Sealer};
 use crate::link::sealed::{ReadError, Reader};
 use crate::media::codec::{DecodeError, Decoder};
+use crate::media::yuv4mpeg::{RecordError, Y4mWriter};
 use crate::session::stats::Stats;
 use crate::wire::{self, Message, StreamInfo};
 
@@ -66,6 +67,8 @@ pub enum Outcome {
     SenderEnded,
     /// The number of frames asked for arrived.
     FramesReached,
+    /// Whoever read the recording stopped (`--y4m -` into `| head`).
+    RecordingClosed,
 }
 
 /// A connection whose stream has been announced.
@@ -74,6 +77,7 @@ pub struct Incoming {
     info: StreamInfo,
     sealer: Option<Sealer>,
     peer: String,
+    record: Option<Recording>,
 }
 
 impl Incoming {
@@ -109,6 +113,7 @@ impl Incoming {
             info: opened.info,
             sealer: opened.sealer,
             peer: peer.to_string(),
+            record: None,
         }
     }
 
@@ -123,8 +128,15 @@ impl Incoming {
         self.info
     }
 
+    /// Writes every picture decoded from now on to `record` too.
+    pub fn record_to(mut self, record: Option<Recording>) -> Self {
+        self.record = record;
+        self
+    }
+
     /// Receives frames until the sender ends the stream or `max_frames`
-    /// (0: no limit) have been decoded.
+    /// (0: no limit) have been decoded; each is shown on `screen` and
+    /// written to the recording, if there is one.
     pub fn run(
         mut self,
         max_frames: u64,
@@ -169,8 +181,10 @@ impl Incoming {
                 .frame_arrived(seq, body_len, first_byte)
                 .map_err(|e| anyhow!("{} broke the protocol: {e}", self.peer))?;
             let mut buf = screen.buffer(pixels);
-            match decoder.decode_into(data, kind, &mut buf) {
-                Ok(()) => {}
+            // Decoded once: into the screen's pixels and, when recording,
+            // into the recording.
+            let picture = match decoder.decode(data, kind) {
+                Ok(picture) => picture,
                 Err(DecodeError::Corrupt(why)) => {
                     let skipped = lock(stats).frame_undecodable();
                     if skipped == 1 || skipped.is_multiple_of(limits::DECODE_WARNING_EVERY) {
@@ -184,7 +198,8 @@ impl Incoming {
                 Err(DecodeError::Protocol(why)) => {
                     bail!("{} broke the protocol: {}", self.peer, printable(&why))
                 }
-            }
+            };
+            picture.to_0rgb(&mut buf);
             let decoded = {
                 let mut stats = lock(stats);
                 stats.frame_decoded(captured_us);
@@ -195,6 +210,14 @@ impl Incoming {
                 width: self.info.width as usize,
                 height: self.info.height as usize,
             });
+            if let Some(recording) = &self.record {
+                let (w, h) = (self.info.width, self.info.height);
+                match lock(recording).write(seq, &picture, w, h) {
+                    Ok(()) => {}
+                    Err(RecordError::Closed(_)) => return Ok(Outcome::RecordingClosed),
+                    Err(e) => return Err(e.into()),
+                }
+            }
             if max_frames > 0 && decoded >= max_frames {
                 return Ok(Outcome::FramesReached);
             }
@@ -215,6 +238,8 @@ pub struct Follow {
     pub code: Option<Code>,
     /// Call for a two-way chat.
     pub chat: bool,
+    /// Where every decoded picture is also written (`--y4m`).
+    pub record: Option<Recording>,
 }
 
 impl Follow {
@@ -246,9 +271,12 @@ impl Follow {
     ) -> Result<Outcome> {
         let mut incoming = first;
         loop {
-            let why = match incoming.run(self.max_frames, screen, stats) {
-                Ok(Outcome::FramesReached) => return Ok(Outcome::FramesReached),
+            let recording = incoming.record_to(self.record.clone());
+            let why = match recording.run(self.max_frames, screen, stats) {
+                Ok(done @ (Outcome::FramesReached | Outcome::RecordingClosed)) => return Ok(done),
                 result if !self.retry => return result,
+                // The recording failing, or changing size, ends it all.
+                Err(e) if e.is::<RecordError>() => return Err(e),
                 Ok(Outcome::SenderEnded) => "the sender ended the stream".to_string(),
                 Err(e) => format!("{e:#}"),
             };
@@ -262,3 +290,7 @@ pub use crate::sync::lock;
 
 /// Stats shared between the network thread and whoever reports them.
 pub type SharedStats = Arc<Mutex<Stats>>;
+
+/// A recording of the decoded pictures, shared between the network thread
+/// and the end of the receiver (Ctrl-C lets a frame being written finish).
+pub type Recording = Arc<Mutex<Y4mWriter>>;

@@ -20,7 +20,7 @@ use crate::link::private::Code;
 use crate::media::source::SourceFactory;
 use crate::session::capture::panic_text;
 use crate::session::preview;
-use crate::session::receiver::{Follow, Headless, Incoming, Outcome, SharedStats};
+use crate::session::receiver::{Follow, Headless, Incoming, Outcome, Recording, SharedStats};
 use crate::session::sender::{EventSink, Sender, SenderConfig, Stopper};
 use crate::session::window::{View, Window, WindowEnd};
 use crate::wire::StreamInfo;
@@ -59,6 +59,8 @@ pub struct Watching {
     pub ask_code: Option<AskCode>,
     /// What the receiver measures.
     pub stats: SharedStats,
+    /// Where every decoded picture is also written (`--y4m`).
+    pub record: Option<Recording>,
 }
 
 /// Streams until the stream ends. Threads: capture and one a viewer (see
@@ -117,6 +119,7 @@ impl Watching {
             retry: self.retry,
             code: self.code.clone(),
             chat,
+            record: self.record.clone(),
         }
     }
 }

@@ -3,16 +3,18 @@
 //! (the stream's end, an error, Ctrl-C).
 
 use std::fs::File;
-use std::io::LineWriter;
+use std::io::{self, LineWriter};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::console;
 use crate::limits;
-use crate::session::receiver::{SharedStats, lock};
+use crate::media::yuv4mpeg::Y4mWriter;
+use crate::session::receiver::{Recording, SharedStats, lock};
 use crate::session::stats::Stats;
 
 /// A receiver's measurements and how they are reported at its end.
@@ -22,6 +24,8 @@ pub struct Report {
     json: bool,
     /// Set once the summary has been printed, so it is printed once.
     printed: Arc<AtomicBool>,
+    /// The `--y4m` recording, if there is one.
+    recording: Arc<OnceLock<Recording>>,
 }
 
 impl Report {
@@ -31,6 +35,7 @@ impl Report {
             stats: Arc::new(Mutex::new(Stats::default())),
             json,
             printed: Arc::new(AtomicBool::new(false)),
+            recording: Arc::new(OnceLock::new()),
         }
     }
 
@@ -47,6 +52,22 @@ impl Report {
         // test) sees each frame when it is shown.
         lock(&self.stats).set_log(Box::new(LineWriter::new(file)))?;
         Ok(())
+    }
+
+    /// Records every decoded picture as YUV4MPEG2 to a new file at `path`,
+    /// or on standard output for `-`.
+    pub fn record_to(&self, path: &Path) -> Result<Recording> {
+        let writer = if path == Path::new("-") {
+            Y4mWriter::new(io::stdout(), "standard output")
+        } else {
+            let name = path.display();
+            let file = File::create(path)
+                .with_context(|| format!("could not create the YUV4MPEG2 recording {name}"))?;
+            Y4mWriter::new(file, &name.to_string())
+        };
+        let recording = Arc::new(Mutex::new(writer));
+        let _ = self.recording.set(Arc::clone(&recording));
+        Ok(recording)
     }
 
     /// Writes the frame log out (a failure there is said, not fatal) and
@@ -66,6 +87,8 @@ impl Report {
         let report = self.clone();
         ctrlc::set_handler(move || {
             console::flush(limits::CONSOLE_FLUSH_WAIT);
+            // Held until the exit, so that no frame is left half written.
+            let _whole = report.recording.get().and_then(|r| between_frames(r));
             let mut stats = lock(&report.stats);
             let _ = stats.flush_log();
             match report.print_summary(&stats) {
@@ -86,5 +109,22 @@ impl Report {
         }
         let line = format!("{}\n", stats.summary().to_json());
         console::output(&line).context("could not write the summary")
+    }
+}
+
+/// The recording once no frame is being written into it, waiting at most
+/// [`limits::CONSOLE_FLUSH_WAIT`] (a pipe nobody reads cannot hold the
+/// exit).
+fn between_frames(recording: &Mutex<Y4mWriter>) -> Option<MutexGuard<'_, Y4mWriter>> {
+    let deadline = Instant::now() + limits::CONSOLE_FLUSH_WAIT;
+    loop {
+        match recording.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
     }
 }
