@@ -8,7 +8,8 @@
 //! one reused buffer, so a clip of any length costs one frame of memory.
 //!
 //! The frame with sequence number k is the clip's frame k mod its length:
-//! capture numbers frames from 0 and publishes every frame it takes, so
+//! capture numbers frames from 0 and publishes every frame it takes (a
+//! picture the encoder skips is handed back, [`FrameSource::unsent`]), so
 //! the sources a sender opens (one each time someone starts watching)
 //! share one count of the frames handed out and go on where the last
 //! stopped.
@@ -209,6 +210,10 @@ impl FrameSource for ClipSource {
         self.unpaced
     }
 
+    fn unsent(&mut self) {
+        self.handed_out.fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn next_frame(&mut self) -> Result<Frame> {
         self.pacer.wait();
         let count = self.handed_out.fetch_add(1, Ordering::Relaxed);
@@ -321,6 +326,10 @@ mod tests {
         let mut again = open().unwrap();
         let seen: Vec<u8> = (0..3).map(|_| first_byte(&mut again)).collect();
         assert_eq!(seen, [1, 2, 0]);
+        // A picture the encoder skipped comes again, so numbers still match.
+        again.unsent();
+        assert_eq!(first_byte(&mut again), 0);
+        assert_eq!(first_byte(&mut again), 1);
         std::fs::remove_file(path).unwrap();
     }
 

@@ -56,6 +56,11 @@ pub trait FrameSource {
     /// the capture thread then asks only once a viewer has taken the last,
     /// so that no frame is made only to be dropped.
     fn unpaced(&self) -> bool;
+
+    /// The last frame got no sequence number (the encoder skipped it): a
+    /// source whose frame k must be sent as sequence number k (a clip)
+    /// hands that one out again.
+    fn unsent(&mut self) {}
 }
 
 /// Opens the frame source; called on the capture thread each time capture

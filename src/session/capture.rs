@@ -102,6 +102,7 @@ fn capture_loop(
             };
             if data.is_empty() {
                 // The encoder skipped the picture: nothing to send.
+                source.unsent();
                 continue;
             }
             let header = wire::frame_header(seq, frame.captured_us, kind, &data);
