@@ -22,7 +22,9 @@ struct TempPath(PathBuf);
 
 impl TempPath {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("camwire-clip-{}", std::process::id()));
+        // A folder each, so that removing one never races another test.
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("camwire-clip-{pid}-{name}"));
         fs::create_dir_all(&dir).unwrap();
         TempPath(dir.join(name))
     }
@@ -35,6 +37,7 @@ impl TempPath {
 impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
+        let _ = fs::remove_dir(self.0.parent().unwrap());
     }
 }
 
