@@ -16,16 +16,23 @@ use common::*;
 struct SlowLink {
     netns: String,
     sender_ip: String,
+    near: String,
+    far: String,
 }
 
 impl SlowLink {
     fn new(rate: &str) -> Self {
-        let id = std::process::id() % 10_000;
+        // Unique to this link: the tests of this file run side by side.
+        static LINKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = LINKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = std::process::id() % 1000 * 10 + n % 10;
         let (netns, near, far) = (format!("cw{id}"), format!("cwa{id}"), format!("cwb{id}"));
         let subnet = format!("10.213.{}", id % 250);
         let link = SlowLink {
             netns: netns.clone(),
             sender_ip: format!("{subnet}.2"),
+            near: near.clone(),
+            far: far.clone(),
         };
         let shape = [
             "root", "tbf", "rate", rate, "burst", "64kb", "latency", "50ms",
@@ -51,6 +58,23 @@ impl SlowLink {
             &[&["qdisc", "add", "dev", far.as_str()][..], &shape].concat(),
         );
         link
+    }
+
+    /// Changes both ends' rate, as a link that narrows or widens, with a
+    /// bucket of 16 KB (180 ms at 700 kbit/s).
+    fn set_rate(&self, rate: &str) {
+        let shape = [
+            "root", "tbf", "rate", rate, "burst", "16kb", "latency", "50ms",
+        ];
+        checked(
+            Command::new("tc")
+                .args(["qdisc", "change", "dev", &self.near])
+                .args(shape),
+        );
+        self.inside(
+            "tc",
+            &[&["qdisc", "change", "dev", self.far.as_str()][..], &shape].concat(),
+        );
     }
 
     fn inside(&self, program: &str, args: &[&str]) {
@@ -147,6 +171,80 @@ fn frame_age_stays_bounded_on_a_50_mbit_link() {
         last <= first + 40.0,
         "median frame age grew from {first:.0} to {last:.0} ms"
     );
+}
+
+#[test]
+fn h264_follows_a_link_that_narrows_mid_stream() {
+    if !nix_is_root() {
+        eprintln!("skipped: building a shaped link needs root");
+        return;
+    }
+    let link = SlowLink::new("20mbit");
+    let sender_bin = env!("CARGO_BIN_EXE_sender");
+    let mut sender = Command::new("ip");
+    sender.args(["netns", "exec", &link.netns, sender_bin]);
+    sender.args(["--bind", &format!("{}:0", link.sender_ip)]);
+    // 15 s at 30 fps, 2 Mbit/s while the link allows it.
+    sender.args([
+        "--open",
+        "--source",
+        "test",
+        "--codec",
+        "h264",
+        "--bitrate",
+        "2000",
+        "--fps",
+        "30",
+        "--frames",
+        "450",
+    ]);
+    let (_sender, addr) = start_piped(sender);
+    let log = std::env::temp_dir().join(format!("camwire-narrowing-{}.csv", std::process::id()));
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--json"]);
+    receiver.args(["--frame-log", log.to_str().unwrap()]);
+    let mut receiver = start_following_stderr(receiver);
+    // Five seconds at 20 Mbit/s, then a link that carries a third of the
+    // stream: the stall itself is what is tested.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    link.set_rate("700kbit");
+    let narrowed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let status = receiver.wait_exit_within(std::time::Duration::from_secs(60));
+    assert!(status.success(), "receiver: {status}");
+    let json = receiver.stdout_json();
+    assert_eq!(json["decode_errors"], 0, "{json}");
+    // (decoded time in s, age in ms, bytes)
+    let rows: Vec<(f64, f64, f64)> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cols: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            (cols[2] / 1e6, cols[3], cols[4])
+        })
+        .collect();
+    let _ = fs::remove_file(&log);
+    // After four seconds to settle (what camwire takes now: the frames in
+    // flight when the link narrowed, then draining the queue), to the end.
+    let settled: Vec<&(f64, f64, f64)> = rows.iter().filter(|r| r.0 > narrowed + 4.0).collect();
+    let span = settled.last().unwrap().0 - settled[0].0;
+    let ages = settled.iter().map(|r| r.1).collect::<Vec<_>>();
+    let p99 = quantile(ages.clone(), 0.99);
+    let kbit = settled.iter().map(|r| r.2).sum::<f64>() * 8.0 / span / 1000.0;
+    let fps = settled.len() as f64 / span;
+    eprintln!(
+        "narrowed to 700 kbit/s: {fps:.1} fps, {kbit:.0} kbit/s, frame age p99 {p99:.0} ms over {span:.1} s"
+    );
+    assert!(span > 4.0, "{span:.1} s after the link narrowed");
+    assert!(kbit < 700.0, "the stream still sent {kbit:.0} kbit/s");
+    assert!(
+        p99 < 300.0,
+        "frame age p99 {p99:.0} ms on the narrowed link"
+    );
+    assert!(fps > 20.0, "{fps:.1} frames a second on the narrowed link");
 }
 
 fn nix_is_root() -> bool {

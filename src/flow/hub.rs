@@ -24,6 +24,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use std::time::Instant;
+
+use crate::flow::rate::{RateControl, Report};
 use crate::limits;
 use crate::media::codec;
 use crate::wire::{Codec, FrameKind};
@@ -130,6 +133,10 @@ struct State {
     /// Viewers blocked waiting for a frame.
     waiting: usize,
     end: Option<End>,
+    /// The bitrate law, for a codec that has a bitrate.
+    rate: Option<RateControl>,
+    /// The id the next viewer gets.
+    next_id: u64,
 }
 
 /// Shared state of one sender.
@@ -158,6 +165,35 @@ impl Hub {
         hub
     }
 
+    /// A hub for a stream of `codec` whose bitrate follows its viewers'
+    /// links, up to `ceiling_kbit` (see `flow::rate`); raw and JPEG have
+    /// no bitrate to follow.
+    pub fn with_rate(codec: Codec, ceiling_kbit: u32) -> Self {
+        let hub = Self::for_codec(codec);
+        if !codec::all_keyframes(codec) {
+            hub.lock().rate = Some(RateControl::new(ceiling_kbit));
+        }
+        hub
+    }
+
+    /// Takes what viewer `id` saw of its connection.
+    pub fn report(&self, id: u64, report: Report) {
+        if let Some(rate) = &mut self.lock().rate {
+            rate.report(id, Instant::now(), report);
+        }
+    }
+
+    /// Applies the bitrate law now; the new target in kbit/s when it
+    /// changed.
+    pub fn update_rate(&self) -> Option<u32> {
+        self.lock().rate.as_mut()?.update(Instant::now())
+    }
+
+    /// The bitrate target now, in kbit/s, for a codec that has one.
+    pub fn target_kbit(&self) -> Option<u32> {
+        self.lock().rate.as_ref().map(RateControl::target_kbit)
+    }
+
     /// Counts a viewer over the network in for as long as the returned
     /// guard lives (however its thread ends, a panic too, so that capture
     /// and the camera stop when nobody watches); also returns the number
@@ -168,20 +204,22 @@ impl Hub {
     /// anyone counted it, so it does not go to the viewer, and capture
     /// makes the next without waiting for it to be taken.
     pub fn watch(self: &Arc<Self>) -> (Watching, usize) {
-        let (remote, start) = {
+        let (remote, start, id) = {
             let mut state = self.lock();
             state.viewers += 1;
+            state.next_id += 1;
             let start = state.backlog.back().map(|p| p.seq);
             if start.is_some() {
                 state.taken = true;
             }
             self.changed.notify_all();
-            (state.viewers - state.local, start)
+            (state.viewers - state.local, start, state.next_id)
         };
         let watching = Watching {
             hub: Arc::clone(self),
             at: Where::Remote,
             start,
+            id,
         };
         (watching, remote)
     }
@@ -198,15 +236,19 @@ impl Hub {
             hub: Arc::clone(self),
             at: Where::Here,
             start: None,
+            id: 0,
         }
     }
 
     /// Counts a viewer `at` out.
-    fn leave(&self, at: Where) {
+    fn leave(&self, at: Where, id: u64) {
         let mut state = self.lock();
         state.viewers = state.viewers.saturating_sub(1);
         if at == Where::Here {
             state.local = state.local.saturating_sub(1);
+        }
+        if let Some(rate) = &mut state.rate {
+            rate.forget(id);
         }
         self.changed.notify_all();
     }
@@ -382,6 +424,9 @@ pub struct Watching {
     at: Where,
     /// The frame that was newest when the viewer came, if any.
     start: Option<u64>,
+    /// The viewer's id in the bitrate law (0 for a preview, which has no
+    /// link to report).
+    id: u64,
 }
 
 impl Watching {
@@ -394,11 +439,16 @@ impl Watching {
             ..Cursor::default()
         }
     }
+
+    /// The viewer's id, for [`Hub::report`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        self.hub.leave(self.at);
+        self.hub.leave(self.at, self.id);
     }
 }
 
@@ -413,6 +463,8 @@ impl Drop for Watching {
 pub struct Cursor {
     last: Option<u64>,
     holds: [bool; LAYERS + 1],
+    /// Frames skipped in all.
+    skipped: u64,
 }
 
 impl Cursor {
@@ -445,6 +497,12 @@ impl Cursor {
     pub fn skipped(&mut self, seq: u64, kind: FrameKind) {
         self.mark(kind, false);
         self.last = Some(seq);
+        self.skipped += 1;
+    }
+
+    /// Frames this viewer has skipped so far.
+    pub fn skipped_count(&self) -> u64 {
+        self.skipped
     }
 
     fn mark(&mut self, kind: FrameKind, held: bool) {
@@ -466,8 +524,7 @@ impl Cursor {
         // `recent` is in order: start past `last` instead of scanning it all.
         let after = recent.partition_point(|&(s, _)| s <= last);
         for &(skipped, kind) in recent.range(after..).take_while(|(s, _)| *s < seq) {
-            self.mark(kind, false);
-            self.last = Some(skipped);
+            self.skipped(skipped, kind);
         }
     }
 }

@@ -6,4 +6,5 @@
 //! - [`slot`]: the newest decoded picture, for the window.
 
 pub mod hub;
+pub mod rate;
 pub mod slot;

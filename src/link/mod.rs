@@ -16,3 +16,4 @@ pub mod net;
 pub(crate) mod opening;
 pub mod private;
 pub(crate) mod sealed;
+pub mod tcpinfo;

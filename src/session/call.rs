@@ -67,9 +67,20 @@ pub fn spawn_outgoing(
     let (watching, _) = hub.watch();
     thread::spawn(move || {
         let cursor = watching.cursor();
-        let _watching = watching;
+        let conn = viewer::Conn {
+            stream: &stream,
+            id: watching.id(),
+        };
         stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
         net::limit_unsent(&stream, unsent_limit)?;
-        viewer::send_stream(&mut Link::new(&stream, sealer), info, &hub, cursor)
+        let sent = viewer::send_stream(
+            &mut Link::new(&stream, sealer),
+            info,
+            &hub,
+            cursor,
+            Some(conn),
+        );
+        drop(watching);
+        sent
     })
 }

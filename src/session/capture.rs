@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::console;
 use crate::flow::hub::{End, Hub, Packet};
 use crate::limits;
 use crate::media::codec::{self, EncoderConfig, FrameEncoder, Image, Yuv};
@@ -92,6 +93,12 @@ fn capture_loop(
                 Ok(frame) => frame,
                 Err(e) => return End::Failed(format!("{e:#}")),
             };
+            if let Some(kbit) = hub.update_rate() {
+                if let Err(e) = encoder.set_bitrate(kbit) {
+                    return End::Failed(format!("{e:#}"));
+                }
+                console::info(&format!("bitrate now {kbit} kbit/s"));
+            }
             let keyframe = keyframes.due(hub.keyframe_requested(), Instant::now());
             if keyframe {
                 hub.take_keyframe_request();

@@ -151,7 +151,10 @@ impl Outgoing {
     fn start(first: &mut Incoming, own: OwnVideo) -> Result<Self> {
         let (stream, sealer) = first.outgoing()?;
         let line = stream.try_clone()?;
-        let hub = Arc::new(Hub::for_codec(own.capture.encoder.info.codec));
+        let hub = Arc::new(Hub::with_rate(
+            own.capture.encoder.info.codec,
+            own.capture.encoder.bitrate_kbit,
+        ));
         let info = own.capture.encoder.info;
         let unsent_limit = own.capture.encoder.unsent_limit();
         let capture = spawn_capture(

@@ -115,7 +115,10 @@ impl Sender {
         let wake = wake_address(listener.local_addr()?);
         Ok(Sender {
             listener,
-            hub: Arc::new(Hub::for_codec(config.encoder.info.codec)),
+            hub: Arc::new(Hub::with_rate(
+                config.encoder.info.codec,
+                config.encoder.bitrate_kbit,
+            )),
             config,
             wake,
             events,
@@ -306,7 +309,12 @@ impl ViewerContext {
         }
         (self.events)(Event::Joined { peer, viewers });
         let cursor = watching.cursor();
-        let reason = viewer::send_stream(&mut link, self.config.encoder.info, &self.hub, cursor)
+        let conn = viewer::Conn {
+            stream,
+            id: watching.id(),
+        };
+        let info = self.config.encoder.info;
+        let reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))
             .err()
             .map(|e| format!("{e:#}"));
         drop(watching);

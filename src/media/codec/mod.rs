@@ -87,17 +87,24 @@ pub struct EncoderConfig {
 }
 
 impl EncoderConfig {
-    /// Unsent bytes the kernel may queue on a viewer's socket
-    /// (`link::net::limit_unsent`): [`limits::UNSENT_LIMIT`] for raw and
-    /// JPEG, for H.264 what its bitrate carries in [`limits::UNSENT_TIME`].
+    /// Unsent bytes the kernel may queue on a viewer's socket at the
+    /// start (see [`unsent_limit`]).
     pub fn unsent_limit(&self) -> usize {
-        match self.info.codec {
-            Codec::Raw | Codec::Jpeg => limits::UNSENT_LIMIT,
-            Codec::H264 => {
-                let per_second = self.bitrate_kbit as usize * 1000 / 8;
-                let limit = per_second * limits::UNSENT_TIME.as_millis() as usize / 1000;
-                limit.clamp(limits::MIN_UNSENT_LIMIT, limits::UNSENT_LIMIT)
-            }
+        unsent_limit(self.info.codec, self.bitrate_kbit)
+    }
+}
+
+/// Unsent bytes the kernel may queue on a viewer's socket
+/// (`link::net::limit_unsent`) for a stream of `codec` at `kbit`:
+/// [`limits::UNSENT_LIMIT`] for raw and JPEG, for H.264 what the bitrate
+/// carries in [`limits::UNSENT_TIME`].
+pub fn unsent_limit(codec: Codec, kbit: u32) -> usize {
+    match codec {
+        Codec::Raw | Codec::Jpeg => limits::UNSENT_LIMIT,
+        Codec::H264 => {
+            let per_second = kbit as usize * 1000 / 8;
+            let limit = per_second * limits::UNSENT_TIME.as_millis() as usize / 1000;
+            limit.clamp(limits::MIN_UNSENT_LIMIT, limits::UNSENT_LIMIT)
         }
     }
 }

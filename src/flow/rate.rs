@@ -1,0 +1,350 @@
+//! The control law that sets the encoder's bitrate from what each viewer's
+//! link carries.
+//!
+//! Each viewer thread reports, after each frame it sends, what the kernel
+//! says of its connection ([`Report`]): the delivery rate, whether that
+//! rate was limited by the video rather than the network, and whether
+//! data is waiting unsent. A sample taken while the sender had nothing to
+//! send (app-limited) says only that the link carried what it was given;
+//! one taken while data waited is the link's capacity, as BBR measures it.
+//!
+//! The law ([`RateControl`]), in the spirit of OBS's dynamic bitrate with
+//! BBR's bandwidth estimate:
+//! - **Down, at once.** When the viewer that can take the most is backed
+//!   up, the target drops to [`HEADROOM`] of the best capacity it showed
+//!   over the last [`WINDOW`], at most once every [`DOWN_HOLD`]: the queue
+//!   it built drains while the encoder makes less.
+//! - **Up, carefully, then faster.** When some viewer has been clear
+//!   (nothing waiting) for a whole [`PROBE_EVERY`], the target rises by
+//!   [`PROBE_STEP`], up to the ceiling (`--bitrate`); each probe that
+//!   passes makes the next step half as large again, up to
+//!   [`MAX_PROBE_STEP`], so that a link that widened from 0.5 to 3 Mbit/s
+//!   is filled in seconds, not half a minute. A probe that builds a queue
+//!   is undone by the first rule, and the step starts small again.
+//! - **Drain what the network holds.** A loss-based TCP fills whatever
+//!   buffer the path has (a router's queue can hold seconds); the round
+//!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
+//!   the target drops to [`DRAIN`] of the capacity until the queue is
+//!   gone, as BBR drains after its startup.
+//! - **The encoder follows the viewers that can take the most**: one slow
+//!   viewer does not lower the picture for the others; it leaves out
+//!   temporal layers instead (`flow::hub`).
+//!
+//! Everything here runs on times given to it, so tests drive it on a
+//! simulated clock.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The share of a measured capacity the target is set to.
+pub const HEADROOM: f64 = 0.85;
+/// How long a capacity sample counts.
+pub const WINDOW: Duration = Duration::from_secs(2);
+/// The shortest time between two decreases.
+pub const DOWN_HOLD: Duration = Duration::from_millis(400);
+/// How long every frame must have gone out clear before a probe up.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How much the first probe after a decrease raises the target.
+pub const PROBE_STEP: f64 = 0.15;
+/// The largest step a run of passing probes grows to.
+pub const MAX_PROBE_STEP: f64 = 0.6;
+/// Queueing delay in the path (round trip above its minimum) beyond
+/// which the target drains the queue.
+pub const QUEUE_LIMIT: Duration = Duration::from_millis(60);
+/// The share of the capacity the target drops to while draining.
+pub const DRAIN: f64 = 0.5;
+
+/// The lowest target, in kbit/s: below it the picture is not worth having,
+/// and a viewer that cannot take even this much gets keyframes only.
+pub const FLOOR_KBIT: u32 = 150;
+
+/// What a viewer thread saw of its connection after sending a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The kernel's delivery rate, in bits a second.
+    pub delivery_bps: u64,
+    /// Whether that rate was limited by what the sender had to send.
+    pub app_limited: bool,
+    /// Whether data was waiting unsent (or frames were being left out).
+    pub backed_up: bool,
+    /// How long data waits in the network's queues: the round trip above
+    /// the smallest one seen.
+    pub queue_delay: Duration,
+}
+
+/// What the law remembers of one viewer.
+#[derive(Debug, Clone, Default)]
+struct Viewer {
+    /// Capacity samples (taken while backed up), newest last.
+    capacity: Vec<(Instant, u64)>,
+    /// When it was last backed up, if it ever was.
+    backed_up_at: Option<Instant>,
+    /// When it was first seen.
+    since: Option<Instant>,
+    /// The network's queueing delay at the last report.
+    queue_delay: Duration,
+}
+
+impl Viewer {
+    fn best_capacity(&self, now: Instant) -> Option<u64> {
+        self.capacity
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) <= WINDOW)
+            .map(|&(_, bps)| bps)
+            .max()
+    }
+
+    /// Whether the viewer has gone clear for a whole probe period.
+    fn clear_for_a_probe(&self, now: Instant) -> bool {
+        let clear_since = self.backed_up_at.or(self.since);
+        clear_since.is_some_and(|at| now.duration_since(at) >= PROBE_EVERY)
+    }
+
+    fn backed_up_now(&self, now: Instant) -> bool {
+        self.backed_up_at
+            .is_some_and(|at| now.duration_since(at) < DOWN_HOLD)
+    }
+}
+
+/// The encoder's target, kept from every viewer's reports.
+#[derive(Debug, Clone)]
+pub struct RateControl {
+    ceiling_kbit: u32,
+    target_kbit: u32,
+    viewers: HashMap<u64, Viewer>,
+    last_down: Option<Instant>,
+    last_up: Option<Instant>,
+    /// The next probe's step.
+    step: f64,
+}
+
+impl RateControl {
+    /// A law that starts at, and never passes, `ceiling_kbit`.
+    pub fn new(ceiling_kbit: u32) -> Self {
+        RateControl {
+            ceiling_kbit,
+            target_kbit: ceiling_kbit,
+            viewers: HashMap::new(),
+            last_down: None,
+            last_up: None,
+            step: PROBE_STEP,
+        }
+    }
+
+    /// The target now, in kbit/s.
+    pub fn target_kbit(&self) -> u32 {
+        self.target_kbit
+    }
+
+    /// Takes viewer `id`'s report made at `now`.
+    pub fn report(&mut self, id: u64, now: Instant, report: Report) {
+        let viewer = self.viewers.entry(id).or_default();
+        viewer.since.get_or_insert(now);
+        viewer.queue_delay = report.queue_delay;
+        let report = Report {
+            backed_up: report.backed_up || report.queue_delay > QUEUE_LIMIT,
+            ..report
+        };
+        viewer
+            .capacity
+            .retain(|(at, _)| now.duration_since(*at) <= WINDOW);
+        if report.backed_up {
+            viewer.backed_up_at = Some(now);
+            if !report.app_limited && report.delivery_bps > 0 {
+                viewer.capacity.push((now, report.delivery_bps));
+            }
+        }
+    }
+
+    /// Forgets viewer `id` (it left).
+    pub fn forget(&mut self, id: u64) {
+        self.viewers.remove(&id);
+    }
+
+    /// Applies the law at `now`; returns the new target when it changed.
+    pub fn update(&mut self, now: Instant) -> Option<u32> {
+        if self.viewers.is_empty() {
+            return None;
+        }
+        let before = self.target_kbit;
+        let anyone_clear = self.viewers.values().any(|v| !v.backed_up_now(now));
+        if !anyone_clear {
+            // Everyone is backed up: follow the one that carries most.
+            let best = self
+                .viewers
+                .values()
+                .filter_map(|v| v.best_capacity(now))
+                .max();
+            let held = self
+                .last_down
+                .is_some_and(|at| now.duration_since(at) < DOWN_HOLD);
+            let queued = self.viewers.values().all(|v| v.queue_delay > QUEUE_LIMIT);
+            let share = if queued { DRAIN } else { HEADROOM };
+            if let Some(bps) = best
+                && !held
+            {
+                let fits = (bps as f64 * share / 1000.0) as u32;
+                if fits < self.target_kbit {
+                    self.target_kbit = fits.max(FLOOR_KBIT);
+                    self.last_down = Some(now);
+                    self.step = PROBE_STEP;
+                }
+            }
+        } else if self.target_kbit < self.ceiling_kbit {
+            let probed = self
+                .last_up
+                .into_iter()
+                .chain(self.last_down)
+                .all(|at| now.duration_since(at) >= PROBE_EVERY);
+            let clear = self.viewers.values().any(|v| v.clear_for_a_probe(now));
+            if probed && clear {
+                let up = (f64::from(self.target_kbit) * (1.0 + self.step)).ceil() as u32;
+                self.target_kbit = up.min(self.ceiling_kbit);
+                self.last_up = Some(now);
+                self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
+            }
+        }
+        (self.target_kbit != before).then_some(self.target_kbit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CEILING: u32 = 2000;
+
+    /// A viewer on a link of `link_kbit` while the stream runs at
+    /// `target_kbit`: backed up, and measuring the link, when the stream
+    /// does not fit; clear, and app-limited, when it does.
+    fn on_link(link_kbit: u32, target_kbit: u32) -> Report {
+        let fits = target_kbit <= link_kbit;
+        Report {
+            delivery_bps: u64::from(if fits { target_kbit } else { link_kbit }) * 1000,
+            app_limited: fits,
+            backed_up: !fits,
+            queue_delay: Duration::ZERO,
+        }
+    }
+
+    /// Runs the law for `seconds` at 30 reports a second from one viewer
+    /// whose link carries `link_kbit(t)`; returns the target each 100 ms.
+    fn run(
+        law: &mut RateControl,
+        start: Instant,
+        from: f64,
+        seconds: f64,
+        link_kbit: impl Fn(f64) -> u32,
+    ) -> Vec<(f64, u32)> {
+        let mut out = Vec::new();
+        let frames = (seconds * 30.0) as usize;
+        for i in 0..frames {
+            let t = from + i as f64 / 30.0;
+            let now = start + Duration::from_secs_f64(t);
+            law.report(1, now, on_link(link_kbit(t), law.target_kbit()));
+            law.update(now);
+            if i % 3 == 0 {
+                out.push((t, law.target_kbit()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_narrowing_link_brings_the_target_down_within_half_a_second() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 5.0, |_| 20_000);
+        assert_eq!(law.target_kbit(), CEILING, "a wide link keeps the ceiling");
+        let trace = run(&mut law, start, 5.0, 2.0, |_| 1500);
+        let fitted = trace.iter().find(|(_, kbit)| *kbit <= 1500).unwrap();
+        assert!(fitted.0 - 5.0 <= 0.5, "down after {:.2} s", fitted.0 - 5.0);
+        assert!(law.target_kbit() >= (1500.0 * HEADROOM * 0.9) as u32);
+    }
+
+    #[test]
+    fn a_widening_link_is_probed_back_up_to_the_ceiling() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 500);
+        assert!(law.target_kbit() <= 500, "{}", law.target_kbit());
+        let trace = run(&mut law, start, 3.0, 12.0, |_| 3000);
+        let back = trace
+            .iter()
+            .find(|(_, kbit)| *kbit >= CEILING * 8 / 10)
+            .unwrap();
+        // 425 kbit/s, then +15%, +22%, +34%, +51%, +60% a second.
+        assert!(back.0 - 3.0 <= 6.0, "80% after {:.1} s", back.0 - 3.0);
+        assert!(trace.iter().all(|(_, kbit)| *kbit <= CEILING));
+        assert_eq!(law.target_kbit(), CEILING);
+    }
+
+    #[test]
+    fn a_probe_that_overshoots_is_undone() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let trace = run(&mut law, start, 0.0, 20.0, |_| 1000);
+        // It settles below the link and visits above it only briefly.
+        let above = trace.iter().filter(|(_, kbit)| *kbit > 1000).count();
+        assert!(above * 5 <= trace.len(), "{above} of {}", trace.len());
+        assert!(law.target_kbit() <= 1000 * 115 / 100);
+    }
+
+    #[test]
+    fn one_fast_viewer_keeps_the_rate_up_for_everyone() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        for i in 0..300 {
+            let now = start + Duration::from_millis(i * 33);
+            let target = law.target_kbit();
+            law.report(1, now, on_link(20_000, target));
+            law.report(2, now, on_link(1000, target));
+            law.update(now);
+        }
+        assert_eq!(law.target_kbit(), CEILING);
+        law.forget(1);
+        let later = start + Duration::from_secs(10);
+        for i in 0..30 {
+            let now = later + Duration::from_millis(i * 33);
+            law.report(2, now, on_link(1000, law.target_kbit()));
+            law.update(now);
+        }
+        assert!(
+            law.target_kbit() <= 1000,
+            "the slow viewer alone is followed"
+        );
+    }
+
+    #[test]
+    fn a_queue_in_the_network_is_drained() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let queued = Report {
+            delivery_bps: 700_000,
+            app_limited: false,
+            backed_up: true,
+            queue_delay: Duration::from_millis(500),
+        };
+        law.report(1, start, queued);
+        assert_eq!(
+            law.update(start),
+            Some(350),
+            "half the link while it drains"
+        );
+        let drained = Report {
+            queue_delay: Duration::from_millis(5),
+            ..queued
+        };
+        let later = start + DOWN_HOLD;
+        law.report(1, later, drained);
+        assert_eq!(law.update(later), None, "no lower once the queue is gone");
+    }
+
+    #[test]
+    fn a_link_below_the_floor_keeps_the_floor() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 50);
+        assert_eq!(law.target_kbit(), FLOOR_KBIT);
+    }
+}
