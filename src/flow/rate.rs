@@ -183,8 +183,11 @@ impl RateControl {
             if let Some(bps) = best
                 && !held
             {
+                // A link that carries the stream with room to spare only
+                // queued a burst (a keyframe): nothing to change.
+                let carried = (bps as f64 * HEADROOM / 1000.0) as u32;
                 let fits = (bps as f64 * share / 1000.0) as u32;
-                if fits < self.target_kbit {
+                if carried < self.target_kbit {
                     self.target_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
@@ -338,6 +341,21 @@ mod tests {
         let later = start + DOWN_HOLD;
         law.report(1, later, drained);
         assert_eq!(law.update(later), None, "no lower once the queue is gone");
+    }
+
+    #[test]
+    fn a_keyframe_queued_on_a_wide_enough_link_changes_nothing() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let burst = Report {
+            delivery_bps: 3_000_000,
+            app_limited: false,
+            backed_up: true,
+            queue_delay: Duration::from_millis(150),
+        };
+        law.report(1, start, burst);
+        assert_eq!(law.update(start), None);
+        assert_eq!(law.target_kbit(), CEILING);
     }
 
     #[test]

@@ -72,6 +72,9 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .skip_frames(false)
             .complexity(Complexity::Low)
+            // A keyframe at each cut would stall a narrow link for nothing:
+            // keyframes come when a viewer needs one.
+            .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 fps * KEYFRAME_PERIOD_SECONDS,
             ))
