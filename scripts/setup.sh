@@ -9,7 +9,8 @@ if ! command -v cargo >/dev/null; then
 fi
 
 packages=(
-    pkg-config nasm                      # nokhwa's JPEG code (mozjpeg) builds with SIMD
+    pkg-config nasm                      # mozjpeg and OpenH264 build with their assembly (2.4x faster H.264)
+    g++                                  # OpenH264 is C++
     libx11-6 libxcursor1 libxkbcommon0   # the window (minifb loads these)
     xvfb xdotool x11-apps imagemagick    # window tests on a virtual screen
     iproute2                             # the slow-link test (ip netns, tc)
