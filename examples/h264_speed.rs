@@ -7,13 +7,14 @@
 //! runs as the sender runs it: real-time camera mode, 30 fps planned,
 //! three temporal layers, one thread.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use camwire::media::codec::{self, EncoderConfig, Image, Yuv, yuv};
-use camwire::wire::{Codec, StreamInfo};
+use camwire::media::camera::{self, SourceChoice};
+use camwire::media::codec::{self, Decoded, EncoderConfig, Image, Yuv};
+use camwire::media::source::{Captured, SourceConfig};
+use camwire::wire::Codec;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -21,74 +22,55 @@ fn main() -> Result<()> {
         .next()
         .context("usage: h264_speed CLIP.y4m [KBIT] [FRAMES]")?;
     let kbit: u32 = args.next().map_or(Ok(2000), |a| a.parse())?;
-    let limit: usize = args.next().map_or(Ok(300), |a| a.parse())?;
+    let frames: usize = args.next().map_or(Ok(300), |a| a.parse())?;
 
-    let file = BufReader::new(File::open(&path).with_context(|| path.clone())?);
-    let mut clip = y4m::Decoder::new(file).context("not a y4m clip")?;
-    let (width, height) = (clip.get_width() as u32, clip.get_height() as u32);
-    let mut pictures = Vec::new();
-    while pictures.len() < limit {
-        match clip.read_frame() {
-            Ok(frame) => {
-                let mut packed = frame.get_y_plane().to_vec();
-                packed.extend_from_slice(frame.get_u_plane());
-                packed.extend_from_slice(frame.get_v_plane());
-                if packed.len() != yuv::i420_len(width, height) {
-                    bail!("{path} is not I420");
-                }
-                pictures.push(packed);
-            }
-            Err(y4m::Error::EOF) => break,
-            Err(e) => bail!("{path}: {e:?}"),
-        }
-    }
-    let info = StreamInfo {
-        width,
-        height,
+    // The clip as the sender reads it: one frame at a time, unpaced.
+    let config = SourceConfig {
+        width: 0,
+        height: 0,
+        fps: 0,
         codec: Codec::H264,
-    };
-    let config = EncoderConfig {
-        info,
         quality: 80,
-        bitrate_kbit: kbit,
-        fps: 30,
+        bitrate_kbit: Some(kbit),
     };
-
-    let mut encoder = codec::encoder(&config)?;
-    let mut frames = Vec::new();
-    let mut encode_times = Vec::new();
-    for (i, picture) in pictures.iter().enumerate() {
-        let yuv = Yuv::packed(picture, width, height).context("picture")?;
-        let start = Instant::now();
-        // Halfway, a keyframe as a viewer joining asks for one.
-        let frame = encoder.encode(&Image::I420(yuv), i == pictures.len() / 2)?;
-        encode_times.push(start.elapsed());
-        frames.push(frame);
-    }
-
+    let (info, open) = camera::prepare(SourceChoice::Clip(PathBuf::from(&path)), config)?;
+    let (width, height) = (info.width, info.height);
+    let mut source = open()?;
+    let encoder_config = EncoderConfig {
+        fps: 30,
+        ..config.encoder(info)
+    };
+    let mut encoder = codec::encoder(&encoder_config)?;
     let mut decoder = codec::Decoder::new(info)?;
     let mut pixels = vec![0u32; (width * height) as usize];
-    let (mut decode_times, mut show_times, mut psnr) = (Vec::new(), Vec::new(), Vec::new());
-    for (frame, source) in frames.iter().zip(&pictures) {
+    let (mut encode_times, mut decode_times, mut show_times) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut psnr, mut bytes, mut keys) = (Vec::new(), 0, Vec::new());
+    for i in 0..frames {
+        let Captured::I420(picture) = source.next_frame()?.content else {
+            bail!("a clip gives I420 pictures");
+        };
+        let yuv = Yuv::packed(&picture, width, height).context("picture")?;
+        let start = Instant::now();
+        // Halfway, a keyframe as a viewer joining asks for one.
+        let frame = encoder.encode(&Image::I420(yuv), i == frames / 2)?;
+        encode_times.push(start.elapsed());
+        bytes += frame.data.len();
+        if frame.kind.key {
+            keys.push(frame.data.len());
+        }
         let start = Instant::now();
         let decoded = decoder.decode(&frame.data, frame.kind)?;
         decode_times.push(start.elapsed());
         let start = Instant::now();
         decoded.to_0rgb(&mut pixels);
         show_times.push(start.elapsed());
-        let codec::Decoded::I420(picture) = decoded else {
+        let Decoded::I420(got) = decoded else {
             bail!("H.264 decodes to I420")
         };
-        psnr.push(psnr_y(picture.y, &source[..(width * height) as usize]));
+        psnr.push(psnr_y(&got, &yuv));
     }
 
-    let bytes: usize = frames.iter().map(|f| f.data.len()).sum();
-    let keys: Vec<usize> = frames
-        .iter()
-        .filter(|f| f.kind.key)
-        .map(|f| f.data.len())
-        .collect();
-    let n = frames.len();
+    let n = frames;
     println!("# camwire H.264 on {path}: {width}x{height}, {n} frames, target {kbit} kbit/s");
     println!();
     println!("| | median ms | p90 ms | max ms |");
@@ -121,16 +103,24 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-/// PSNR of the luma plane `got` (tightly packed) against `want`, in dB.
-fn psnr_y(got: &[u8], want: &[u8]) -> f64 {
-    let sse: u64 = got
-        .iter()
-        .zip(want)
+/// PSNR of `got`'s luma plane against `want`'s, row by row (a decoder's
+/// rows may be padded), in dB.
+fn psnr_y(got: &Yuv<'_>, want: &Yuv<'_>) -> f64 {
+    fn rows<'p>(p: &Yuv<'p>) -> impl Iterator<Item = &'p [u8]> {
+        let (y, width) = (p.y, p.width as usize);
+        y.chunks(p.y_stride)
+            .take(p.height as usize)
+            .map(move |r| &r[..width])
+    }
+    let w = want.width as usize;
+    let sse: u64 = rows(got)
+        .zip(rows(want))
+        .flat_map(|(a, b)| a.iter().zip(b))
         .map(|(a, b)| u64::from(a.abs_diff(*b)).pow(2))
         .sum();
     if sse == 0 {
         return 99.0;
     }
-    let mse = sse as f64 / want.len() as f64;
+    let mse = sse as f64 / (w * want.height as usize) as f64;
     10.0 * (255.0f64 * 255.0 / mse).log10()
 }

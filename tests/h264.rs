@@ -5,17 +5,15 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+
 use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use camwire::framing::{self, FrameReader};
 use camwire::media::codec::{self, EncoderConfig, Image};
 use camwire::media::source::pattern_rgb;
-use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
+use camwire::wire::{Codec, FrameKind, Message, StreamInfo};
 use common::*;
 
 /// One line of a receiver's `--frame-log`.
@@ -191,19 +189,10 @@ fn a_stopped_viewer_recovers_cleanly_and_the_other_never_notices() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "frames out of order");
 }
 
-/// A fake open sender announcing `info`: it reads one viewer's `Hello`,
-/// announces the stream, sends `frames`, then ends it.
-fn fake_sender(info: StreamInfo, frames: Vec<(FrameKind, Vec<u8>)>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut reader = FrameReader::new(conn.try_clone().unwrap(), 1024);
-        reader.read_message().unwrap();
-        let send = |conn: &mut TcpStream, msg: &Message<'_>| {
-            framing::write_message(conn, &[&wire::encode(msg)]).is_ok()
-        };
-        send(&mut conn, &Message::stream(info));
+/// A fake open sender announcing `info` that sends `frames`, then ends
+/// the stream.
+fn sender_of(info: StreamInfo, frames: Vec<(FrameKind, Vec<u8>)>) -> String {
+    fake_sender(info, move |conn| {
         for (seq, (kind, data)) in frames.iter().enumerate() {
             let frame = Message::Frame {
                 seq: seq as u64,
@@ -211,14 +200,12 @@ fn fake_sender(info: StreamInfo, frames: Vec<(FrameKind, Vec<u8>)>) -> String {
                 kind: *kind,
                 data,
             };
-            if !send(&mut conn, &frame) {
+            if !send_message(conn, &frame) {
                 return;
             }
         }
-        send(&mut conn, &Message::End);
-        let _ = conn.flush();
-    });
-    addr
+        send_message(conn, &Message::End);
+    })
 }
 
 fn h264(width: u32, height: u32) -> StreamInfo {
@@ -249,7 +236,7 @@ fn encoded(width: u32, height: u32, n: usize) -> Vec<(FrameKind, Vec<u8>)> {
 
 #[test]
 fn a_keyframe_bigger_than_the_announced_stream_is_refused_before_decoding() {
-    let addr = fake_sender(h264(160, 96), encoded(1280, 720, 1));
+    let addr = sender_of(h264(160, 96), encoded(1280, 720, 1));
     let mut receiver = receiver_bin();
     receiver.args(["--connect", &addr, "--headless", "--json"]);
     let output = run(receiver);
@@ -273,7 +260,7 @@ fn damaged_h264_is_never_shown_and_the_stream_recovers_at_the_next_keyframe() {
     frames.insert(6, (FrameKind::KEY, vec![0xAB; 500]));
     // Then a clean keyframe and what follows it.
     frames.extend(encoded(160, 96, 3));
-    let addr = fake_sender(h264(160, 96), frames);
+    let addr = sender_of(h264(160, 96), frames);
     let log = tempdir().join("frames.csv");
     let mut receiver = receiver_bin();
     receiver.args(["--connect", &addr, "--headless", "--json", "--frame-log"]);

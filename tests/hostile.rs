@@ -5,9 +5,8 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use camwire::framing::{self, FrameReader};
@@ -104,25 +103,14 @@ fn a_viewer_turned_away_for_want_of_a_place_is_told_why() {
     );
 }
 
-/// A fake open sender of raw `width`x1 video on a free port: it reads one
-/// viewer's `Hello`, announces the stream, then runs `script` on the
-/// connection. Returns its address.
-fn fake_sender(width: u32, script: impl FnOnce(&mut TcpStream) + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut reader = FrameReader::new(conn.try_clone().unwrap(), 1024);
-        reader.read_message().unwrap();
-        let info = StreamInfo {
-            width,
-            height: 1,
-            codec: Codec::Raw,
-        };
-        send(&mut conn, &Message::stream(info));
-        script(&mut conn);
-    });
-    addr
+/// A fake open sender of raw `width`x1 video (see `common::fake_sender`).
+fn raw_sender(width: u32, script: impl FnOnce(&mut TcpStream) + Send + 'static) -> String {
+    let info = StreamInfo {
+        width,
+        height: 1,
+        codec: Codec::Raw,
+    };
+    fake_sender(info, script)
 }
 
 #[test]
@@ -130,7 +118,7 @@ fn a_sender_trickling_a_frame_is_cut_off() {
     let (done_tx, done_rx) = mpsc::channel::<()>();
     // A frame of 3,000 pixels, sent one byte a second: each read succeeds
     // well within the silence limit, and the whole would take an hour.
-    let addr = fake_sender(3000, move |conn| {
+    let addr = raw_sender(3000, move |conn| {
         let pixels = vec![0u8; 9000];
         let mut body = wire::frame_header(0, 0, FrameKind::KEY, &pixels);
         body.extend_from_slice(&pixels);
@@ -156,7 +144,7 @@ fn a_sender_trickling_a_frame_is_cut_off() {
 
 #[test]
 fn a_sequence_number_no_sender_makes_is_a_protocol_error() {
-    let addr = fake_sender(2, |conn| {
+    let addr = raw_sender(2, |conn| {
         let pixels = [1u8; 6];
         for seq in [0, u64::MAX] {
             let frame = Message::Frame {

@@ -49,6 +49,7 @@ pub fn sample(stream: &TcpStream) -> Option<TcpSample> {
     }
     // SAFETY: zeroed, then written by the kernel: every field is an integer.
     let info = unsafe { info.assume_init() };
+    const _: () = assert!(std::mem::offset_of!(libc::tcp_info, tcpi_snd_rcv_wscale) == 6);
     // The byte after the window scales holds the delivery rate's
     // app-limited bit (bit 0), a bitfield libc does not name.
     // SAFETY: offset 7 is inside the struct (tcpi_snd_rcv_wscale is at 6).

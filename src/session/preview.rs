@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use crate::console;
 use crate::flow::hub::{Cursor, Hub, Next};
 use crate::flow::slot::{Picture, Screen, Slot};
 use crate::media::codec::{DecodeError, Decoder};
@@ -21,8 +22,12 @@ pub fn spawn(hub: Arc<Hub>, info: StreamInfo, slot: Arc<Slot>) -> JoinHandle<()>
         let _watching = watching;
         let _close = CloseOnDrop(Arc::clone(&slot));
         let mut screen = Arc::clone(&slot);
-        let Ok(mut decoder) = Decoder::new(info) else {
-            return;
+        let mut decoder = match Decoder::new(info) {
+            Ok(decoder) => decoder,
+            Err(e) => {
+                console::warn(&format!("the preview shows nothing: {e:#}"));
+                return;
+            }
         };
         let (width, height) = (info.width as usize, info.height as usize);
         let mut cursor = Cursor::new();

@@ -37,7 +37,9 @@ pub fn send_stream<W: Write>(
 ) -> Result<()> {
     link.send(&Message::stream(info))
         .context("could not announce the stream")?;
-    let mut watch = conn.map(|conn| LinkWatch {
+    // Raw and JPEG have no bitrate to follow: no TCP_INFO to read.
+    let follows_link = hub.target_kbit().is_some();
+    let mut watch = conn.filter(|_| follows_link).map(|conn| LinkWatch {
         conn,
         skipped: cursor.skipped_count(),
         limit_kbit: None,

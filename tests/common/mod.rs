@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -11,11 +11,11 @@ use std::thread;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use camwire::framing;
+use camwire::framing::{self, FrameReader};
 use camwire::media::camera::{self, SourceChoice};
 use camwire::media::source::SourceConfig;
 use camwire::session::sender::{Audience, Event, Sender, SenderConfig, Stopper};
-use camwire::wire::{self, Message};
+use camwire::wire::{self, Message, StreamInfo};
 
 /// How long any one step of a test may take before it counts as a hang.
 pub const STEP: Duration = Duration::from_secs(30);
@@ -319,4 +319,28 @@ impl LibrarySender {
         self.stopper.stop();
         self.handle.join().unwrap().unwrap();
     }
+}
+
+/// Writes `msg` on `stream`, framed; whether it went.
+pub fn send_message(stream: &mut TcpStream, msg: &Message<'_>) -> bool {
+    framing::write_message(stream, &[&wire::encode(msg)]).is_ok()
+}
+
+/// A fake open sender on a free loopback port: it reads one viewer's
+/// `Hello`, announces `info`, then runs `script` on the connection.
+/// Returns its address.
+pub fn fake_sender(
+    info: StreamInfo,
+    script: impl FnOnce(&mut TcpStream) + Send + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = FrameReader::new(conn.try_clone().unwrap(), 1024);
+        reader.read_message().unwrap();
+        send_message(&mut conn, &Message::stream(info));
+        script(&mut conn);
+    });
+    addr
 }

@@ -253,9 +253,15 @@ pub struct H264Decoder {
     lost: bool,
     /// Whether the last frame failed, so that the decoder must be renewed.
     damaged: bool,
-    /// The last picture, tightly packed: OpenH264 lends its own only for
-    /// as long as a borrow of the decoder that cannot be handed on.
-    picture: Vec<u8>,
+}
+
+/// `plane` for a lifetime the caller vouches for.
+///
+/// # Safety
+/// The bytes must stay valid and unchanged for `'a`.
+unsafe fn lend<'a>(plane: &[u8]) -> &'a [u8] {
+    // SAFETY: the caller's promise.
+    unsafe { std::slice::from_raw_parts(plane.as_ptr(), plane.len()) }
 }
 
 impl H264Decoder {
@@ -266,7 +272,6 @@ impl H264Decoder {
             decoder: new_decoder()?,
             lost: true,
             damaged: false,
-            picture: Vec::new(),
         })
     }
 }
@@ -301,10 +306,18 @@ impl FrameDecoder for H264Decoder {
             )));
         }
         let (y_stride, uv_stride, _) = picture.strides();
+        // SAFETY: OpenH264 keeps the picture in the decoder's own buffers
+        // until it decodes again or is dropped, which is what the crate's
+        // `DecodedYUV<'a>` (a borrow of `self.decoder`) says; only its
+        // accessors tie the planes to the shorter borrow of `picture`.
+        // Lending them for 'a claims no more: nothing can decode again or
+        // replace the decoder while the returned `Decoded<'a>` holds
+        // `&'a mut self`.
+        let (y, u, v) = unsafe { (lend(picture.y()), lend(picture.u()), lend(picture.v())) };
         let lent = Yuv {
-            y: picture.y(),
-            u: picture.u(),
-            v: picture.v(),
+            y,
+            u,
+            v,
             y_stride,
             uv_stride,
             width: self.info.width,
@@ -315,11 +328,8 @@ impl FrameDecoder for H264Decoder {
                 "a picture smaller than its size".into(),
             ));
         }
-        lent.write_packed(&mut self.picture);
         self.lost = false;
-        let packed = Yuv::packed(&self.picture, self.info.width, self.info.height)
-            .expect("packed to the stream's size");
-        Ok(Decoded::I420(packed))
+        Ok(Decoded::I420(lent))
     }
 
     fn needs_keyframe(&self) -> bool {
@@ -380,36 +390,12 @@ pub fn check_parameter_sets(data: &[u8], info: StreamInfo) -> Result<(), DecodeE
 
 /// The NAL units of an Annex B byte stream, start codes removed.
 fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = data;
-    std::iter::from_fn(move || {
-        loop {
-            let start = find_start_code(rest)?;
-            rest = &rest[start..];
-            let end = find_start_code_at(rest).unwrap_or(rest.len());
-            let (nal, after) = rest.split_at(end);
-            rest = after;
-            // Trailing zero bytes belong to the next start code.
-            let nal = trim_trailing_zeros(nal);
-            if !nal.is_empty() {
-                return Some(nal);
-            }
-            if rest.is_empty() {
-                return None;
-            }
-        }
-    })
-}
-
-/// Where the bytes after the first `00 00 01` in `data` begin.
-fn find_start_code(data: &[u8]) -> Option<usize> {
-    data.windows(3)
-        .position(|w| w == [0, 0, 1])
-        .map(|at| at + 3)
-}
-
-/// Where the next `00 00 01` in `data` begins.
-fn find_start_code_at(data: &[u8]) -> Option<usize> {
-    data.windows(3).position(|w| w == [0, 0, 1])
+    // openh264's splitter gives each unit with its `00 00 01` in front and
+    // the leading zero of a four-byte start code at the end of the one
+    // before.
+    openh264::nal_units(data)
+        .map(|unit| trim_trailing_zeros(&unit[3..]))
+        .filter(|nal| !nal.is_empty())
 }
 
 fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
