@@ -18,6 +18,13 @@ pub const MAX_H264_SIDES: (u32, u32) = (3840, 2160);
 /// make the stream all keyframes.
 pub const KEYFRAME_GAP: Duration = Duration::from_millis(750);
 
+/// The longest one viewer waits between two requests for a keyframe: one
+/// that keeps asking (a link that cannot carry even the base layer) waits
+/// twice as long each time, from [`KEYFRAME_GAP`] up to this. Well under
+/// [`SENDER_SILENCE_TIMEOUT`], so that a viewer taking keyframes only is
+/// never taken for a dead sender.
+pub const MAX_KEYFRAME_BACKOFF: Duration = Duration::from_secs(3);
+
 /// Largest body accepted before the opening exchange is complete.
 pub const HANDSHAKE_MESSAGE_LIMIT: usize = 1024;
 

@@ -216,17 +216,9 @@ fn h264_follows_a_link_that_narrows_mid_stream() {
     assert!(status.success(), "receiver: {status}");
     let json = receiver.stdout_json();
     assert_eq!(json["decode_errors"], 0, "{json}");
-    // (decoded time in s, age in ms, bytes)
-    let rows: Vec<(f64, f64, f64)> = fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let cols: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
-            (cols[2] / 1e6, cols[3], cols[4])
-        })
-        .collect();
-    let _ = fs::remove_file(&log);
+    let rows = frame_log(&log);
+    eprintln!("the link narrowed {:.1} s into the stream", narrowed - rows[0].0);
+    print_seconds("narrowing", &rows);
     // After four seconds to settle (what camwire takes now: the frames in
     // flight when the link narrowed, then draining the queue), to the end.
     let settled: Vec<&(f64, f64, f64)> = rows.iter().filter(|r| r.0 > narrowed + 4.0).collect();
@@ -245,6 +237,137 @@ fn h264_follows_a_link_that_narrows_mid_stream() {
         "frame age p99 {p99:.0} ms on the narrowed link"
     );
     assert!(fps > 20.0, "{fps:.1} frames a second on the narrowed link");
+}
+
+/// Prints each second of a frame log: frames, the oldest, the bitrate.
+fn print_seconds(who: &str, rows: &[(f64, f64, f64)]) {
+    let start = rows[0].0;
+    let seconds = (rows.last().unwrap().0 - start) as usize + 1;
+    for second in 0..seconds {
+        let rows: Vec<_> = rows
+            .iter()
+            .filter(|r| (r.0 - start) as usize == second)
+            .collect();
+        let oldest = rows.iter().map(|r| r.1).fold(0.0, f64::max);
+        let kbit = rows.iter().map(|r| r.2).sum::<f64>() * 8.0 / 1000.0;
+        eprintln!(
+            "{who}, second {second}: {} frames, oldest {oldest:.0} ms, {kbit:.0} kbit",
+            rows.len()
+        );
+    }
+}
+
+/// One receiver's frame log: (decoded time in s, age in ms, bytes).
+fn frame_log(path: &std::path::Path) -> Vec<(f64, f64, f64)> {
+    let rows = fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cols: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            (cols[2] / 1e6, cols[3], cols[4])
+        })
+        .collect();
+    let _ = fs::remove_file(path);
+    rows
+}
+
+#[test]
+fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
+    if !nix_is_root() {
+        eprintln!("skipped: building a shaped link needs root");
+        return;
+    }
+    // The sender and a fast viewer inside the namespace (over its own
+    // loopback, unshaped), a slow viewer outside, over a 1 Mbit/s link.
+    let link = SlowLink::new("1mbit");
+    let sender_bin = env!("CARGO_BIN_EXE_sender");
+    let mut sender = Command::new("ip");
+    sender.args(["netns", "exec", &link.netns, sender_bin]);
+    sender.args(["--bind", "0.0.0.0:0", "--verbose"]);
+    // 15 s at 30 fps, 2 Mbit/s: twice what the slow link carries.
+    sender.args([
+        "--open",
+        "--source",
+        "test",
+        "--codec",
+        "h264",
+        "--bitrate",
+        "2000",
+        "--fps",
+        "30",
+        "--frames",
+        "450",
+    ]);
+    let told = std::env::temp_dir().join(format!("camwire-two-viewers-{}.err", std::process::id()));
+    let (_sender, addr) = start_piped_with_stderr(sender, fs::File::create(&told).unwrap().into());
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let watch = |inside: bool, name: &str| {
+        let log = std::env::temp_dir().join(format!("camwire-{name}-{}.csv", std::process::id()));
+        let mut receiver = if inside {
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", &link.netns, env!("CARGO_BIN_EXE_receiver")]);
+            command.args(["--connect", &format!("127.0.0.1:{port}")]);
+            command
+        } else {
+            let mut command = receiver_bin();
+            command.args(["--connect", &format!("{}:{port}", link.sender_ip)]);
+            command
+        };
+        receiver.args(["--headless", "--json", "--frame-log", log.to_str().unwrap()]);
+        (receiver, log)
+    };
+    let (fast, fast_log) = watch(true, "fast");
+    let (slow, slow_log) = watch(false, "slow");
+    let fast = std::thread::spawn(move || run_for(fast, std::time::Duration::from_secs(60)));
+    let slow = run_for(slow, std::time::Duration::from_secs(60));
+    let fast = fast.join().unwrap();
+    assert!(fast.status.success(), "{fast:?}");
+    assert!(slow.status.success(), "{slow:?}");
+    let (fast_json, slow_json) = (summary(&fast), summary(&slow));
+    let fast_rows = frame_log(&fast_log);
+    let slow_rows = frame_log(&slow_log);
+    let told = fs::read_to_string(&told).unwrap_or_default();
+    let _ = fs::remove_file(
+        std::env::temp_dir().join(format!("camwire-two-viewers-{}.err", std::process::id())),
+    );
+    eprintln!("fast: {fast_json}\nslow: {slow_json}\nthe sender said:\n{told}");
+    print_seconds("slow viewer", &slow_rows);
+    // After three seconds to find the slow link's rate.
+    let settled = |rows: &[(f64, f64, f64)]| -> (f64, f64, f64) {
+        let from = rows[0].0 + 3.0;
+        let rows: Vec<_> = rows.iter().filter(|r| r.0 >= from).collect();
+        let span = rows.last().unwrap().0 - from;
+        let fps = rows.len() as f64 / span;
+        let kbit = rows.iter().map(|r| r.2).sum::<f64>() * 8.0 / span / 1000.0;
+        let p99 = quantile(rows.iter().map(|r| r.1).collect(), 0.99);
+        (fps, kbit, p99)
+    };
+    let (fast_fps, fast_kbit, fast_p99) = settled(&fast_rows);
+    let (slow_fps, slow_kbit, slow_p99) = settled(&slow_rows);
+    eprintln!(
+        "settled: fast {fast_fps:.1} fps {fast_kbit:.0} kbit/s p99 {fast_p99:.0} ms; \
+         slow {slow_fps:.1} fps {slow_kbit:.0} kbit/s p99 {slow_p99:.0} ms"
+    );
+    assert_eq!(fast_json["decode_errors"], 0, "{fast_json}");
+    assert_eq!(slow_json["decode_errors"], 0, "{slow_json}");
+    // The slow viewer does not hold the encoder down for the fast one...
+    assert!(fast_fps > 26.0, "fast viewer: {fast_fps:.1} fps");
+    assert!(fast_kbit > 1500.0, "fast viewer: {fast_kbit:.0} kbit/s");
+    // ...and gets whole layers less, fresh, instead of a growing queue.
+    assert!(slow_kbit < 1000.0, "slow viewer: {slow_kbit:.0} kbit/s");
+    assert!(
+        slow_fps > 7.0 && slow_fps < 25.0,
+        "slow viewer: {slow_fps:.1} fps"
+    );
+    assert!(
+        slow_p99 < 600.0,
+        "slow viewer: frame age p99 {slow_p99:.0} ms"
+    );
+    assert!(
+        told.contains("takes temporal layers 0-") || told.contains("keyframes only"),
+        "--verbose says which layers the slow viewer takes:\n{told}"
+    );
 }
 
 fn nix_is_root() -> bool {

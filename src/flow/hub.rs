@@ -18,7 +18,14 @@
 //! follows which frames it took and which it skipped (the hub remembers the
 //! kind of the last [`RECENT_KINDS`] frames, not their pixels), and a frame
 //! whose reference the viewer skipped is skipped too, with a keyframe asked
-//! for.
+//! for (each viewer at most once a [`limits::KEYFRAME_GAP`], that gap
+//! doubling while it keeps asking, up to [`limits::MAX_KEYFRAME_BACKOFF`],
+//! so that one viewer on a hopeless link does not fill everyone's stream
+//! with keyframes).
+//!
+//! A viewer may also take fewer temporal layers than the stream has
+//! ([`Cursor::set_layers`], decided by `flow::layers`): the frames above
+//! them are left out as they come, never counted as falling behind.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -26,6 +33,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::flow::layers::LayerRates;
 use crate::flow::rate::{RateControl, Report};
 use crate::limits;
 use crate::media::codec;
@@ -183,6 +191,54 @@ impl Hub {
         }
     }
 
+    /// Whether some viewer other than `id` takes the whole stream with
+    /// room to spare, so that the encoder follows it (see `flow::layers`).
+    pub fn others_clear(&self, id: u64) -> bool {
+        self.lock()
+            .rate
+            .as_ref()
+            .is_some_and(|rate| rate.others_clear(id, Instant::now()))
+    }
+
+    /// The bitrate of each temporal layer, from the frames the hub holds
+    /// (keyframes counted at the size of the base layer's other frames, so
+    /// that one keyframe does not look like a base layer that grew).
+    pub fn layer_rates(&self) -> LayerRates {
+        let state = self.lock();
+        let (Some(first), Some(last)) = (state.backlog.front(), state.backlog.back()) else {
+            return LayerRates::default();
+        };
+        let frames = state.backlog.len() as f64;
+        // The span of `n` frames is `n` frame intervals, not `n - 1`.
+        let span_us = last.captured_us.saturating_sub(first.captured_us) as f64 * frames
+            / (frames - 1.0).max(1.0);
+        if span_us <= 0.0 {
+            return LayerRates::default();
+        }
+        let mut count = [0u64; LAYERS];
+        let mut delta_bytes = [0u64; LAYERS];
+        let mut deltas = [0u64; LAYERS];
+        for packet in &state.backlog {
+            let layer = usize::from(packet.kind.layer).min(LAYERS - 1);
+            count[layer] += 1;
+            if !packet.kind.key {
+                delta_bytes[layer] += packet.data.len() as u64;
+                deltas[layer] += 1;
+            }
+        }
+        let mut rates = LayerRates::default();
+        let mut sum = 0.0;
+        for layer in 0..LAYERS {
+            if count[layer] > 0 {
+                rates.layers = layer as u8 + 1;
+            }
+            let mean = delta_bytes[layer] as f64 / deltas[layer].max(1) as f64;
+            sum += mean * 8.0 * count[layer] as f64 * 1e6 / span_us;
+            rates.cumulative[layer] = sum as u64;
+        }
+        rates
+    }
+
     /// Applies the bitrate law now; the new target in kbit/s when it
     /// changed.
     pub fn update_rate(&self) -> Option<u32> {
@@ -283,6 +339,12 @@ impl Hub {
         state.viewers - state.local
     }
 
+    /// When the newest frame was captured (µs since the Unix epoch), if
+    /// there is one.
+    pub fn newest_captured_us(&self) -> Option<u64> {
+        self.lock().backlog.back().map(|p| p.captured_us)
+    }
+
     /// Whether some viewer has asked for a keyframe since this was last
     /// asked; asking clears it.
     pub fn take_keyframe_request(&self) -> bool {
@@ -375,6 +437,10 @@ impl Hub {
         let after = cursor.last;
         let unseen = |p: &&Arc<Packet>| after.is_none_or(|last| p.seq > last);
         for packet in state.backlog.iter().filter(unseen) {
+            if !cursor.takes_layer(packet.kind) {
+                cursor.left_out(packet.seq, packet.kind);
+                continue;
+            }
             let behind =
                 Duration::from_micros(newest.captured_us.saturating_sub(packet.captured_us));
             let wanted = packet.seq == newest.seq
@@ -390,7 +456,10 @@ impl Hub {
         if taken.as_ref().is_none_or(|p| p.seq == newest.seq) {
             state.taken = true;
         }
-        if !cursor.can_decode(FrameKind::delta(0)) && taken.is_none() {
+        if !cursor.can_decode(FrameKind::delta(0))
+            && taken.is_none()
+            && cursor.may_ask(Instant::now())
+        {
             state.keyframe_wanted = true;
         }
         taken
@@ -459,18 +528,79 @@ impl Drop for Watching {
 /// below `t`: what a frame of layer `t` needs (and a layer-0 frame needs
 /// the newest layer-0 frame, `holds[1]`). A new cursor holds nothing, so
 /// it starts at a keyframe.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     last: Option<u64>,
     holds: [bool; LAYERS + 1],
-    /// Frames skipped in all.
+    /// Frames skipped for being late or undecodable, in all.
     skipped: u64,
+    /// Temporal layers taken: 0 for keyframes only.
+    layers: u8,
+    /// When this viewer last asked for a keyframe, and how long it waits
+    /// before asking again.
+    asked: Option<(Instant, Duration)>,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor {
+            last: None,
+            holds: [false; LAYERS + 1],
+            skipped: 0,
+            layers: LAYERS as u8,
+            asked: None,
+        }
+    }
 }
 
 impl Cursor {
     /// A cursor for a viewer that has seen nothing yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Takes only the lowest `layers` temporal layers from now on (0:
+    /// keyframes only).
+    pub fn set_layers(&mut self, layers: u8) {
+        self.layers = layers.min(LAYERS as u8);
+    }
+
+    /// The temporal layers taken.
+    pub fn layers(&self) -> u8 {
+        self.layers
+    }
+
+    fn takes_layer(&self, kind: FrameKind) -> bool {
+        kind.key || kind.layer < self.layers
+    }
+
+    /// Whether the viewer may ask for a keyframe at `now`; if so, the next
+    /// ask waits twice as long (see the module's description).
+    fn may_ask(&mut self, now: Instant) -> bool {
+        let wait = match self.asked {
+            None => limits::KEYFRAME_GAP,
+            Some((at, wait)) => {
+                let since = now.duration_since(at);
+                if since < wait {
+                    return false;
+                }
+                if since > 2 * limits::MAX_KEYFRAME_BACKOFF {
+                    // Long without asking: start again from the shortest.
+                    limits::KEYFRAME_GAP
+                } else {
+                    (wait * 2).min(limits::MAX_KEYFRAME_BACKOFF)
+                }
+            }
+        };
+        self.asked = Some((now, wait));
+        true
+    }
+
+    /// Counts a frame left out for being above the layers taken: like a
+    /// skip for decoding, but not a sign of falling behind.
+    fn left_out(&mut self, seq: u64, kind: FrameKind) {
+        self.mark(kind, false);
+        self.last = Some(seq);
     }
 
     /// The sequence number of the last frame it took or skipped.
@@ -500,7 +630,8 @@ impl Cursor {
         self.skipped += 1;
     }
 
-    /// Frames this viewer has skipped so far.
+    /// Frames this viewer has skipped so far for being late or
+    /// undecodable (not those above its layers).
     pub fn skipped_count(&self) -> u64 {
         self.skipped
     }
@@ -524,7 +655,11 @@ impl Cursor {
         // `recent` is in order: start past `last` instead of scanning it all.
         let after = recent.partition_point(|&(s, _)| s <= last);
         for &(skipped, kind) in recent.range(after..).take_while(|(s, _)| *s < seq) {
-            self.skipped(skipped, kind);
+            if self.takes_layer(kind) {
+                self.skipped(skipped, kind);
+            } else {
+                self.left_out(skipped, kind);
+            }
         }
     }
 }
@@ -803,5 +938,92 @@ mod tests {
         }
         assert_eq!(hub.lock().backlog.len(), 1);
         assert_eq!(take_ready(&hub, &mut Cursor::new()), vec![4]);
+    }
+
+    #[test]
+    fn a_viewer_taking_fewer_layers_leaves_the_rest_out_without_falling_behind() {
+        let hub = Arc::new(Hub::with_lag(Lag::INTER));
+        let _watching = hub.watch();
+        let mut cursor = Cursor::new();
+        cursor.set_layers(2);
+        let mut took = Vec::new();
+        for seq in 0..12 {
+            hub.publish(packet_of(seq, layered(seq)));
+            took.extend(take_ready(&hub, &mut cursor));
+        }
+        assert_eq!(took, vec![0, 2, 4, 6, 8, 10], "T2 left out");
+        assert_eq!(
+            cursor.skipped_count(),
+            0,
+            "leaving out is not falling behind"
+        );
+        cursor.set_layers(0);
+        for seq in 12..30 {
+            hub.publish(packet_of(
+                seq,
+                if seq == 20 {
+                    FrameKind::KEY
+                } else {
+                    layered(seq)
+                },
+            ));
+            took.extend(take_ready(&hub, &mut cursor));
+        }
+        assert_eq!(&took[6..], &[20], "keyframes only");
+        cursor.set_layers(LAYERS as u8);
+        hub.publish(packet_of(30, FrameKind::delta(2)));
+        assert_eq!(
+            take_ready(&hub, &mut cursor),
+            Vec::<u64>::new(),
+            "T2 needs the T1 left out"
+        );
+        hub.publish(packet_of(31, FrameKind::KEY));
+        hub.publish(packet_of(32, FrameKind::delta(2)));
+        assert_eq!(take_ready(&hub, &mut cursor), vec![31, 32]);
+    }
+
+    #[test]
+    fn a_viewer_that_keeps_asking_for_keyframes_asks_less_and_less_often() {
+        let mut cursor = Cursor::new();
+        let start = Instant::now();
+        let asks: Vec<u64> = (0..60_000)
+            .step_by(33)
+            .filter(|&ms| cursor.may_ask(start + Duration::from_millis(ms)))
+            .collect();
+        let gaps: Vec<u64> = asks.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps[0] >= 750 && gaps[0] < 800, "{gaps:?}");
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+        assert!(
+            gaps.iter()
+                .all(|&g| g < limits::MAX_KEYFRAME_BACKOFF.as_millis() as u64 + 40),
+            "{gaps:?}"
+        );
+        let most = 60 / limits::MAX_KEYFRAME_BACKOFF.as_secs() + 3;
+        assert!(asks.len() as u64 <= most, "{asks:?}");
+    }
+
+    #[test]
+    fn layer_rates_come_from_the_frames_held_keyframes_aside() {
+        let hub = Hub::with_lag(Lag::INTER);
+        for seq in 0..30u64 {
+            let kind = layered(seq);
+            let bytes = if kind.key {
+                50_000
+            } else {
+                [4000, 2500, 1750][usize::from(kind.layer)]
+            };
+            hub.publish(Packet {
+                data: Arc::from(vec![0; bytes]),
+                ..packet_of(seq, kind)
+            });
+        }
+        let rates = hub.layer_rates();
+        assert_eq!(rates.layers, 3);
+        // One second: 8 base-layer frames (the keyframe counted as 4000
+        // bytes), 7 of 2500 bytes and 15 of 1750.
+        let expected = [256_000.0, 396_000.0, 606_000.0];
+        for (got, want) in rates.cumulative.iter().zip(expected) {
+            assert!((*got as f64 - want).abs() < want * 0.02, "{rates:?}");
+        }
     }
 }

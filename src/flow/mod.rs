@@ -3,8 +3,11 @@
 //!
 //! - [`hub`]: the newest encoded frame, for the capture and viewer threads,
 //!   and which frame each viewer can decode next.
+//! - [`rate`]: the encoder's bitrate, from every viewer's link.
+//! - [`layers`]: how many temporal layers a viewer on a slower link takes.
 //! - [`slot`]: the newest decoded picture, for the window.
 
 pub mod hub;
+pub mod layers;
 pub mod rate;
 pub mod slot;

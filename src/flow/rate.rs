@@ -156,6 +156,15 @@ impl RateControl {
         }
     }
 
+    /// Whether some viewer other than `id` was clear (nothing waiting, the
+    /// whole stream taken) at its last report before `now`: then the
+    /// target follows it, not `id`.
+    pub fn others_clear(&self, id: u64, now: Instant) -> bool {
+        self.viewers
+            .iter()
+            .any(|(&other, v)| other != id && v.since.is_some() && !v.backed_up_now(now))
+    }
+
     /// Forgets viewer `id` (it left).
     pub fn forget(&mut self, id: u64) {
         self.viewers.remove(&id);

@@ -4,11 +4,13 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::console;
 use crate::flow::hub::{Cursor, End, Hub, Next};
+use crate::flow::layers::{LayerCap, LayerRates, Seen};
 use crate::flow::rate::Report;
 use crate::link::net;
 use crate::link::sealed::Link;
@@ -39,16 +41,16 @@ pub fn send_stream<W: Write>(
         .context("could not announce the stream")?;
     // Raw and JPEG have no bitrate to follow: no TCP_INFO to read.
     let follows_link = hub.target_kbit().is_some();
-    let mut watch = conn.filter(|_| follows_link).map(|conn| LinkWatch {
-        conn,
-        skipped: cursor.skipped_count(),
-        limit_kbit: None,
-    });
+    let mut watch = conn
+        .filter(|_| follows_link)
+        .map(|conn| LinkWatch::new(conn, &cursor, info));
     loop {
         match hub.next_for(&mut cursor) {
             Next::Frame(packet) => {
                 if let Some(watch) = &mut watch {
-                    watch.before_sending(hub, &cursor, info);
+                    let newest = hub.newest_captured_us().unwrap_or(packet.captured_us);
+                    let behind = Duration::from_micros(newest.saturating_sub(packet.captured_us));
+                    watch.before_sending(hub, &mut cursor, behind);
                 }
                 match link.send_parts(&[&packet.header, &packet.data]) {
                     Ok(()) => {}
@@ -69,40 +71,168 @@ pub fn send_stream<W: Write>(
 /// What a viewer thread follows of its link between frames.
 struct LinkWatch<'a> {
     conn: Conn<'a>,
+    info: StreamInfo,
+    /// The viewer's address, as `--verbose` names it.
+    peer: String,
     /// Frames the viewer had skipped at the last report.
     skipped: u64,
     /// The bitrate its unsent limit was last set for.
     limit_kbit: Option<u32>,
+    /// The temporal layers it takes.
+    cap: LayerCap,
+    /// Since when data has waited unsent, and what the peer had
+    /// acknowledged then: the link was busy since, so what it acknowledged
+    /// since is what it carries.
+    busy: Option<(Instant, u64)>,
+    /// What `--verbose` last said: when, the layers and the link's rate.
+    told: Option<(Instant, u8, Option<u64>)>,
 }
 
-impl LinkWatch<'_> {
-    /// Reports the link to the hub, just before the next frame goes: a
-    /// link that keeps up has sent the last frame by now (nothing waits
-    /// unsent) and the viewer skipped nothing to get here. Then sets the
-    /// unsent limit for the bitrate, when that changed.
-    fn before_sending(&mut self, hub: &Hub, cursor: &Cursor, info: StreamInfo) {
+/// How long a frame may wait in the hub for this viewer, after newer ones
+/// came, before its link counts as backed up: a frame and a half at 30 fps.
+const LATE: Duration = Duration::from_millis(50);
+
+/// The shortest busy time over which acknowledged bytes measure a link.
+const BUSY_SAMPLE: Duration = Duration::from_millis(100);
+
+impl<'a> LinkWatch<'a> {
+    fn new(conn: Conn<'a>, cursor: &Cursor, info: StreamInfo) -> Self {
+        LinkWatch {
+            conn,
+            info,
+            peer: conn
+                .stream
+                .peer_addr()
+                .map_or_else(|_| "a viewer".into(), |a| a.to_string()),
+            skipped: cursor.skipped_count(),
+            limit_kbit: None,
+            cap: LayerCap::new(Instant::now()),
+            busy: None,
+            told: None,
+        }
+    }
+
+    /// Reports the link to the hub, just before the next frame goes (which
+    /// waited `behind` its newest): a link that keeps up has sent the last
+    /// frame by now (nothing waits unsent), and the viewer neither skipped
+    /// frames to get here nor is it far behind the newest. Then sets the
+    /// layers the viewer takes, and the unsent limit for the bitrate when
+    /// that changed.
+    fn before_sending(&mut self, hub: &Hub, cursor: &mut Cursor, behind: Duration) {
         let Some(sample) = tcpinfo::sample(self.conn.stream) else {
             return;
         };
+        let now = Instant::now();
         let skipped = cursor.skipped_count();
+        // Late: frames were passed over, or this one waited in the hub
+        // while newer ones came.
+        let late = skipped > self.skipped || behind >= LATE;
+        self.skipped = skipped;
+        let waiting = sample.notsent > 0;
+        if !waiting {
+            self.busy = None;
+        }
+        let busy = *self.busy.get_or_insert((now, sample.bytes_acked));
+        let link_bps = link_rate(now, busy, waiting, &sample);
+
+        let rates = hub.layer_rates();
+        let seen = Seen {
+            backed_up: waiting || late,
+            link_bps,
+            others_clear: hub.others_clear(self.conn.id),
+        };
+        if let Some(layers) = self.cap.update(now, seen, rates) {
+            cursor.set_layers(layers);
+        }
+        self.tell(now, cursor.layers().min(rates.layers), rates, link_bps);
+        // A viewer that leaves out layers cannot take the whole stream:
+        // the bitrate law must not count it as clear.
+        let capped = rates.layers > 0 && cursor.layers() < rates.layers;
         hub.report(
             self.conn.id,
             Report {
                 delivery_bps: sample.delivery_rate.saturating_mul(8),
                 app_limited: sample.app_limited,
-                backed_up: sample.notsent > 0 || skipped > self.skipped,
+                backed_up: waiting || late || capped,
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
             },
         );
-        self.skipped = skipped;
-        let target = hub.target_kbit();
-        if target != self.limit_kbit
-            && let Some(kbit) = target
-        {
-            let _ = net::limit_unsent(self.conn.stream, codec::unsent_limit(info.codec, kbit));
+        // The unsent limit follows what this viewer takes: the encoder's
+        // bitrate, or what its link carries when it takes less.
+        let target = match (hub.target_kbit(), link_bps) {
+            (Some(kbit), Some(bps)) if capped => Some(kbit.min((bps / 1000) as u32).max(1)),
+            (target, _) => target,
+        };
+        // (Set again only when it moved by a fifth: a socket option a frame
+        // would be a waste.)
+        let moved = match (self.limit_kbit, target) {
+            (Some(was), Some(now)) => was.abs_diff(now) * 5 > was,
+            (was, now) => was != now,
+        };
+        if moved && let Some(kbit) = target {
+            let limit = codec::unsent_limit(self.info.codec, kbit);
+            let _ = net::limit_unsent(self.conn.stream, limit);
             self.limit_kbit = target;
         }
     }
+
+    /// Says (with `--verbose`, or on a terminal) what this viewer's link
+    /// carries and which layers it takes, when the layers change or the
+    /// rate moves by a third, at most once a second for the rate alone.
+    fn tell(&mut self, now: Instant, layers: u8, rates: LayerRates, link_bps: Option<u64>) {
+        if rates.layers == 0 {
+            return;
+        }
+        let due = match self.told {
+            None => layers < rates.layers,
+            Some((at, told_layers, told_bps)) => {
+                let moved = match (told_bps, link_bps) {
+                    (Some(a), Some(b)) => a.abs_diff(b) * 3 > a,
+                    (None, Some(_)) => true,
+                    _ => false,
+                };
+                told_layers != layers || (moved && now.duration_since(at) >= Duration::from_secs(1))
+            }
+        };
+        if !due {
+            return;
+        }
+        let rate = link_bps.map_or_else(
+            || "rate not measured".to_string(),
+            |bps| format!("its link carries {:.2} Mbit/s", bps as f64 / 1e6),
+        );
+        let takes = match layers {
+            0 => "keyframes only".to_string(),
+            n if n >= rates.layers => "every frame".to_string(),
+            n => format!(
+                "temporal layers 0-{} (1 frame in {})",
+                n - 1,
+                1u32 << (rates.layers - n)
+            ),
+        };
+        console::info(&format!("viewer {}: {rate}; takes {takes}", self.peer));
+        self.told = Some((now, layers, link_bps));
+    }
+}
+
+/// What a link carried while it was busy, in bits a second: the bytes
+/// acknowledged since data began to wait (`busy`), once that is long
+/// enough to measure. (The kernel's own delivery rate is no help here: on
+/// a shaped link its samples, taken over a few acknowledgements, ranged
+/// from a tenth of the link to thousands of times it.)
+fn link_rate(
+    now: Instant,
+    busy: (Instant, u64),
+    waiting: bool,
+    sample: &tcpinfo::TcpSample,
+) -> Option<u64> {
+    let (since, acked) = busy;
+    let busy_for = now.duration_since(since);
+    if !waiting || busy_for < BUSY_SAMPLE {
+        return None;
+    }
+    let bits = sample.bytes_acked.saturating_sub(acked).saturating_mul(8);
+    (bits > 0).then(|| (bits as f64 / busy_for.as_secs_f64()) as u64)
 }

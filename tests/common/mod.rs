@@ -114,10 +114,15 @@ pub fn start_sender(args: &[&str]) -> (Running, String) {
 }
 
 /// Starts a sender command and waits until it says where it listens.
-pub fn start_piped(mut command: Command) -> (Running, String) {
+pub fn start_piped(command: Command) -> (Running, String) {
+    start_piped_with_stderr(command, Stdio::inherit())
+}
+
+/// [`start_piped`], with the sender's standard error sent to `stderr`.
+pub fn start_piped_with_stderr(mut command: Command, stderr: Stdio) -> (Running, String) {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let lines = follow(child.stdout.take().unwrap());
