@@ -217,7 +217,10 @@ fn h264_follows_a_link_that_narrows_mid_stream() {
     let json = receiver.stdout_json();
     assert_eq!(json["decode_errors"], 0, "{json}");
     let rows = frame_log(&log);
-    eprintln!("the link narrowed {:.1} s into the stream", narrowed - rows[0].0);
+    eprintln!(
+        "the link narrowed {:.1} s into the stream",
+        narrowed - rows[0].0
+    );
     print_seconds("narrowing", &rows);
     // After four seconds to settle (what camwire takes now: the frames in
     // flight when the link narrowed, then draining the queue), to the end.

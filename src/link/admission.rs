@@ -8,6 +8,7 @@ use anyhow::{Result, anyhow};
 
 use super::guesses::{GuessLimiter, Limited};
 use super::net::{self, Deadline};
+use super::paced::Paced;
 use super::private::{self, Code, Exchange, Opener, Role, Sealer};
 use super::sealed::{Link, Reader};
 use crate::framing::{FrameReader, FramingError};
@@ -41,7 +42,7 @@ pub struct Caller {
 /// A connection let in: how to write to it, and for a chat how to read it.
 pub struct Admitted<'s> {
     /// Writes to the viewer.
-    pub link: Link<&'s TcpStream>,
+    pub link: Link<Paced<'s>>,
     /// Whether it asked for a two-way chat, and how to read what it sends.
     pub caller: Option<Caller>,
 }
@@ -68,7 +69,7 @@ impl Admission<'_> {
         let until = Instant::now() + limits::HANDSHAKE_TIMEOUT;
         let deadline = Deadline::new(stream.try_clone()?, until);
         let mut reader = FrameReader::new(deadline, limits::HANDSHAKE_MESSAGE_LIMIT);
-        let mut link = Link::new(stream, None);
+        let mut link = Link::new(Paced(stream), None);
         let (exchange, chat) = match wire::decode_opening(read_opening(&mut reader)?) {
             Ok(Message::Hello { exchange, chat, .. }) => (exchange.to_vec(), chat),
             Ok(_) | Err(WireError::NotCamwire | WireError::Malformed(_)) => {
@@ -98,7 +99,7 @@ impl Admission<'_> {
         code: &Code,
         exchange: &[u8],
         reader: &mut FrameReader<Deadline>,
-        link: &mut Link<&TcpStream>,
+        link: &mut Link<Paced<'_>>,
     ) -> Result<(Sealer, Opener), Refusal> {
         if exchange.is_empty() {
             let _ = link.send(&Message::CodeRequired);

@@ -6,6 +6,8 @@
 //! - [`admission`]: the sender's side, and what a refused connection hears.
 //! - [`private`]: the code, the key exchange and sealing.
 //! - [`sealed`]: writing messages after the exchange, sealed or not.
+//! - [`paced`]: writing a little at a time, so the unsent limit holds.
+//! - [`tcpinfo`]: what the kernel knows of a connection's sending side.
 //! - [`guesses`]: how often each address, and everyone, may try a code.
 //! - [`opening`]: places for connections in their opening exchange.
 
@@ -14,6 +16,7 @@ pub(crate) mod guesses;
 pub mod handshake;
 pub mod net;
 pub(crate) mod opening;
+pub mod paced;
 pub mod private;
 pub(crate) mod sealed;
 pub mod tcpinfo;

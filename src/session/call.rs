@@ -16,6 +16,7 @@ use crate::flow::slot::{Screen, Slot};
 use crate::limits;
 use crate::link::admission::Caller;
 use crate::link::net;
+use crate::link::paced::Paced;
 use crate::link::private::Sealer;
 use crate::link::sealed::Link;
 use crate::session::receiver::{Incoming, SharedStats};
@@ -74,7 +75,7 @@ pub fn spawn_outgoing(
         stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
         net::limit_unsent(&stream, unsent_limit)?;
         let sent = viewer::send_stream(
-            &mut Link::new(&stream, sealer),
+            &mut Link::new(Paced(&stream), sealer),
             info,
             &hub,
             cursor,

@@ -20,6 +20,7 @@ use crate::limits;
 use crate::link::admission::{self, Admitted, Caller, Refusal};
 use crate::link::guesses::{GuessLimiter, Limited};
 use crate::link::opening::{Full, Opening, Place};
+use crate::link::paced::Paced;
 use crate::link::private::Code;
 use crate::link::sealed::Link;
 use crate::media::codec::EncoderConfig;
@@ -289,7 +290,7 @@ impl ViewerContext {
                 return (self.events)(Event::Refused { peer, reason });
             }
         };
-        let refuse = |link: &mut Link<&TcpStream>, kind: RefusalKind, reason: String| {
+        let refuse = |link: &mut Link<Paced<'_>>, kind: RefusalKind, reason: String| {
             let _ = link.send(&Message::refused(kind, &reason));
             (self.events)(Event::Refused { peer, reason });
         };
