@@ -231,6 +231,30 @@ fn two_senders_are_listed_and_a_receiver_with_no_address_asks_which() {
 }
 
 #[test]
+fn a_name_taken_on_the_lan_gets_a_number_and_says_so() {
+    if !can_build_a_lan() {
+        return;
+    }
+    let lan = Lan::new();
+    let (first, _) = lan.sender(None, &["--name", "twin"]);
+    let (second, _) = lan.sender(None, &["--name", "twin"]);
+    let listed = stdout(&lan.receiver(&["--list"]));
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split("  ").next().unwrap())
+        .collect();
+    assert_eq!(names, ["twin", "twin (2)"], "{listed}");
+    // By the time it is listed, the one renamed has said so.
+    let said: Vec<String> = first
+        .lines
+        .try_iter()
+        .chain(second.lines.try_iter())
+        .collect();
+    let renamed = "another sender on the LAN is called twin, so this one is announced as twin (2): receivers give --connect 'twin (2)'";
+    assert!(said.iter().any(|line| line == renamed), "{said:?}");
+}
+
+#[test]
 fn a_sender_on_loopback_or_told_not_to_announces_nothing() {
     if !can_build_a_lan() {
         return;

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
-use mdns_sd::{IfKind, ResolvedService, ServiceDaemon, ServiceEvent, ServiceInfo};
+use anyhow::{Result, anyhow};
+use mdns_sd::{DaemonEvent, IfKind, ResolvedService, ServiceDaemon, ServiceEvent, ServiceInfo};
 
 use crate::limits;
 use crate::link::net;
@@ -91,8 +91,15 @@ pub struct Announcer {
 
 /// Announces `what` for a sender listening on `local`, on the interfaces
 /// `local` covers; `None` when it covers none (loopback, or no address).
-/// The daemon is started only when there is somewhere to announce.
-pub fn announce(local: SocketAddr, what: &Announcement) -> Result<Option<Announcer>> {
+/// The daemon is started only when there is somewhere to announce. When
+/// another sender on the LAN has the name already, this one takes the
+/// next free one (`alice (2)`) and `renamed` is told it, once, from a
+/// thread of the announcer's own.
+pub fn announce(
+    local: SocketAddr,
+    what: &Announcement,
+    renamed: impl Fn(String) + Send + 'static,
+) -> Result<Option<Announcer>> {
     let scope = Scope::of(local);
     let addresses = scope.addresses();
     if addresses.is_empty() {
@@ -123,6 +130,7 @@ pub fn announce(local: SocketAddr, what: &Announcement) -> Result<Option<Announc
     )
     .map_err(|e| anyhow!("could not describe this sender for mDNS: {e}"))?;
     let fullname = info.get_fullname().to_string();
+    watch_for_renames(&announcer.daemon, what.name.clone(), renamed)?;
     announcer
         .daemon
         .register(info)
@@ -143,6 +151,38 @@ impl Drop for Announcer {
             let _ = stopped.recv_deadline(until);
         }
     }
+}
+
+/// Tells `renamed` the sender's new name each time the daemon changes it
+/// to resolve a conflict; the thread ends with the daemon.
+fn watch_for_renames(
+    daemon: &ServiceDaemon,
+    name: String,
+    renamed: impl Fn(String) + Send + 'static,
+) -> Result<()> {
+    let events = daemon
+        .monitor()
+        .map_err(|e| anyhow!("could not follow the announcement: {e}"))?;
+    let watch = move || {
+        let mut current = name;
+        for event in events.iter() {
+            let DaemonEvent::NameChange(change) = event else {
+                continue;
+            };
+            let Some(new) = instance_of(&change.new_name) else {
+                continue;
+            };
+            if new != current {
+                current = new.clone();
+                renamed(new);
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("mdns-names".into())
+        .spawn(watch)
+        .map_err(|e| anyhow!("could not follow the announcement: {e}"))?;
+    Ok(())
 }
 
 /// Keeps `daemon` to the interfaces of `scope`.
@@ -226,7 +266,7 @@ pub fn browse(wait: Duration, mut enough: impl FnMut(&Found) -> bool) -> Result<
         .map_err(|e| anyhow!("could not choose where to look: {e}"))?;
     let events = daemon
         .browse(SERVICE_TYPE)
-        .context("could not look for senders on the LAN")?;
+        .map_err(|e| anyhow!("could not start looking: {e}"))?;
     let until = Instant::now() + wait;
     let mut found = BTreeMap::new();
     while let Ok(event) = events.recv_deadline(until) {
@@ -284,11 +324,19 @@ fn read(service: &ResolvedService) -> Option<Found> {
 /// The instance name in a service's full name
 /// (`Alice\.laptop._camwire._tcp.local.` is `Alice.laptop`).
 fn instance_name(fullname: &str) -> String {
-    let cut = fullname.len().saturating_sub(SERVICE_TYPE.len() + 1);
-    let escaped = match fullname.get(cut..) {
-        Some(tail) if tail.eq_ignore_ascii_case(&format!(".{SERVICE_TYPE}")) => &fullname[..cut],
-        _ => fullname,
-    };
+    instance_of(fullname).unwrap_or_else(|| unescape(fullname))
+}
+
+/// The instance name in `fullname`, when it is a camwire service's.
+fn instance_of(fullname: &str) -> Option<String> {
+    let cut = fullname.len().checked_sub(SERVICE_TYPE.len() + 1)?;
+    let tail = fullname.get(cut..)?;
+    tail.eq_ignore_ascii_case(&format!(".{SERVICE_TYPE}"))
+        .then(|| unescape(&fullname[..cut]))
+}
+
+/// A DNS label with its escapes (`\.`, `\\`) undone.
+fn unescape(escaped: &str) -> String {
     let mut name = String::new();
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
@@ -323,7 +371,8 @@ mod tests {
             private: true,
             chat: false,
         };
-        assert!(announce(at("127.0.0.1:9999"), &what).unwrap().is_none());
+        let announced = announce(at("127.0.0.1:9999"), &what, |_| {}).unwrap();
+        assert!(announced.is_none());
     }
 
     #[test]
@@ -348,6 +397,7 @@ mod tests {
         );
         assert_eq!(instance_name("Bob 2._CAMWIRE._tcp.local."), "Bob 2");
         assert_eq!(instance_name("odd"), "odd");
+        assert_eq!(instance_of("laptop-2.local."), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result, bail};
 
-use crate::console;
+use crate::console::{self, Kind};
 use crate::limits;
 use crate::link::discovery::{self, Announcement, Announcer, Found};
 use crate::link::handshake::printable;
@@ -52,12 +52,23 @@ fn cut(text: &str, bytes: usize) -> &str {
 }
 
 /// Announces a sender listening on `local`, unless `off`; a failure is a
-/// warning, not an end: receivers can still use an address.
+/// warning, not an end: receivers can still use an address. A name
+/// taken already on the LAN is said with the one announced instead.
 pub fn announce(local: SocketAddr, what: Announcement, off: bool) -> Option<Announcer> {
     if off {
         return None;
     }
-    discovery::announce(local, &what).unwrap_or_else(|e| {
+    let old = what.name.clone();
+    let renamed = move |new: String| {
+        console::say(
+            Kind::Single,
+            format!(
+                "another sender on the LAN is called {old}, so this one is announced as {new}: receivers give --connect {}",
+                shell_word(&new)
+            ),
+        );
+    };
+    discovery::announce(local, &what, renamed).unwrap_or_else(|e| {
         console::warn(&format!(
             "not announced on the LAN ({e:#}): receivers need one of the addresses below"
         ));
