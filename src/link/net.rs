@@ -292,3 +292,53 @@ fn lowercase(e: &io::Error) -> String {
         None => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_private_address_on_a_physical_interface_comes_first() {
+        let mut seen = [
+            ("docker0", ip("172.17.0.1")),
+            ("wg0", ip("10.8.0.2")),
+            ("eth0", ip("2001:db8::5")),
+            ("eth0", ip("203.0.113.5")),
+            ("wlp2s0", ip("192.168.1.5")),
+            ("br-1a2b3c", ip("172.18.0.1")),
+        ];
+        seen.sort_by_key(|(name, ip)| (lan_rank(name, *ip), *ip));
+        let names: Vec<&str> = seen.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            ["wlp2s0", "eth0", "eth0", "wg0", "docker0", "br-1a2b3c"]
+        );
+    }
+
+    #[test]
+    fn virtual_interfaces_are_told_by_their_names() {
+        for name in ["docker0", "virbr0", "veth1234", "tun0", "wg0", "br-9f8e"] {
+            assert!(is_virtual(name), "{name}");
+        }
+        for name in ["eth0", "enp3s0", "wlan0", "wlp2s0", "en0", "bridge0"] {
+            assert!(!is_virtual(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_address_on_a_network_of_ours_is_reachable() {
+        let ours = if_addrs::IfAddr::V4(if_addrs::Ifv4Addr {
+            ip: "192.168.1.7".parse().unwrap(),
+            netmask: "255.255.255.0".parse().unwrap(),
+            prefixlen: 24,
+            broadcast: None,
+        });
+        assert!(same_network(&ours, ip("192.168.1.5")));
+        assert!(!same_network(&ours, ip("192.168.2.5")));
+        assert!(!same_network(&ours, ip("2001:db8::5")));
+    }
+}
