@@ -184,3 +184,23 @@ pub const CLIP_LINE_LIMIT: usize = 1024;
 /// then at most 8 MiB, and a clip of tiny frames cannot make it larger.
 /// 2^20 frames are 9.7 hours at 30 fps.
 pub const MAX_CLIP_FRAMES: usize = 1 << 20;
+
+/// The port a receiver dials when `--connect` names a host without one,
+/// and the sender's default.
+pub const DEFAULT_PORT: u16 = 9999;
+
+/// How long a receiver listens for senders on the LAN (`--list`, no
+/// `--connect`, or a sender's name): senders answer within about a
+/// second (they probe for their name for 750 ms first).
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
+
+/// The most senders a receiver keeps from one look around the LAN, so
+/// that a network full of announcements cannot grow its list.
+pub const MAX_SENDERS_FOUND: usize = 64;
+
+/// The longest name a sender may announce, in bytes: one DNS label.
+pub const MAX_NAME_BYTES: usize = 63;
+
+/// How long a sender that stops waits for the mDNS daemon to say goodbye
+/// on the LAN (so that receivers forget it at once) and shut down.
+pub const ANNOUNCE_GOODBYE_WAIT: Duration = Duration::from_millis(500);

@@ -9,6 +9,7 @@ use camwire::session::window::Window;
 use camwire::session::{chat, stream};
 use camwire::ui::cli::{self, SourceArgs};
 use camwire::ui::display;
+use camwire::ui::lan;
 use camwire::ui::report::Report;
 use clap::Parser;
 
@@ -17,9 +18,15 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// The sender's address and port, e.g. 192.168.1.5:9999.
+    /// The sender: HOST:PORT (192.168.1.5:9999), HOST (port 9999), or the
+    /// NAME it announces on the LAN. Without it, the only sender found on
+    /// the LAN within 2 s (the only one taking calls, with --chat).
+    #[arg(long, value_name = "ADDR|NAME")]
+    connect: Option<String>,
+    /// Print the senders found on the LAN within 2 s, one a line (name,
+    /// address, private or open, chat when it takes calls), and exit.
     #[arg(long)]
-    connect: String,
+    list: bool,
     /// No window: frames are still received, checked and decoded.
     #[arg(long)]
     headless: bool,
@@ -63,7 +70,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     // With the video on standard output there can be no summary there:
     // `receive` refuses the two together, and no summary follows.
-    let report = Report::new(args.json && !video_on_stdout(&args));
+    let report = Report::new(args.json && !args.list && !video_on_stdout(&args));
     cli::run(|| receive(&args, &report), || report.finish())
 }
 
@@ -74,6 +81,9 @@ fn video_on_stdout(args: &Args) -> bool {
 
 fn receive(args: &Args, report: &Report) -> Result<()> {
     cli::start_console(args.verbose);
+    if args.list {
+        return lan::list();
+    }
     if video_on_stdout(args) && args.json {
         bail!(
             "--y4m - writes the video on standard output, where --json would print its summary: drop one, or give --y4m a file"
@@ -90,8 +100,14 @@ fn receive(args: &Args, report: &Report) -> Result<()> {
     report.finish_on_ctrl_c()?;
     // In a chat this end's own video must work before calling.
     let own = args.chat.then(|| args.video.own_video()).transpose()?;
+    let addr = match &args.connect {
+        Some(arg) => lan::locate(arg)?,
+        // Standard output is free for the list unless the summary or the
+        // video goes there.
+        None => lan::only_sender(args.chat, !args.json && !video_on_stdout(args))?,
+    };
     let watching = stream::Watching {
-        addr: args.connect.clone(),
+        addr,
         max_frames: args.frames,
         retry: args.retry,
         // An empty CAMWIRE_CODE counts as none.

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use camwire::limits;
+use camwire::link::discovery::Announcement;
 use camwire::session::sender::{Audience, SenderConfig};
 use camwire::session::stream::{self, Sending};
 use camwire::session::{chat, window::Window};
-use camwire::ui::banner;
+use camwire::ui::banner::{self, Banner};
 use camwire::ui::cli::{self, SourceArgs};
 use camwire::ui::display;
+use camwire::ui::lan;
 use clap::Parser;
 
 /// Stream a webcam, or a moving test pattern, to every camwire receiver that
@@ -50,6 +52,14 @@ struct Args {
     /// when it is not a terminal.
     #[arg(long)]
     verbose: bool,
+    /// The name announced on the LAN, which receivers give to --connect
+    /// [default: this machine's host name].
+    #[arg(long, value_parser = lan::parse_name)]
+    name: Option<String>,
+    /// Announce nothing on the LAN (receivers then need an address). A
+    /// sender bound to loopback never announces.
+    #[arg(long)]
+    no_announce: bool,
     /// Viewers served at once; the next one is told the sender is full.
     #[arg(long, default_value_t = limits::DEFAULT_MAX_VIEWERS, value_parser = clap::value_parser!(u64).range(1..=1000))]
     max_viewers: u64,
@@ -74,8 +84,22 @@ fn send(args: Args) -> Result<()> {
         ..args.video.sender_config(info)
     };
     let local = listener.local_addr()?;
-    let source = args.video.describe();
-    banner::print(&source, args.video.fps, &config, local, args.chat);
+    let what = Announcement {
+        name: args.name.clone().unwrap_or_else(lan::default_name),
+        private: config.code.is_some(),
+        chat: args.chat,
+    };
+    let name = what.name.clone();
+    // Withdrawn from the LAN when the sender ends, as it goes out of scope.
+    let announcer = lan::announce(local, what, args.no_announce);
+    banner::print(&Banner {
+        source: &args.video.describe(),
+        fps: args.video.fps,
+        config: &config,
+        local,
+        chat: args.chat,
+        announced: announcer.as_ref().map(|_| name.as_str()),
+    });
     let sending = Sending {
         listener,
         config,

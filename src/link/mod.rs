@@ -10,8 +10,12 @@
 //! - [`tcpinfo`]: what the kernel knows of a connection's sending side.
 //! - [`guesses`]: how often each address, and everyone, may try a code.
 //! - [`opening`]: places for connections in their opening exchange.
+//! - [`discovery`]: announcing a sender on the LAN (mDNS), and finding them.
+//! - [`target`]: what `--connect` names (an address, a host or a sender's
+//!   name) and the order in which it is tried.
 
 pub(crate) mod admission;
+pub mod discovery;
 pub(crate) mod guesses;
 pub mod handshake;
 pub mod net;
@@ -19,4 +23,5 @@ pub(crate) mod opening;
 pub mod paced;
 pub mod private;
 pub(crate) mod sealed;
+pub mod target;
 pub mod tcpinfo;

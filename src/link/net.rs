@@ -107,7 +107,9 @@ pub fn connect(addr: &str) -> Result<TcpStream> {
     let targets: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|e| {
-            anyhow!("could not connect to {addr}: {e} (give HOST:PORT, e.g. 192.168.1.5:9999)")
+            anyhow!(
+                "could not connect to {addr}: {e} (give HOST:PORT, HOST or a sender's name, e.g. 192.168.1.5:9999)"
+            )
         })?
         .collect();
     let mut last = None;
@@ -182,21 +184,101 @@ pub fn origin(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// One of this machine's addresses another machine could reach, with
+/// the interface that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LanAddress {
+    /// The interface's name (`eth0`, `wlp2s0`, `docker0`).
+    pub interface: String,
+    /// The address.
+    pub ip: IpAddr,
+}
+
 /// This machine's addresses that another machine could reach: IPv4 and
-/// global IPv6, without loopback and link-local ones.
-pub fn lan_addresses() -> Vec<IpAddr> {
-    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+/// global IPv6, without loopback and link-local ones; the likely LAN ones
+/// first (see [`lan_rank`]).
+pub fn lan_interfaces() -> Vec<LanAddress> {
+    let mut found: Vec<LanAddress> = if_addrs::get_if_addrs()
         .unwrap_or_default()
         .into_iter()
-        .map(|iface| iface.ip())
-        .filter(|ip| match ip {
-            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
-            IpAddr::V6(v6) => !v6.is_loopback() && (v6.segments()[0] & 0xe000) == 0x2000,
+        .map(|iface| LanAddress {
+            ip: iface.ip(),
+            interface: iface.name,
         })
+        .filter(|lan| reachable_from_elsewhere(lan.ip))
         .collect();
-    ips.sort();
-    ips.dedup();
-    ips
+    found.sort_by_key(|lan| (lan_rank(&lan.interface, lan.ip), lan.ip));
+    found.dedup_by(|a, b| a.ip == b.ip);
+    found
+}
+
+fn reachable_from_elsewhere(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+        IpAddr::V6(v6) => !v6.is_loopback() && (v6.segments()[0] & 0xe000) == 0x2000,
+    }
+}
+
+/// How likely an address on `interface` is the one the other computer
+/// shares, lowest first: a private IPv4 address (RFC 1918) on a physical
+/// interface, then other IPv4 there, then IPv6 there, then anything on an
+/// interface that looks virtual (containers, virtual machines, VPNs).
+pub fn lan_rank(interface: &str, ip: IpAddr) -> u8 {
+    let family = match ip {
+        IpAddr::V4(v4) if v4.is_private() => 0,
+        IpAddr::V4(_) => 1,
+        IpAddr::V6(_) => 2,
+    };
+    match is_virtual(interface) {
+        true => 3 + family,
+        false => family,
+    }
+}
+
+/// Whether an interface's name is one that container engines, virtual
+/// machines and VPNs give theirs.
+pub fn is_virtual(interface: &str) -> bool {
+    const VIRTUAL: [&str; 14] = [
+        "docker",
+        "br-",
+        "veth",
+        "virbr",
+        "vnet",
+        "vmnet",
+        "vboxnet",
+        "tun",
+        "tap",
+        "wg",
+        "tailscale",
+        "zt",
+        "utun",
+        "cni",
+    ];
+    VIRTUAL.iter().any(|prefix| interface.starts_with(prefix))
+}
+
+/// Of `ips`, all addresses of one machine, the one most likely reachable
+/// from here: one on a network this machine is on, else IPv4 before IPv6.
+pub fn most_reachable(ips: &[IpAddr]) -> Option<IpAddr> {
+    let ours: Vec<if_addrs::Interface> = if_addrs::get_if_addrs().unwrap_or_default();
+    let shares_a_network = |ip: &IpAddr| ours.iter().any(|iface| same_network(&iface.addr, *ip));
+    ips.iter()
+        .copied()
+        .min_by_key(|ip| (!shares_a_network(ip), ip.is_ipv6(), ip.is_loopback(), *ip))
+}
+
+fn same_network(ours: &if_addrs::IfAddr, ip: IpAddr) -> bool {
+    match (ours, ip) {
+        (if_addrs::IfAddr::V4(v4), IpAddr::V4(ip)) => {
+            let mask = u32::from(v4.netmask);
+            !v4.ip.is_loopback() && u32::from(v4.ip) & mask == u32::from(ip) & mask
+        }
+        (if_addrs::IfAddr::V6(v6), IpAddr::V6(ip)) => {
+            let mask = u128::from(v6.netmask);
+            !v6.ip.is_loopback() && u128::from(v6.ip) & mask == u128::from(ip) & mask
+        }
+        _ => false,
+    }
 }
 
 /// An io::Error as text starting with a lowercase letter, without the
@@ -208,5 +290,55 @@ fn lowercase(e: &io::Error) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_private_address_on_a_physical_interface_comes_first() {
+        let mut seen = [
+            ("docker0", ip("172.17.0.1")),
+            ("wg0", ip("10.8.0.2")),
+            ("eth0", ip("2001:db8::5")),
+            ("eth0", ip("203.0.113.5")),
+            ("wlp2s0", ip("192.168.1.5")),
+            ("br-1a2b3c", ip("172.18.0.1")),
+        ];
+        seen.sort_by_key(|(name, ip)| (lan_rank(name, *ip), *ip));
+        let names: Vec<&str> = seen.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            ["wlp2s0", "eth0", "eth0", "wg0", "docker0", "br-1a2b3c"]
+        );
+    }
+
+    #[test]
+    fn virtual_interfaces_are_told_by_their_names() {
+        for name in ["docker0", "virbr0", "veth1234", "tun0", "wg0", "br-9f8e"] {
+            assert!(is_virtual(name), "{name}");
+        }
+        for name in ["eth0", "enp3s0", "wlan0", "wlp2s0", "en0", "bridge0"] {
+            assert!(!is_virtual(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_address_on_a_network_of_ours_is_reachable() {
+        let ours = if_addrs::IfAddr::V4(if_addrs::Ifv4Addr {
+            ip: "192.168.1.7".parse().unwrap(),
+            netmask: "255.255.255.0".parse().unwrap(),
+            prefixlen: 24,
+            broadcast: None,
+        });
+        assert!(same_network(&ours, ip("192.168.1.5")));
+        assert!(!same_network(&ours, ip("192.168.2.5")));
+        assert!(!same_network(&ours, ip("2001:db8::5")));
     }
 }

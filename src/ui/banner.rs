@@ -3,17 +3,41 @@
 //! (see [`crate::console`]): the sender goes on streaming whether anyone
 //! reads them or not.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use crate::console::{self, Kind};
-use crate::link::net;
+use crate::link::net::{self, LanAddress};
 use crate::session::sender::{Event, SenderConfig};
+use crate::ui::lan::shell_word;
 use crate::wire::Codec;
 
-/// Queues the banner of a sender of `source` (as the user would name
-/// it) at `fps` with `config`, listening on `local`; `chat` when it waits
-/// for a call rather than for viewers.
-pub fn print(source: &str, fps: u32, config: &SenderConfig, local: SocketAddr, chat: bool) {
+/// What a sender's banner tells.
+pub struct Banner<'a> {
+    /// The source, as the user would name it.
+    pub source: &'a str,
+    /// `--fps`.
+    pub fps: u32,
+    /// The sender's configuration.
+    pub config: &'a SenderConfig,
+    /// Where it listens.
+    pub local: SocketAddr,
+    /// Whether it waits for a call rather than for viewers.
+    pub chat: bool,
+    /// The name it is announced by on the LAN, if it is.
+    pub announced: Option<&'a str>,
+}
+
+/// Queues the banner: what is sent, where, with which code, and the
+/// command to run on the other computer.
+pub fn print(banner: &Banner) {
+    let Banner {
+        source,
+        fps,
+        config,
+        local,
+        chat,
+        announced,
+    } = *banner;
     let info = config.encoder.info;
     let rate = match fps {
         0 => "as fast as viewers take frames".to_string(),
@@ -46,7 +70,15 @@ pub fn print(source: &str, fps: u32, config: &SenderConfig, local: SocketAddr, c
             String::new()
         }
     };
-    print_commands(local, &code_arg, chat);
+    let (verb, chat) = match chat {
+        true => ("call", " --chat"),
+        false => ("watch", ""),
+    };
+    let tail = format!("{chat}{code_arg}");
+    match announced {
+        Some(name) => print_by_name(name, local, verb, &tail),
+        None => print_by_address(local, verb, &tail),
+    }
 }
 
 /// Queues the line an event makes. Storms of connections fold (see
@@ -87,31 +119,80 @@ fn say(line: String) {
     console::say(Kind::Single, line);
 }
 
-/// Queues, for each address a receiver may use, the command to run.
-fn print_commands(local: SocketAddr, code_arg: &str, chat: bool) {
-    let (verb, chat) = match chat {
-        true => ("call", " --chat"),
-        false => ("watch", ""),
-    };
-    let ips: Vec<IpAddr> = if local.ip().is_unspecified() {
-        net::lan_addresses()
-            .into_iter()
-            .filter(|ip| ip.is_ipv4() || local.is_ipv6())
-            .collect()
-    } else {
-        vec![local.ip()]
-    };
-    if ips.is_empty() {
+/// Queues the short command, by name, then the same by each address.
+fn print_by_name(name: &str, local: SocketAddr, verb: &str, tail: &str) {
+    say(format!(
+        "to {verb}, on the other computer run:  receiver --connect {}{tail}",
+        shell_word(name)
+    ));
+    let rows: Vec<(String, String)> = addresses(local)
+        .into_iter()
+        .map(|(interface, addr)| {
+            let lead = format!("  or by address{}:", from(&interface));
+            (lead, format!("receiver --connect {addr}{tail}"))
+        })
+        .collect();
+    say_aligned(rows);
+}
+
+/// Queues the command for each address a receiver may use, the likely LAN
+/// one first, each labelled by its interface.
+fn print_by_address(local: SocketAddr, verb: &str, tail: &str) {
+    if local.ip().is_loopback() {
+        say(format!(
+            "to {verb}, on this computer run:  receiver --connect {local}{tail}"
+        ));
+        return;
+    }
+    let found = addresses(local);
+    if found.is_empty() {
         say("no network address found: only this machine can watch".into());
     }
-    for ip in ips {
-        let place = match ip.is_loopback() {
-            true => "this",
-            false => "the other",
-        };
-        let addr = SocketAddr::new(ip, local.port());
-        say(format!(
-            "to {verb}, on {place} computer run:  receiver --connect {addr}{chat}{code_arg}"
-        ));
+    let rows = found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (interface, addr))| {
+            let lead = match i {
+                0 => format!("to {verb}{}, on the other computer run:", from(&interface)),
+                _ => format!("  or{}:", from(&interface)),
+            };
+            (lead, format!("receiver --connect {addr}{tail}"))
+        })
+        .collect();
+    say_aligned(rows);
+}
+
+/// This machine's addresses a receiver elsewhere may use to reach
+/// `local`, with the interface of each, the likely LAN one first.
+fn addresses(local: SocketAddr) -> Vec<(Option<String>, SocketAddr)> {
+    let covered = |lan: &LanAddress| match local.ip().is_unspecified() {
+        true => lan.ip.is_ipv4() || local.is_ipv6(),
+        false => lan.ip == local.ip().to_canonical(),
+    };
+    let mut found: Vec<(Option<String>, SocketAddr)> = net::lan_interfaces()
+        .into_iter()
+        .filter(covered)
+        .map(|lan| (Some(lan.interface), SocketAddr::new(lan.ip, local.port())))
+        .collect();
+    if found.is_empty() && !local.ip().is_unspecified() {
+        found.push((None, local));
+    }
+    found
+}
+
+/// ` from eth0's network`, naming where an address is.
+fn from(interface: &Option<String>) -> String {
+    interface
+        .as_ref()
+        .map(|name| format!(" from {name}'s network"))
+        .unwrap_or_default()
+}
+
+/// Queues lines of a lead-in and a command, the commands aligned.
+fn say_aligned(rows: Vec<(String, String)>) {
+    let width = rows.iter().map(|(lead, _)| lead.chars().count()).max();
+    for (lead, command) in &rows {
+        let pad = width.unwrap_or(0) - lead.chars().count();
+        say(format!("{lead}{:pad$}  {command}", ""));
     }
 }

@@ -162,10 +162,17 @@ impl SourceArgs {
     }
 }
 
+/// A failure the user fixes by saying more on the command line (which of
+/// several senders to watch): exit status 2, as for a flag clap refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Runs a binary's `work` and ends it as the contract says: a panic (a
 /// bug) still ends as one line; what the console holds is written first,
 /// then `at_exit` runs (a receiver's summary); an error is then one line
-/// on standard error and a failing exit status.
+/// on standard error and a failing exit status (2 for a [`UsageError`],
+/// else 1).
 pub fn run(work: impl FnOnce() -> Result<()>, at_exit: impl FnOnce() -> Result<()>) -> ExitCode {
     let result = panic::catch_unwind(AssertUnwindSafe(work))
         .unwrap_or_else(|panic| Err(anyhow!("internal error: {}", panic_text(&*panic))));
@@ -177,7 +184,10 @@ pub fn run(work: impl FnOnce() -> Result<()>, at_exit: impl FnOnce() -> Result<(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
+            match e.is::<UsageError>() {
+                true => ExitCode::from(2),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -6,10 +6,13 @@
 //! - [`cli`]: the source flags both binaries share, and how they end.
 //! - [`banner`]: what a sender says on standard output.
 //! - [`report`]: a receiver's frame log and `--json` summary.
+//! - [`lan`]: a sender's name and announcement, `receiver --list`, and
+//!   finding a sender with no address or by name.
 
 pub mod banner;
 pub mod cli;
 pub mod compose;
 pub mod display;
 pub mod labels;
+pub mod lan;
 pub mod report;
