@@ -362,7 +362,8 @@ def draw_scenario(axes, scenario, kbps):
         rate_ax.step(xs, [r for _, r in steps] + [steps[-1][1]], where="post", color="black",
                      linewidth=1, label="link")
     fps_ax.axhline(MIN_FPS, color="grey", linewidth=0.5)
-    fps_ax.set_ylim(0, 35)
+    # Room above 30 fps for the catching up after a backlog drains.
+    fps_ax.set_ylim(0, max([35] + [f + 5 for run in scenario["runs"] for f in run["fps"]]))
     fps_ax.set_ylabel("frames shown / s")
     age_ax.axhline(MAX_AGE_MS, color="grey", linewidth=0.5)
     age_ax.set_yscale("log")
