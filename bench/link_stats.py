@@ -54,7 +54,8 @@ def stamp(log, cmd):
     # the pipeline must hear it too, and this process must keep reading.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda s, _f: child.send_signal(s))
-    with open(log, "w") as out:
+    # A line at a time, so that a script can wait for the first frame.
+    with open(log, "w", buffering=1) as out:
         for line in child.stdout:
             now = time.time()
             m = CHAIN.search(line)
@@ -198,12 +199,9 @@ def camwire_row(summary, frame_log, decoded, clip):
     }
 
 
-def gst_row(tx_log, rx_log, decoded, clip):
-    made = read_stamps(tx_log, "cap")
-    wire = read_stamps(rx_log, "wire")
-    shown = read_stamps(rx_log, "dec")
-    if not made or not shown:
-        raise SystemExit(f"no frames in {tx_log if not made else rx_log}")
+def gst_ages(made, shown):
+    """(decoded time, age ms) of each shown buffer whose making is known,
+    from the stamp lists of the sender's `cap` and the receiver's `dec`."""
     # The first frame goes through the whole pipeline while it starts,
     # before the pacing holds frames back, and so looks a second older than
     # it is; frames made earlier than the steady schedule say are left out
@@ -211,7 +209,16 @@ def gst_row(tx_log, rx_log, decoded, clip):
     steady = sorted(t - frame_index(p) / FPS for t, _, p in made[10:]) or [made[0][0]]
     base = steady[len(steady) // 2]
     left = {frame_index(p): t for t, _, p in made if t >= base + (frame_index(p) - 0.5) / FPS}
-    ages = [(t - left[frame_index(p)]) * 1000 for t, _, p in shown if frame_index(p) in left]
+    return [(t, (t - left[frame_index(p)]) * 1000) for t, _, p in shown if frame_index(p) in left]
+
+
+def gst_row(tx_log, rx_log, decoded, clip):
+    made = read_stamps(tx_log, "cap")
+    wire = read_stamps(rx_log, "wire")
+    shown = read_stamps(rx_log, "dec")
+    if not made or not shown:
+        raise SystemExit(f"no frames in {tx_log if not made else rx_log}")
+    ages = [age for _, age in gst_ages(made, shown)]
     # As camwire's --json counts it: the first frame's arrival to the last
     # frame decoded.
     seconds = shown[-1][0] - (wire[0][0] if wire else shown[0][0])
