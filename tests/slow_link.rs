@@ -124,7 +124,7 @@ fn frame_age_stays_bounded_on_a_50_mbit_link() {
     let mut sender = Command::new("ip");
     sender.args(["netns", "exec", &link.netns, sender_bin]);
     // 600 frames at 30 fps: the stream lasts 20 seconds, then ends cleanly.
-    sender.args(["--bind", &format!("{}:0", link.sender_ip)]);
+    sender.args(["--bind", &format!("{}:0", link.sender_ip), "--no-announce"]);
     sender.args([
         "--open", "--source", "test", "--codec", "raw", "--fps", "30", "--frames", "600",
     ]);
@@ -183,7 +183,7 @@ fn h264_follows_a_link_that_narrows_mid_stream() {
     let sender_bin = env!("CARGO_BIN_EXE_sender");
     let mut sender = Command::new("ip");
     sender.args(["netns", "exec", &link.netns, sender_bin]);
-    sender.args(["--bind", &format!("{}:0", link.sender_ip)]);
+    sender.args(["--bind", &format!("{}:0", link.sender_ip), "--no-announce"]);
     // 15 s at 30 fps, 2 Mbit/s while the link allows it.
     sender.args([
         "--open",
@@ -287,7 +287,7 @@ fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
     let sender_bin = env!("CARGO_BIN_EXE_sender");
     let mut sender = Command::new("ip");
     sender.args(["netns", "exec", &link.netns, sender_bin]);
-    sender.args(["--bind", "0.0.0.0:0", "--verbose"]);
+    sender.args(["--bind", "0.0.0.0:0", "--no-announce", "--verbose"]);
     // 15 s at 30 fps, 2 Mbit/s: twice what the slow link carries.
     sender.args([
         "--open",
