@@ -24,7 +24,7 @@
 //! - **Up one at a time.** After [`UP_AFTER`] with nothing waiting, one
 //!   layer more, unless the link's rate measured in the last [`KNOWN_FOR`]
 //!   says it does not fit. A step up that backs the link up within [`UP_AFTER`] is
-//!   undone and the next waits twice as long (up to [`MAX_UP_AFTER`]), so
+//!   undone at once, and the next waits twice as long (up to [`MAX_UP_AFTER`]), so
 //!   a link that cannot take the next layer is not tried every second.
 //!
 //! Like `flow::rate`, it runs on times given to it, so tests drive it on a
@@ -136,7 +136,12 @@ impl LayerCap {
             self.taken = u8::MAX;
         } else if seen.backed_up {
             let since = *self.backed_up_since.get_or_insert(now);
-            if now.duration_since(since) >= DOWN_AFTER {
+            // A layer just tried is undone at the first sign it does not
+            // fit: it was a guess, and a queue costs every frame after.
+            let probing = self
+                .up_at
+                .is_some_and(|at| now.duration_since(at) < UP_AFTER);
+            if probing || now.duration_since(since) >= DOWN_AFTER {
                 // Straight to what fits, but to keyframes only from the base
                 // layer alone: one rate measured low must not cost the
                 // whole picture. Unmeasured, one layer.

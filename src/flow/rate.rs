@@ -15,7 +15,8 @@
 //!   over the last [`WINDOW`], at most once every [`DOWN_HOLD`]: the queue
 //!   it built drains while the encoder makes less.
 //! - **Up, carefully, then faster.** When some viewer has been clear
-//!   (nothing waiting) for a whole [`PROBE_EVERY`], the target rises by
+//!   (nothing waiting, no more than [`PROBE_QUEUE`] in the network's
+//!   queues) for a whole [`PROBE_EVERY`], the target rises by
 //!   [`PROBE_STEP`], up to the ceiling (`--bitrate`); each probe that
 //!   passes makes the next step half as large again, up to
 //!   [`MAX_PROBE_STEP`], so that a link that widened from 0.5 to 3 Mbit/s
@@ -28,7 +29,10 @@
 //!   gone, as BBR drains after its startup.
 //! - **The encoder follows the viewers that can take the most**: one slow
 //!   viewer does not lower the picture for the others; it leaves out
-//!   temporal layers instead (`flow::hub`).
+//!   temporal layers instead (`flow::layers`). But they give up to
+//!   [`SPARE`] of their bitrate so that its base layer fits its link: a
+//!   viewer on a link of half the stream then keeps a quarter of the
+//!   frames, fresh, instead of falling to keyframes only.
 //!
 //! Everything here runs on times given to it, so tests drive it on a
 //! simulated clock.
@@ -51,8 +55,16 @@ pub const MAX_PROBE_STEP: f64 = 0.6;
 /// Queueing delay in the path (round trip above its minimum) beyond
 /// which the target drains the queue.
 pub const QUEUE_LIMIT: Duration = Duration::from_millis(60);
+/// Queueing delay in the path beyond which no probe up is made: a queue
+/// that is building says the link is full, before it reaches
+/// [`QUEUE_LIMIT`].
+pub const PROBE_QUEUE: Duration = Duration::from_millis(30);
 /// The share of the capacity the target drops to while draining.
 pub const DRAIN: f64 = 0.5;
+
+/// The largest share of the target given up so that a slower viewer's base
+/// layer fits its link.
+pub const SPARE: f64 = 0.2;
 
 /// The lowest target, in kbit/s: below it the picture is not worth having,
 /// and a viewer that cannot take even this much gets keyframes only.
@@ -70,6 +82,9 @@ pub struct Report {
     /// How long data waits in the network's queues: the round trip above
     /// the smallest one seen.
     pub queue_delay: Duration,
+    /// For a viewer that leaves out layers: the bitrate, in kbit/s, at
+    /// which the stream's base layer would fit its link.
+    pub base_fits_kbit: Option<u32>,
 }
 
 /// What the law remembers of one viewer.
@@ -83,6 +98,10 @@ struct Viewer {
     since: Option<Instant>,
     /// The network's queueing delay at the last report.
     queue_delay: Duration,
+    /// The bitrate at which its base layer would fit, from its last report.
+    base_fits_kbit: Option<u32>,
+    /// When the network last held more than [`PROBE_QUEUE`] of its data.
+    queued_at: Option<Instant>,
 }
 
 impl Viewer {
@@ -96,7 +115,7 @@ impl Viewer {
 
     /// Whether the viewer has gone clear for a whole probe period.
     fn clear_for_a_probe(&self, now: Instant) -> bool {
-        let clear_since = self.backed_up_at.or(self.since);
+        let clear_since = self.backed_up_at.max(self.queued_at).or(self.since);
         clear_since.is_some_and(|at| now.duration_since(at) >= PROBE_EVERY)
     }
 
@@ -110,7 +129,11 @@ impl Viewer {
 #[derive(Debug, Clone)]
 pub struct RateControl {
     ceiling_kbit: u32,
-    target_kbit: u32,
+    /// The target the law keeps.
+    law_kbit: u32,
+    /// What the encoder is given: the target, or up to [`SPARE`] less so
+    /// that a slower viewer's base layer fits.
+    given_kbit: u32,
     viewers: HashMap<u64, Viewer>,
     last_down: Option<Instant>,
     last_up: Option<Instant>,
@@ -123,7 +146,8 @@ impl RateControl {
     pub fn new(ceiling_kbit: u32) -> Self {
         RateControl {
             ceiling_kbit,
-            target_kbit: ceiling_kbit,
+            law_kbit: ceiling_kbit,
+            given_kbit: ceiling_kbit,
             viewers: HashMap::new(),
             last_down: None,
             last_up: None,
@@ -131,9 +155,9 @@ impl RateControl {
         }
     }
 
-    /// The target now, in kbit/s.
+    /// The encoder's target now, in kbit/s.
     pub fn target_kbit(&self) -> u32 {
-        self.target_kbit
+        self.given_kbit
     }
 
     /// Takes viewer `id`'s report made at `now`.
@@ -141,6 +165,10 @@ impl RateControl {
         let viewer = self.viewers.entry(id).or_default();
         viewer.since.get_or_insert(now);
         viewer.queue_delay = report.queue_delay;
+        viewer.base_fits_kbit = report.base_fits_kbit;
+        if report.queue_delay > PROBE_QUEUE {
+            viewer.queued_at = Some(now);
+        }
         let report = Report {
             backed_up: report.backed_up || report.queue_delay > QUEUE_LIMIT,
             ..report
@@ -170,12 +198,34 @@ impl RateControl {
         self.viewers.remove(&id);
     }
 
-    /// Applies the law at `now`; returns the new target when it changed.
+    /// Applies the law at `now`; returns the encoder's new target when it
+    /// changed.
     pub fn update(&mut self, now: Instant) -> Option<u32> {
         if self.viewers.is_empty() {
             return None;
         }
-        let before = self.target_kbit;
+        let before = self.given_kbit;
+        self.follow(now);
+        // Give up to a fifth of the target so that the slowest viewer
+        // leaving out layers keeps its base layer, and moves only by a
+        // twentieth or more (each change is a line on the console).
+        let target = self.law_kbit;
+        let spared = self
+            .viewers
+            .values()
+            .filter_map(|v| v.base_fits_kbit)
+            .min()
+            .map_or(target, |fits| {
+                fits.clamp((f64::from(target) * (1.0 - SPARE)) as u32, target)
+            });
+        if spared == target || spared.abs_diff(self.given_kbit) * 20 > self.given_kbit {
+            self.given_kbit = spared.max(FLOOR_KBIT.min(target));
+        }
+        (self.given_kbit != before).then_some(self.given_kbit)
+    }
+
+    /// The law itself: moves `law_kbit` (see the module's description).
+    fn follow(&mut self, now: Instant) {
         let anyone_clear = self.viewers.values().any(|v| !v.backed_up_now(now));
         if !anyone_clear {
             // Everyone is backed up: follow the one that carries most.
@@ -196,13 +246,13 @@ impl RateControl {
                 // queued a burst (a keyframe): nothing to change.
                 let carried = (bps as f64 * HEADROOM / 1000.0) as u32;
                 let fits = (bps as f64 * share / 1000.0) as u32;
-                if carried < self.target_kbit {
-                    self.target_kbit = fits.max(FLOOR_KBIT);
+                if carried < self.law_kbit {
+                    self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
                 }
             }
-        } else if self.target_kbit < self.ceiling_kbit {
+        } else if self.law_kbit < self.ceiling_kbit {
             let probed = self
                 .last_up
                 .into_iter()
@@ -210,13 +260,12 @@ impl RateControl {
                 .all(|at| now.duration_since(at) >= PROBE_EVERY);
             let clear = self.viewers.values().any(|v| v.clear_for_a_probe(now));
             if probed && clear {
-                let up = (f64::from(self.target_kbit) * (1.0 + self.step)).ceil() as u32;
-                self.target_kbit = up.min(self.ceiling_kbit);
+                let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
+                self.law_kbit = up.min(self.ceiling_kbit);
                 self.last_up = Some(now);
                 self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
             }
         }
-        (self.target_kbit != before).then_some(self.target_kbit)
     }
 }
 
@@ -227,7 +276,7 @@ mod tests {
     const CEILING: u32 = 2000;
 
     /// A viewer on a link of `link_kbit` while the stream runs at
-    /// `target_kbit`: backed up, and measuring the link, when the stream
+    /// `law_kbit`: backed up, and measuring the link, when the stream
     /// does not fit; clear, and app-limited, when it does.
     fn on_link(link_kbit: u32, target_kbit: u32) -> Report {
         let fits = target_kbit <= link_kbit;
@@ -236,6 +285,7 @@ mod tests {
             app_limited: fits,
             backed_up: !fits,
             queue_delay: Duration::ZERO,
+            base_fits_kbit: None,
         }
     }
 
@@ -336,6 +386,7 @@ mod tests {
             app_limited: false,
             backed_up: true,
             queue_delay: Duration::from_millis(500),
+            base_fits_kbit: None,
         };
         law.report(1, start, queued);
         assert_eq!(
@@ -345,6 +396,7 @@ mod tests {
         );
         let drained = Report {
             queue_delay: Duration::from_millis(5),
+            base_fits_kbit: None,
             ..queued
         };
         let later = start + DOWN_HOLD;
@@ -361,6 +413,7 @@ mod tests {
             app_limited: false,
             backed_up: true,
             queue_delay: Duration::from_millis(150),
+            base_fits_kbit: None,
         };
         law.report(1, start, burst);
         assert_eq!(law.update(start), None);
@@ -373,5 +426,26 @@ mod tests {
         let mut law = RateControl::new(CEILING);
         run(&mut law, start, 0.0, 3.0, |_| 50);
         assert_eq!(law.target_kbit(), FLOOR_KBIT);
+    }
+
+    #[test]
+    fn the_encoder_gives_up_a_fifth_at_most_so_a_slow_viewers_base_layer_fits() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let fast = on_link(10_000, CEILING);
+        let slow = |fits: u32| Report {
+            backed_up: true,
+            base_fits_kbit: Some(fits),
+            ..on_link(1000, CEILING)
+        };
+        law.report(1, start, fast);
+        law.report(2, start, slow(1700));
+        assert_eq!(law.update(start), Some(1700));
+        law.report(2, start, slow(900));
+        assert_eq!(law.update(start), Some(1600), "a fifth at most");
+        law.report(2, start, slow(1650));
+        assert_eq!(law.update(start), None, "small moves are not followed");
+        law.forget(2);
+        assert_eq!(law.update(start), Some(CEILING), "the slow viewer left");
     }
 }

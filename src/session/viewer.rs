@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::console;
 use crate::flow::hub::{Cursor, End, Hub, Next};
-use crate::flow::layers::{LayerCap, LayerRates, Seen};
+use crate::flow::layers::{FIT, LayerCap, LayerRates, Seen};
 use crate::flow::rate::Report;
 use crate::link::net;
 use crate::link::sealed::Link;
@@ -84,6 +84,8 @@ struct LinkWatch<'a> {
     /// acknowledged then: the link was busy since, so what it acknowledged
     /// since is what it carries.
     busy: Option<(Instant, u64)>,
+    /// What its link carried when last measured, in bits a second.
+    known_bps: Option<u64>,
     /// What `--verbose` last said: when, the layers and the link's rate.
     told: Option<(Instant, u8, Option<u64>)>,
 }
@@ -108,6 +110,7 @@ impl<'a> LinkWatch<'a> {
             limit_kbit: None,
             cap: LayerCap::new(Instant::now()),
             busy: None,
+            known_bps: None,
             told: None,
         }
     }
@@ -134,6 +137,7 @@ impl<'a> LinkWatch<'a> {
         }
         let busy = *self.busy.get_or_insert((now, sample.bytes_acked));
         let link_bps = link_rate(now, busy, waiting, &sample);
+        self.known_bps = link_bps.or(self.known_bps);
 
         let rates = hub.layer_rates();
         let seen = Seen {
@@ -157,6 +161,7 @@ impl<'a> LinkWatch<'a> {
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
+                base_fits_kbit: self.base_fits_kbit(capped, rates),
             },
         );
         // The unsent limit follows what this viewer takes: the encoder's
@@ -176,6 +181,18 @@ impl<'a> LinkWatch<'a> {
             let _ = net::limit_unsent(self.conn.stream, limit);
             self.limit_kbit = target;
         }
+    }
+
+    /// For a viewer that leaves out layers, the encoder's bitrate at which
+    /// the base layer would fit in [`FIT`] of what its link was last
+    /// measured to carry.
+    fn base_fits_kbit(&self, capped: bool, rates: LayerRates) -> Option<u32> {
+        let link_bps = self.known_bps.filter(|_| capped)?;
+        let whole = rates.cumulative[usize::from(rates.layers).checked_sub(1)?];
+        // The base layer's share of the stream is about the same at any
+        // bitrate.
+        let share = rates.cumulative[0] as f64 / whole.max(1) as f64;
+        (share > 0.0).then(|| (link_bps as f64 * FIT / share / 1000.0) as u32)
     }
 
     /// Says (with `--verbose`, or on a terminal) what this viewer's link
