@@ -16,6 +16,8 @@ use common::*;
 struct SlowLink {
     netns: String,
     sender_ip: String,
+    /// The address of this namespace's end.
+    host_ip: String,
     near: String,
     far: String,
 }
@@ -31,6 +33,7 @@ impl SlowLink {
         let link = SlowLink {
             netns: netns.clone(),
             sender_ip: format!("{subnet}.2"),
+            host_ip: format!("{subnet}.1"),
             near: near.clone(),
             far: far.clone(),
         };
@@ -74,6 +77,18 @@ impl SlowLink {
         self.inside(
             "tc",
             &[&["qdisc", "change", "dev", self.far.as_str()][..], &shape].concat(),
+        );
+    }
+
+    /// Changes the rate of what this namespace sends into the link only:
+    /// the other way keeps its rate.
+    fn set_rate_inwards(&self, rate: &str) {
+        checked(
+            Command::new("tc")
+                .args(["qdisc", "change", "dev", &self.near])
+                .args([
+                    "root", "tbf", "rate", rate, "burst", "16kb", "latency", "50ms",
+                ]),
         );
     }
 
@@ -370,6 +385,106 @@ fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
     assert!(
         told.contains("takes temporal layers 0-") || told.contains("keyframes only"),
         "--verbose says which layers the slow viewer takes:\n{told}"
+    );
+}
+
+#[test]
+fn a_chat_follows_each_way_of_its_link_on_its_own() {
+    if !nix_is_root() {
+        eprintln!("skipped: building a shaped link needs root");
+        return;
+    }
+    // The host end here under a virtual screen, the caller in the
+    // namespace without a window; after five seconds what the host sends
+    // narrows to 700 kbit/s while what the caller sends stays at 20 Mbit/s.
+    let link = SlowLink::new("20mbit");
+    let video = [
+        "--source",
+        "test",
+        "--codec",
+        "h264",
+        "--bitrate",
+        "2000",
+        "--fps",
+        "30",
+        "--verbose",
+    ];
+    let mut host = Command::new("xvfb-run");
+    host.args([
+        "-a",
+        env!("CARGO_BIN_EXE_sender"),
+        "--chat",
+        "--open",
+        "--no-announce",
+    ]);
+    host.args(["--bind", &format!("{}:0", link.host_ip)])
+        .args(video);
+    let said = std::env::temp_dir().join(format!("camwire-chat-link-{}.err", std::process::id()));
+    let (_host, addr) = start_piped_with_stderr(host, fs::File::create(&said).unwrap().into());
+    let log = std::env::temp_dir().join(format!("camwire-chat-link-{}.csv", std::process::id()));
+    let mut caller = Command::new("ip");
+    caller.args(["netns", "exec", &link.netns, env!("CARGO_BIN_EXE_receiver")]);
+    caller.args([
+        "--chat",
+        "--connect",
+        &addr,
+        "--headless",
+        "--json",
+        "--frames",
+        "420",
+    ]);
+    caller
+        .args(["--frame-log", log.to_str().unwrap()])
+        .args(video);
+    let caller = std::thread::spawn(move || run_for(caller, std::time::Duration::from_secs(60)));
+    // The caller's first frame: the call is up.
+    let deadline = std::time::Instant::now() + STEP;
+    while fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call never showed a frame"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    link.set_rate_inwards("700kbit");
+    let narrowed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let caller = caller.join().unwrap();
+    let host_said = fs::read_to_string(&said).unwrap_or_default();
+    let _ = fs::remove_file(&said);
+    let caller_said = String::from_utf8_lossy(&caller.stderr).to_string();
+    assert!(caller.status.success(), "{caller:?}");
+    let json = summary(&caller);
+    assert_eq!(json["decode_errors"], 0, "{json}");
+    let rows = frame_log(&log);
+    print_seconds("host to caller", &rows);
+    eprintln!("the host said:\n{host_said}\nthe caller said:\n{caller_said}");
+    let settled: Vec<_> = rows.iter().filter(|r| r.0 > narrowed + 4.0).collect();
+    let span = settled.last().unwrap().0 - settled[0].0;
+    let kbit = settled.iter().map(|r| r.2).sum::<f64>() * 8.0 / span / 1000.0;
+    let p99 = quantile(settled.iter().map(|r| r.1).collect(), 0.99);
+    assert!(span > 3.0, "{span:.1} s after the link narrowed");
+    assert!(kbit < 700.0, "the host still sent {kbit:.0} kbit/s");
+    assert!(p99 < 400.0, "frame age p99 {p99:.0} ms on the narrowed way");
+    // Each end's own encoder: the host's came down, the caller's did not
+    // (no line at all: it stayed at --bitrate).
+    let bitrates = |said: &str| -> Vec<u32> {
+        said.lines()
+            .filter_map(|l| l.split("bitrate now ").nth(1))
+            .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+            .collect()
+    };
+    let (host_rates, caller_rates) = (bitrates(&host_said), bitrates(&caller_said));
+    assert!(
+        host_rates.iter().any(|&kbit| kbit < 700),
+        "the host's bitrate: {host_rates:?}"
+    );
+    assert!(
+        caller_rates.iter().all(|&kbit| kbit >= 1200),
+        "the caller's bitrate, on a wide way: {caller_rates:?}"
     );
 }
 
