@@ -1,7 +1,8 @@
 //! What a receiver measures, and the one-line JSON summary it prints.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -12,6 +13,12 @@ use crate::wire::StreamInfo;
 
 /// Largest frame age the latency histogram records: one minute, in µs.
 const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// How far back the current frame rate and bitrate look.
+const NOW_WINDOW: Duration = Duration::from_secs(1);
+
+/// Frames remembered for them at most, whatever the frame rate.
+const NOW_FRAMES: usize = 4096;
 
 /// The largest integer a JSON reader holds exactly (2^53).
 const MAX_EXACT_JSON: u64 = 1 << 53;
@@ -51,6 +58,8 @@ pub struct Stats {
     last_latency_us: u64,
     /// Body length of the frame that arrived last, counted once decoded.
     arrived_bytes: u64,
+    /// When each frame of the last [`NOW_WINDOW`] was decoded, and its bytes.
+    recent: VecDeque<(Instant, u64)>,
     log: Option<Box<dyn Write + Send>>,
 }
 
@@ -77,6 +86,7 @@ impl Default for Stats {
                 .expect("valid histogram bounds"),
             last_latency_us: 0,
             arrived_bytes: 0,
+            recent: VecDeque::new(),
             log: None,
         }
     }
@@ -98,6 +108,8 @@ pub struct Summary {
     pub latency_ms_max: f64,
     pub dropped: u64,
     pub decode_errors: u64,
+    pub fps_last_second: f64,
+    pub mbit_per_s_last_second: f64,
 }
 
 impl Stats {
@@ -155,7 +167,17 @@ impl Stats {
         self.frames += 1;
         let bytes = std::mem::take(&mut self.arrived_bytes);
         self.bytes += bytes;
-        self.last_decoded = Some(Instant::now());
+        let now = Instant::now();
+        self.last_decoded = Some(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(at, _)| now.duration_since(at) > NOW_WINDOW)
+            || self.recent.len() >= NOW_FRAMES
+        {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, bytes));
         let decoded_us = now_us();
         let age = decoded_us
             .saturating_sub(captured_us)
@@ -221,6 +243,10 @@ impl Stats {
             latency_ms_max: quantile_ms(1.0),
             dropped: self.dropped,
             decode_errors: self.decode_errors,
+            fps_last_second: self.recent.len() as f64 / NOW_WINDOW.as_secs_f64(),
+            mbit_per_s_last_second: self.recent.iter().map(|&(_, b)| b).sum::<u64>() as f64 * 8.0
+                / 1e6
+                / NOW_WINDOW.as_secs_f64(),
         }
     }
 }
@@ -236,6 +262,19 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::wire::Codec;
+
+    #[test]
+    fn the_last_second_counts_the_frames_and_bytes_decoded_in_it() {
+        let mut stats = Stats::default();
+        let now = Instant::now();
+        for seq in 0..12 {
+            stats.frame_arrived(seq, 25_000, now).unwrap();
+            stats.frame_decoded(now_us());
+        }
+        let summary = stats.summary();
+        assert_eq!(summary.fps_last_second, 12.0);
+        assert!((summary.mbit_per_s_last_second - 2.4).abs() < 1e-9, "{summary:?}");
+    }
 
     #[test]
     fn gaps_in_sequence_numbers_count_as_dropped() {
