@@ -1,7 +1,10 @@
 //! What the kernel knows about a connection's sending side: how fast data
 //! was last delivered, whether that was all the application offered, how
 //! much waits unsent, and the round trip. Linux's `TCP_INFO`; elsewhere
-//! nothing yet, and the rate control falls back on what the hub sees.
+//! nothing (macOS's `TCP_CONNECTION_INFO` and Windows's `SIO_TCP_INFO` are
+//! not read: neither can be built or tried where camwire is developed),
+//! and each viewer falls back on how its writes went
+//! (`session::viewer`). `CAMWIRE_TCP_INFO=off` makes Linux do the same.
 
 use std::net::TcpStream;
 
@@ -22,6 +25,12 @@ pub struct TcpSample {
     pub min_rtt_us: u32,
     /// Bytes the peer has acknowledged, in all.
     pub bytes_acked: u64,
+}
+
+/// Whether to read `TCP_INFO` at all: not when `CAMWIRE_TCP_INFO=off`
+/// (to follow the link from writes alone, as where there is none).
+pub fn wanted() -> bool {
+    std::env::var_os("CAMWIRE_TCP_INFO").is_none_or(|v| v != "off")
 }
 
 /// Reads `stream`'s `TCP_INFO`, where the system has it.

@@ -273,7 +273,10 @@ mod tests {
         }
         let summary = stats.summary();
         assert_eq!(summary.fps_last_second, 12.0);
-        assert!((summary.mbit_per_s_last_second - 2.4).abs() < 1e-9, "{summary:?}");
+        assert!(
+            (summary.mbit_per_s_last_second - 2.4).abs() < 1e-9,
+            "{summary:?}"
+        );
     }
 
     #[test]

@@ -52,10 +52,15 @@ pub fn send_stream<W: Write>(
                     let behind = Duration::from_micros(newest.saturating_sub(packet.captured_us));
                     watch.before_sending(hub, &mut cursor, behind);
                 }
+                let started = Instant::now();
                 match link.send_parts(&[&packet.header, &packet.data]) {
                     Ok(()) => {}
                     Err(e) if net::is_hang_up(&e) => return Ok(()),
                     Err(e) => return Err(net::describe_write_error(e)),
+                }
+                if let Some(watch) = &mut watch {
+                    let bytes = packet.header.len() + packet.data.len();
+                    watch.writes.wrote(bytes as u64, started.elapsed());
                 }
             }
             Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
@@ -86,6 +91,10 @@ struct LinkWatch<'a> {
     busy: Option<(Instant, u64)>,
     /// What its link carried when last measured, in bits a second.
     known_bps: Option<u64>,
+    /// How its writes went, for where the kernel says nothing.
+    writes: Writes,
+    /// Whether to read the kernel's `TCP_INFO` (else only `writes`).
+    kernel: bool,
     /// What `--verbose` last said: when, the layers and the link's rate.
     told: Option<(Instant, u8, Option<u64>)>,
 }
@@ -93,6 +102,44 @@ struct LinkWatch<'a> {
 /// How long a frame may wait in the hub for this viewer, after newer ones
 /// came, before its link counts as backed up: a frame and a half at 30 fps.
 const LATE: Duration = Duration::from_millis(50);
+
+/// A frame's write that took this long waited for the link: the kernel's
+/// unsent limit was reached.
+const WRITE_WAITED: Duration = Duration::from_millis(5);
+
+/// What a viewer's writes showed of its link, where the kernel says
+/// nothing (no `TCP_INFO`): a write that had to wait means the unsent
+/// limit was full, so data waited; and while it waits the kernel takes
+/// new bytes only as fast as the link carries them, so the bytes written
+/// stand for the bytes acknowledged.
+#[derive(Debug, Default, Clone, Copy)]
+struct Writes {
+    /// Bytes written in all.
+    written: u64,
+    /// Whether the last frame's write waited.
+    waited: bool,
+}
+
+impl Writes {
+    /// Counts a frame of `bytes` whose write took `took`.
+    fn wrote(&mut self, bytes: u64, took: Duration) {
+        self.written += bytes;
+        self.waited = took >= WRITE_WAITED;
+    }
+
+    /// What the writes say, as the kernel would: no delivery rate or round
+    /// trip of its own (its rate comes from the bytes written while busy).
+    fn sample(&self) -> tcpinfo::TcpSample {
+        tcpinfo::TcpSample {
+            delivery_rate: 0,
+            app_limited: !self.waited,
+            notsent: u32::from(self.waited),
+            rtt_us: 0,
+            min_rtt_us: 0,
+            bytes_acked: self.written,
+        }
+    }
+}
 
 /// The shortest busy time over which acknowledged bytes measure a link.
 const BUSY_SAMPLE: Duration = Duration::from_millis(100);
@@ -111,6 +158,8 @@ impl<'a> LinkWatch<'a> {
             cap: LayerCap::new(Instant::now()),
             busy: None,
             known_bps: None,
+            writes: Writes::default(),
+            kernel: tcpinfo::wanted(),
             told: None,
         }
     }
@@ -122,9 +171,11 @@ impl<'a> LinkWatch<'a> {
     /// layers the viewer takes, and the unsent limit for the bitrate when
     /// that changed.
     fn before_sending(&mut self, hub: &Hub, cursor: &mut Cursor, behind: Duration) {
-        let Some(sample) = tcpinfo::sample(self.conn.stream) else {
-            return;
-        };
+        let sample = self
+            .kernel
+            .then(|| tcpinfo::sample(self.conn.stream))
+            .flatten()
+            .unwrap_or_else(|| self.writes.sample());
         let now = Instant::now();
         let skipped = cursor.skipped_count();
         // Late: frames were passed over, or this one waited in the hub
@@ -155,8 +206,11 @@ impl<'a> LinkWatch<'a> {
         hub.report(
             self.conn.id,
             Report {
-                delivery_bps: sample.delivery_rate.saturating_mul(8),
-                app_limited: sample.app_limited,
+                // What the link acknowledged while busy, where measured:
+                // steadier than the kernel's latest sample, and all there
+                // is where the kernel says nothing.
+                delivery_bps: link_bps.unwrap_or(sample.delivery_rate.saturating_mul(8)),
+                app_limited: link_bps.is_none() && sample.app_limited,
                 backed_up: waiting || late || capped,
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
