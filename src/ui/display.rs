@@ -4,18 +4,24 @@
 //! finished frame there, replacing one the window has not shown yet. The
 //! window thread (the main thread: some platforms insist) takes the newest
 //! frame, shows it and gives the buffer back. Three buffers at most exist.
+//!
+//! Windows can be resized, the picture keeping its aspect ratio (minifb's
+//! `AspectRatioStretch`), and open scaled down to fit the screen
+//! (`screen`). minifb 0.29 has no full-screen mode and cannot resize a
+//! window it opened, so there is no full-screen key.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use minifb::{InputCallback, Key, Window, WindowOptions};
+use minifb::{InputCallback, Key, ScaleMode, Window, WindowOptions};
 
 use crate::flow::slot::{Picture, Slot};
 use crate::session::window::{View, WindowEnd};
 use crate::ui::compose::compose;
 use crate::ui::labels::{self, Labels};
+use crate::ui::screen;
 
 /// How often the window handles its events while no frame arrives.
 const EVENT_POLL: Duration = Duration::from_millis(10);
@@ -41,14 +47,24 @@ impl InputCallback for QuitKeys {
     }
 }
 
-/// Opens a window that q, Q or Esc asks to close, through the returned flag.
+/// Opens a window that q, Q or Esc asks to close, through the returned
+/// flag: resizable, the picture keeping its aspect ratio, and scaled down
+/// to fit the screen when the picture is larger.
 fn open_window(title: &str, width: usize, height: usize) -> Result<(Window, Arc<AtomicBool>)> {
-    let mut window = Window::new(title, width, height, WindowOptions::default())
-        .map_err(|e| {
-            anyhow!(
-                "could not open a window: {e} (no display? set DISPLAY; a receiver can also run with --headless)"
-            )
-        })?;
+    let options = WindowOptions {
+        resize: true,
+        scale_mode: ScaleMode::AspectRatioStretch,
+        ..WindowOptions::default()
+    };
+    let opened = screen::with_size(|size| {
+        let (width, height) = screen::fit((width, height), size);
+        Window::new(title, width, height, options)
+    });
+    let mut window = opened.map_err(|e| {
+        anyhow!(
+            "could not open a window: {e} (no display? set DISPLAY; a receiver can also run with --headless)"
+        )
+    })?;
     window.set_target_fps(0);
     let quit = Arc::new(AtomicBool::new(false));
     window.set_input_callback(Box::new(QuitKeys(Arc::clone(&quit))));

@@ -4,6 +4,8 @@
 //! - [`labels`]: window titles and status lines, and what they say.
 //! - [`status`]: when a receiver's status line shows.
 //! - [`overlay`]: text drawn on a picture, on a darkened band.
+//! - [`screen`]: the screen's size (the only module naming x11-dl), and
+//!   a window's size fitted to it.
 //! - [`compose`]: a call's two pictures in one canvas.
 //! - [`cli`]: the source flags both binaries share, and how they end.
 //! - [`banner`]: what a sender says on standard output.
@@ -19,4 +21,5 @@ pub mod labels;
 pub mod lan;
 pub mod overlay;
 pub mod report;
+pub mod screen;
 pub mod status;
