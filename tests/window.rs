@@ -15,7 +15,7 @@ use camwire::media::codec::convert::rgb_to_0rgb;
 use camwire::media::source::{PATTERN_FRAMES, pattern_rgb, pattern_rgb_coloured};
 use camwire::session::preview::mirror;
 use camwire::ui::compose::compose;
-use camwire::ui::screen;
+use camwire::ui::{overlay, screen, status};
 use common::*;
 
 /// An X server of its own for one test.
@@ -129,6 +129,30 @@ impl Shot {
     fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
         let at = (y * self.size.0 + x) * 3;
         [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
+    }
+
+    /// Whether line `index` of the status line begins with `text`, drawn
+    /// at `scale` by the window onto a picture as large as the window:
+    /// white where the font lights a pixel, darkened elsewhere.
+    fn says(&self, index: usize, text: &str, scale: usize) -> bool {
+        let width = self.size.0;
+        let mut lines = vec![String::new(); index];
+        lines.push(text.to_string());
+        let mut drawn = vec![0; width * self.size.1];
+        overlay::draw(&mut drawn, width, &lines, scale);
+        let top = overlay::line_top(index, scale);
+        let left = overlay::PADDING * scale;
+        let right = left + text.len() * overlay::GLYPH * scale;
+        (top..top + overlay::GLYPH * scale).all(|y| {
+            (left..right.min(width)).all(|x| {
+                let pixel = self.pixel(x, y);
+                if drawn[y * width + x] == overlay::TEXT {
+                    pixel == [255, 255, 255]
+                } else {
+                    pixel.iter().all(|&c| c <= 0x3F)
+                }
+            })
+        })
     }
 }
 
@@ -472,6 +496,95 @@ fn pattern_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend_from_slice(extra);
     args
+}
+
+fn start_pattern_sender(bind: &str, extra: &[&str]) -> Running {
+    let mut sender = sender_bin();
+    sender.args(["--bind", bind]).args(pattern_args(extra));
+    start_piped(sender).0
+}
+
+#[test]
+fn the_status_line_says_who_is_watched_then_reconnecting_then_back() {
+    let x = Xvfb::start();
+    let (mut sender, addr) = start_sender(&pattern_args(&[]));
+    let (_receiver, window) = watch_in_window(&x, &addr, &["--retry"]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    let watching = format!("watching {addr}");
+    x.poll(&window, &watching, |shot| {
+        let says = shot.says(0, &watching, scale) && shot.says(1, "320x240 raw", scale);
+        assert!(
+            !shot.says(0, "reconnecting...", scale),
+            "it says two things"
+        );
+        says.then_some(())
+    });
+    // It goes after a while, leaving the picture alone.
+    x.poll(&window, "the pattern without a status line", |shot| {
+        let clean = distance_to_pattern(&shot.rgb, 320, 240) == 0.0;
+        assert!(
+            !clean || !shot.says(0, &watching, scale),
+            "text read off the pattern"
+        );
+        clean.then_some(())
+    });
+    // The sender goes: the picture stays, and says so.
+    sender.interrupt();
+    assert!(sender.wait_exit().success());
+    x.poll(&window, "reconnecting", |shot| {
+        shot.says(0, "reconnecting...", scale).then_some(())
+    });
+    // Still saying so while no sender answers.
+    x.window_named("reconnecting: could not connect");
+    assert!(x.poll(&window, "reconnecting", |shot| Some(shot.says(
+        0,
+        "reconnecting...",
+        scale
+    ))));
+    // The sender is back on the same port: so is the picture, saying whom.
+    let _back = start_pattern_sender(&addr, &[]);
+    x.poll(&window, "watching again", |shot| {
+        shot.says(0, &watching, scale).then_some(())
+    });
+    x.poll(&window, "the pattern again", |shot| {
+        (distance_to_pattern(&shot.rgb, 320, 240) == 0.0).then_some(())
+    });
+}
+
+#[test]
+fn the_window_says_the_sender_ended_the_stream_and_closes_by_itself() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&pattern_args(&["--frames", "10"]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the end of the stream", |shot| {
+        shot.says(0, "the sender ended the stream", scale)
+            .then_some(())
+    });
+    let seen = Instant::now();
+    let status = receiver.wait_exit();
+    assert!(status.success(), "receiver exit: {status}");
+    let lingered = seen.elapsed();
+    assert!(
+        lingered <= status::LINGER + Duration::from_secs(2),
+        "the window stayed {lingered:?}"
+    );
+}
+
+#[test]
+fn q_closes_the_window_at_once_after_the_end() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&pattern_args(&["--frames", "5"]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the end of the stream", |shot| {
+        shot.says(1, "closing in 3 s (q closes now)", scale)
+            .then_some(())
+    });
+    x.command("xdotool", &["windowfocus", "--sync", &window]);
+    x.command("xdotool", &["key", "q"]);
+    let status = receiver.wait_exit_within(status::LINGER);
+    assert!(status.success(), "receiver exit: {status}");
 }
 
 #[test]
