@@ -588,6 +588,26 @@ fn q_closes_the_window_at_once_after_the_end() {
 }
 
 #[test]
+fn a_failed_stream_is_shown_too_and_the_receiver_exits_1() {
+    let x = Xvfb::start();
+    let (sender, addr) = start_sender(&pattern_args(&[]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    // Killed, not stopped: the stream fails.
+    drop(sender);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the failure", |shot| {
+        let closing = shot.says(1, "closing in 3 s (q closes now)", scale);
+        assert!(
+            !shot.says(0, "the sender ended", scale),
+            "a failure told as an end"
+        );
+        closing.then_some(())
+    });
+    let status = receiver.wait_exit();
+    assert!(!status.success(), "receiver exit: {status}");
+}
+
+#[test]
 fn a_resized_window_keeps_the_pictures_aspect_ratio() {
     let x = Xvfb::start();
     let (_sender, addr) = start_sender(&pattern_args(&[]));

@@ -197,13 +197,13 @@ impl Painter {
     /// handles the window's events.
     fn paint(&mut self, lines: Option<&[String]>) -> Result<()> {
         let window_size = self.window.get_size();
-        let drawn = lines.map(|lines| (lines.to_vec(), window_size));
-        if !self.fresh && drawn == self.drawn {
+        let same = self.drawn.as_ref().map(|(l, size)| (&l[..], *size));
+        if !self.fresh && same == lines.map(|lines| (lines, window_size)) {
             self.window.update();
             return Ok(());
         }
         self.fresh = false;
-        self.drawn = drawn;
+        self.drawn = lines.map(|lines| (lines.to_vec(), window_size));
         let (pixels, (width, height)) = match &self.picture {
             Some(picture) => (&picture.pixels[..], (picture.width, picture.height)),
             None if lines.is_none() => {
