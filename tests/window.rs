@@ -1,4 +1,5 @@
-//! The real window under Xvfb: what it shows, and quitting it with a key.
+//! The real window under Xvfb: what it shows, its status line, resizing
+//! it, and quitting it with a key.
 //!
 //! Needs Xvfb, xdotool and ImageMagick's `import` (the README's test
 //! command installs them).
@@ -7,12 +8,14 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use camwire::flow::slot::Picture;
 use camwire::media::codec::convert::rgb_to_0rgb;
 use camwire::media::source::{PATTERN_FRAMES, pattern_rgb, pattern_rgb_coloured};
 use camwire::session::preview::mirror;
 use camwire::ui::compose::compose;
+use camwire::ui::{overlay, screen, status};
 use common::*;
 
 /// An X server of its own for one test.
@@ -68,6 +71,35 @@ impl Xvfb {
         ids.lines().next().expect("a window").to_string()
     }
 
+    /// The window's width and height.
+    fn size(&self, window: &str) -> (usize, usize) {
+        let shell = self.command("xdotool", &["getwindowgeometry", "--shell", window]);
+        let value = |key: &str| -> usize {
+            let line = shell.lines().find(|l| l.starts_with(key)).expect(key);
+            line[key.len()..].parse().expect("a number")
+        };
+        (value("WIDTH="), value("HEIGHT="))
+    }
+
+    /// Takes screenshots of `window` until `wanted` finds what it looks for
+    /// in one, at most [`STEP`]; `what` names it should it never come.
+    fn poll<T>(&self, window: &str, what: &str, mut wanted: impl FnMut(Shot) -> Option<T>) -> T {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let size = self.size(window);
+            let rgb = self.screenshot(window);
+            // The window may change size between the two questions.
+            if rgb.len() == size.0 * size.1 * 3
+                && let Some(found) = wanted(Shot { rgb, size })
+            {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "the window never showed {what}");
+            // Between screenshots, so as not to take the machine from the window.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The window's pixels as packed RGB.
     fn screenshot(&self, window: &str) -> Vec<u8> {
         let mut command = Command::new("import");
@@ -84,6 +116,43 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A screenshot and the window's size.
+struct Shot {
+    rgb: Vec<u8>,
+    size: (usize, usize),
+}
+
+impl Shot {
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let at = (y * self.size.0 + x) * 3;
+        [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
+    }
+
+    /// Whether line `index` of the status line begins with `text`, drawn
+    /// at `scale` by the window onto a picture as large as the window:
+    /// white where the font lights a pixel, darkened elsewhere.
+    fn says(&self, index: usize, text: &str, scale: usize) -> bool {
+        let width = self.size.0;
+        let mut lines = vec![String::new(); index];
+        lines.push(text.to_string());
+        let mut drawn = vec![0; width * self.size.1];
+        overlay::draw(&mut drawn, width, &lines, scale);
+        let top = overlay::line_top(index, scale);
+        let left = overlay::PADDING * scale;
+        let right = left + text.len() * overlay::GLYPH * scale;
+        (top..top + overlay::GLYPH * scale).all(|y| {
+            (left..right.min(width)).all(|x| {
+                let pixel = self.pixel(x, y);
+                if drawn[y * width + x] == overlay::TEXT {
+                    pixel == [255, 255, 255]
+                } else {
+                    pixel.iter().all(|&c| c <= 0x3F)
+                }
+            })
+        })
     }
 }
 
@@ -133,11 +202,11 @@ fn window_shows_the_pattern_and_q_quits(codec: &str, tolerance: f64) {
     let mut receiver = start_receiver(&["--connect", &addr], &[("DISPLAY", &x.display)]);
     receiver.wait_line("camwire: showing 320x240");
     let window = x.camwire_window();
-    let distance = distance_to_pattern(&x.screenshot(&window), 320, 240);
-    assert!(
-        distance <= tolerance,
-        "{codec}: window differs from the pattern by {distance}"
-    );
+    // Once the status line has gone, the picture is the pattern's.
+    let what = format!("the {codec} pattern within {tolerance}");
+    x.poll(&window, &what, |shot| {
+        (distance_to_pattern(&shot.rgb, 320, 240) <= tolerance).then_some(())
+    });
     // A quick tap, as xdotool types it: press and release at once.
     x.command("xdotool", &["windowfocus", "--sync", &window]);
     x.command("xdotool", &["key", "q"]);
@@ -407,4 +476,171 @@ fn a_caller_that_never_sends_its_video_is_cut_off_and_frees_the_line() {
     caller.args(["--connect", &addr, "--headless", "--chat", "--frames", "3"]);
     caller.args(["--source", "test", "--colours", "2"]);
     assert!(run(caller).status.success());
+}
+
+/// A receiver's window on `x`, watching `addr` with `extra` flags.
+fn watch_in_window(x: &Xvfb, addr: &str, extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["--connect", addr];
+    args.extend_from_slice(extra);
+    let receiver = start_receiver(&args, &[("DISPLAY", &x.display)]);
+    receiver.wait_line("camwire: showing");
+    let window = x.camwire_window();
+    (receiver, window)
+}
+
+/// The test pattern at 320x240 in raw, 5 frames a second, `extra` added.
+fn pattern_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--open", "--source", "test", "--codec", "raw", "--width", "320", "--height", "240",
+        "--fps", "5",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn start_pattern_sender(bind: &str, extra: &[&str]) -> Running {
+    let mut sender = sender_bin();
+    sender.args(["--bind", bind]).args(pattern_args(extra));
+    start_piped(sender).0
+}
+
+#[test]
+fn the_status_line_says_who_is_watched_then_reconnecting_then_back() {
+    let x = Xvfb::start();
+    let (mut sender, addr) = start_sender(&pattern_args(&[]));
+    let (_receiver, window) = watch_in_window(&x, &addr, &["--retry"]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    let watching = format!("watching {addr}");
+    x.poll(&window, &watching, |shot| {
+        let says = shot.says(0, &watching, scale) && shot.says(1, "320x240 raw", scale);
+        assert!(
+            !shot.says(0, "reconnecting...", scale),
+            "it says two things"
+        );
+        says.then_some(())
+    });
+    // It goes after a while, leaving the picture alone.
+    x.poll(&window, "the pattern without a status line", |shot| {
+        let clean = distance_to_pattern(&shot.rgb, 320, 240) == 0.0;
+        assert!(
+            !clean || !shot.says(0, &watching, scale),
+            "text read off the pattern"
+        );
+        clean.then_some(())
+    });
+    // The sender goes: the picture stays, and says so.
+    sender.interrupt();
+    assert!(sender.wait_exit().success());
+    x.poll(&window, "reconnecting", |shot| {
+        shot.says(0, "reconnecting...", scale).then_some(())
+    });
+    // Still saying so while no sender answers.
+    x.window_named("reconnecting: could not connect");
+    assert!(x.poll(&window, "reconnecting", |shot| Some(shot.says(
+        0,
+        "reconnecting...",
+        scale
+    ))));
+    // The sender is back on the same port: so is the picture, saying whom.
+    let _back = start_pattern_sender(&addr, &[]);
+    x.poll(&window, "watching again", |shot| {
+        shot.says(0, &watching, scale).then_some(())
+    });
+    x.poll(&window, "the pattern again", |shot| {
+        (distance_to_pattern(&shot.rgb, 320, 240) == 0.0).then_some(())
+    });
+}
+
+#[test]
+fn the_window_says_the_sender_ended_the_stream_and_closes_by_itself() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&pattern_args(&["--frames", "10"]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the end of the stream", |shot| {
+        shot.says(0, "the sender ended the stream", scale)
+            .then_some(())
+    });
+    let seen = Instant::now();
+    let status = receiver.wait_exit();
+    assert!(status.success(), "receiver exit: {status}");
+    let lingered = seen.elapsed();
+    assert!(
+        lingered <= status::LINGER + Duration::from_secs(2),
+        "the window stayed {lingered:?}"
+    );
+}
+
+#[test]
+fn q_closes_the_window_at_once_after_the_end() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&pattern_args(&["--frames", "5"]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the end of the stream", |shot| {
+        shot.says(1, "closing in 3 s (q closes now)", scale)
+            .then_some(())
+    });
+    x.command("xdotool", &["windowfocus", "--sync", &window]);
+    x.command("xdotool", &["key", "q"]);
+    let status = receiver.wait_exit_within(status::LINGER);
+    assert!(status.success(), "receiver exit: {status}");
+}
+
+#[test]
+fn a_failed_stream_is_shown_too_and_the_receiver_exits_1() {
+    let x = Xvfb::start();
+    let (sender, addr) = start_sender(&pattern_args(&[]));
+    let (mut receiver, window) = watch_in_window(&x, &addr, &[]);
+    // Killed, not stopped: the stream fails.
+    drop(sender);
+    let scale = overlay::glyph_scale((320, 240), (320, 240));
+    x.poll(&window, "the failure", |shot| {
+        let closing = shot.says(1, "closing in 3 s (q closes now)", scale);
+        assert!(
+            !shot.says(0, "the sender ended", scale),
+            "a failure told as an end"
+        );
+        closing.then_some(())
+    });
+    let status = receiver.wait_exit();
+    assert!(!status.success(), "receiver exit: {status}");
+}
+
+#[test]
+fn a_resized_window_keeps_the_pictures_aspect_ratio() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&pattern_args(&[]));
+    let (_receiver, window) = watch_in_window(&x, &addr, &[]);
+    x.command("xdotool", &["windowsize", "--sync", &window, "800", "480"]);
+    // 4:3 at 480 rows is 640 wide: black bars of 80 each side, and the
+    // pattern doubled in between.
+    x.poll(&window, "the pattern pillarboxed at 800x480", |shot| {
+        if shot.size != (800, 480) {
+            return None;
+        }
+        let bars = (0..480).all(|y| {
+            (0..80)
+                .chain(720..800)
+                .all(|x| shot.pixel(x, y) == [0, 0, 0])
+        });
+        let shot = &shot;
+        let halved: Vec<u8> = (0..240)
+            .flat_map(|y| (0..320).flat_map(move |x| shot.pixel(80 + 2 * x, 2 * y)))
+            .collect();
+        (bars && distance_to_pattern(&halved, 320, 240) == 0.0).then_some(())
+    });
+}
+
+#[test]
+fn a_stream_larger_than_the_screen_opens_scaled_to_fit() {
+    let x = Xvfb::start();
+    let (_sender, addr) = start_sender(&[
+        "--open", "--source", "test", "--codec", "jpeg", "--width", "1920", "--height", "1080",
+        "--fps", "2",
+    ]);
+    let (_receiver, window) = watch_in_window(&x, &addr, &[]);
+    let fitted = screen::fit((1920, 1080), (1280, 1024));
+    assert_eq!(fitted, (1152, 648), "90% of the screen's width, 16:9");
+    assert_eq!(x.size(&window), fitted);
 }

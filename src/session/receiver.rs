@@ -246,6 +246,12 @@ impl Follow {
     /// Connects; with `retry`, tries again every [`limits::RETRY_DELAY`]
     /// until a sender answers.
     pub fn connect(&self, screen: &mut dyn Screen) -> Result<Incoming> {
+        self.connect_saying(screen, "waiting for the sender")
+    }
+
+    /// [`Follow::connect`], with each failed try shown on `screen` as
+    /// `doing: why`.
+    fn connect_saying(&self, screen: &mut dyn Screen, doing: &str) -> Result<Incoming> {
         loop {
             match Incoming::dial(&self.addr, self.code.as_ref(), self.chat) {
                 Ok(incoming) => {
@@ -253,7 +259,7 @@ impl Follow {
                     return Ok(incoming);
                 }
                 Err(e) if self.retry && !handshake::is_final(&e) => {
-                    screen.notice(Some(format!("waiting for the sender: {e:#}")));
+                    screen.notice(Some(format!("{doing}: {e:#}")));
                     std::thread::sleep(limits::RETRY_DELAY);
                 }
                 Err(e) => return Err(e),
@@ -281,8 +287,19 @@ impl Follow {
                 Err(e) => format!("{e:#}"),
             };
             screen.notice(Some(format!("reconnecting: {why}")));
-            incoming = self.connect(screen)?;
+            incoming = self.connect_saying(screen, "reconnecting")?;
         }
+    }
+}
+
+/// What a window should go on saying once a stream has ended this way:
+/// why, when the sender ended it or it failed; nothing when the receiver
+/// itself stopped (`--frames` reached, the recording's reader gone).
+pub fn last_word(ended: &Result<Outcome>) -> Option<String> {
+    match ended {
+        Ok(Outcome::SenderEnded) => Some("the sender ended the stream".to_string()),
+        Ok(Outcome::FramesReached | Outcome::RecordingClosed) => None,
+        Err(e) => Some(format!("{e:#}")),
     }
 }
 

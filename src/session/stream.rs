@@ -14,13 +14,15 @@ use anyhow::{Result, anyhow};
 
 use crate::console;
 use crate::flow::hub::Hub;
-use crate::flow::slot::Slot;
+use crate::flow::slot::{Screen, Slot};
 use crate::link::handshake::CodeRequired;
 use crate::link::private::Code;
 use crate::media::source::SourceFactory;
 use crate::session::capture::panic_text;
 use crate::session::preview;
-use crate::session::receiver::{Follow, Headless, Incoming, Outcome, Recording, SharedStats};
+use crate::session::receiver::{
+    Follow, Headless, Incoming, Outcome, Recording, SharedStats, last_word,
+};
 use crate::session::sender::{EventSink, Sender, SenderConfig, Stopper};
 use crate::session::window::{View, Window, WindowEnd};
 use crate::wire::StreamInfo;
@@ -85,7 +87,8 @@ pub fn send(sending: Sending, preview: Option<&mut dyn Window>) -> Result<()> {
 
 /// Receives a sender's stream until it ends, `max_frames` arrive or the
 /// window is closed. Headless (no `window`), it receives on the calling
-/// thread; otherwise a network thread decodes into the window's slot. A
+/// thread; otherwise a network thread decodes into the window's slot, and
+/// tells the window why the stream ended, which it shows for a moment. A
 /// closed window ends the session at once: the network thread, perhaps
 /// blocked in a read or waiting to reconnect, ends with the connection.
 pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> {
@@ -97,7 +100,7 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
     };
     let (info, slot) = (first.info(), Arc::new(Slot::default()));
     let peer = follow.addr.clone();
-    let network = spawn_network(follow, first, &slot, stats);
+    let network = spawn_receiving(follow, first, &slot, stats, true);
     let view = View::Stream {
         slot: &slot,
         info,
@@ -155,9 +158,25 @@ pub(crate) fn spawn_network(
     slot: &Arc<Slot>,
     stats: &SharedStats,
 ) -> JoinHandle<Result<Outcome>> {
+    spawn_receiving(follow, first, slot, stats, false)
+}
+
+/// [`spawn_network`]; with `say_why`, the slot is closed with a notice
+/// saying why when the sender ended the stream or it failed
+/// ([`last_word`]), for the window to show.
+fn spawn_receiving(
+    follow: Follow,
+    first: Incoming,
+    slot: &Arc<Slot>,
+    stats: &SharedStats,
+    say_why: bool,
+) -> JoinHandle<Result<Outcome>> {
     let (mut screen, stats) = (Arc::clone(slot), Arc::clone(stats));
     thread::spawn(move || {
         let result = follow.run(first, &mut screen, &stats);
+        if say_why {
+            screen.notice(last_word(&result));
+        }
         screen.close();
         result
     })

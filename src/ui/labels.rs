@@ -1,5 +1,6 @@
 //! What windows say about themselves: titles with the frame rate, the
-//! frame age and the bitrate, and notices about the connection.
+//! frame age and the bitrate, notices about the connection, and a
+//! receiver's status line on the picture (see `status`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use crate::flow::hub::Hub;
 use crate::flow::slot::Slot;
 use crate::session::call::Call;
 use crate::session::receiver::{SharedStats, lock};
+use crate::ui::status::{LINGER, Said, State};
 use crate::wire::StreamInfo;
 
 /// What a window says about itself.
@@ -16,21 +18,88 @@ pub struct Labels<'a> {
     pub title: String,
     /// An informational line once the first frame is on screen.
     pub first_frame: String,
-    /// Makes the title anew, once a `TITLE_REFRESH`.
-    pub refresh: Box<dyn FnMut(&Slot) -> String + 'a>,
+    /// The status line when the window opens (none for a window without).
+    pub status: Option<Said>,
+    /// Makes the title and the status line anew, once a `TITLE_REFRESH`
+    /// and whenever the connection's notice changes.
+    pub refresh: Box<dyn FnMut(&Slot) -> Caption + 'a>,
 }
 
-/// The labels of a receiver's window: the sender, and figures from `stats`.
+/// A window's title and what its status line says, if it has one.
+pub struct Caption {
+    /// The window's title.
+    pub title: String,
+    /// The status line's state and text.
+    pub status: Option<Said>,
+}
+
+impl From<String> for Caption {
+    fn from(title: String) -> Self {
+        Caption {
+            title,
+            status: None,
+        }
+    }
+}
+
+/// The labels of a receiver's window: the sender, and figures from `stats`,
+/// in the title and on the status line.
 pub fn receiver<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedStats) -> Labels<'a> {
     let codec = info.codec.name();
+    let stream = format!("{}x{} {codec}", info.width, info.height);
+    let watching = move |figures: Option<&str>| Said {
+        state: State::Watching,
+        lines: vec![
+            format!("watching {peer}"),
+            match figures {
+                Some(figures) => format!("{stream}  {figures}"),
+                None => stream.clone(),
+            },
+        ],
+    };
     let mut figures = TitleFigures::new();
     Labels {
         title: title(peer, None),
         first_frame: format!("showing {}x{} {codec} from {peer}", info.width, info.height),
+        status: Some(watching(None)),
         refresh: Box::new(move |slot| match slot.notice_text() {
-            Some(notice) => format!("camwire: {peer}  {notice}"),
-            None => title(peer, Some(&figures.next(stats))),
+            Some(notice) => {
+                // Figures after the trouble count from its end.
+                figures.skip(stats);
+                Caption {
+                    title: format!("camwire: {peer}  {notice}"),
+                    status: Some(trouble(&notice, slot.is_drained())),
+                }
+            }
+            None => {
+                let now = figures.next(stats);
+                Caption {
+                    title: title(peer, Some(&now)),
+                    status: Some(watching(Some(&now))),
+                }
+            }
         }),
+    }
+}
+
+/// The status line for a notice about the connection: its headline
+/// (`reconnecting`) above its reason; once the stream is over, what ended
+/// it and when the window closes.
+fn trouble(notice: &str, over: bool) -> Said {
+    if over {
+        let closing = format!("closing in {} s (q closes now)", LINGER.as_secs());
+        return Said {
+            state: State::Over,
+            lines: vec![notice.to_string(), closing],
+        };
+    }
+    let lines = match notice.split_once(": ") {
+        Some((headline, why)) => vec![format!("{headline}..."), why.to_string()],
+        None => vec![notice.to_string()],
+    };
+    Said {
+        state: State::Trouble,
+        lines,
     }
 }
 
@@ -68,6 +137,12 @@ impl TitleFigures {
         let latency_ms = stats.last_latency_ms();
         format!("{fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s")
     }
+
+    /// Counts from now on, leaving out what came before.
+    pub fn skip(&mut self, stats: &SharedStats) {
+        let stats = lock(stats);
+        (self.since, self.frames, self.bytes) = (Instant::now(), stats.frames(), stats.bytes());
+    }
 }
 
 fn title(peer: &str, figures: Option<&str>) -> String {
@@ -86,17 +161,20 @@ pub fn call(place: &str, call: Call) -> Labels<'static> {
     Labels {
         title: waiting.clone(),
         first_frame: "call started: showing the other person".into(),
-        refresh: Box::new(move |_| match call.slot.notice_text() {
-            Some(notice) => format!("camwire chat on {place}: {notice}"),
-            None if lock(&call.stats).frames() == 0 => {
-                // Count from the call's start, not from the window's.
-                figures = TitleFigures::new();
-                waiting.clone()
-            }
-            None => format!(
-                "camwire chat on {place}  {}  (q hangs up)",
-                figures.next(&call.stats)
-            ),
+        status: None,
+        refresh: Box::new(move |_| {
+            Caption::from(match call.slot.notice_text() {
+                Some(notice) => format!("camwire chat on {place}: {notice}"),
+                None if lock(&call.stats).frames() == 0 => {
+                    // Count from the call's start, not from the window's.
+                    figures = TitleFigures::new();
+                    waiting.clone()
+                }
+                None => format!(
+                    "camwire chat on {place}  {}  (q hangs up)",
+                    figures.next(&call.stats)
+                ),
+            })
         }),
     }
 }
@@ -108,6 +186,7 @@ pub fn preview(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
     Labels {
         title: title(0),
         first_frame: format!("preview showing {}x{}", info.width, info.height),
-        refresh: Box::new(move |_| title(hub.remote_viewers())),
+        status: None,
+        refresh: Box::new(move |_| title(hub.remote_viewers()).into()),
     }
 }

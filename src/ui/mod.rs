@@ -1,7 +1,11 @@
 //! What a person sees and types.
 //!
 //! - [`display`]: the minifb window (the only module naming minifb).
-//! - [`labels`]: window titles and what they say.
+//! - [`labels`]: window titles and status lines, and what they say.
+//! - [`status`]: when a receiver's status line shows.
+//! - [`overlay`]: text drawn on a picture, on a darkened band.
+//! - [`screen`]: the screen's size (the only module naming x11-dl), and
+//!   a window's size fitted to it.
 //! - [`compose`]: a call's two pictures in one canvas.
 //! - [`cli`]: the source flags both binaries share, and how they end.
 //! - [`banner`]: what a sender says on standard output.
@@ -15,4 +19,7 @@ pub mod compose;
 pub mod display;
 pub mod labels;
 pub mod lan;
+pub mod overlay;
 pub mod report;
+pub mod screen;
+pub mod status;
