@@ -437,14 +437,10 @@ fn a_chat_follows_each_way_of_its_link_on_its_own() {
         "30",
         "--verbose",
     ];
-    let mut host = Command::new("xvfb-run");
-    host.args([
-        "-a",
-        env!("CARGO_BIN_EXE_sender"),
-        "--chat",
-        "--open",
-        "--no-announce",
-    ]);
+    let x = Xvfb::start();
+    let mut host = Command::new(env!("CARGO_BIN_EXE_sender"));
+    host.env("DISPLAY", &x.display);
+    host.args(["--chat", "--open", "--no-announce"]);
     host.args(["--bind", &format!("{}:0", link.host_ip)])
         .args(video);
     let said = std::env::temp_dir().join(format!("camwire-chat-link-{}.err", std::process::id()));

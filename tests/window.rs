@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use camwire::flow::slot::Picture;
@@ -18,40 +17,7 @@ use camwire::ui::compose::compose;
 use camwire::ui::{overlay, screen, status};
 use common::*;
 
-/// An X server of its own for one test.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
 impl Xvfb {
-    fn start() -> Self {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x1024x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is needed for this test: apt-get install xvfb");
-        // Xvfb prints its display number once it accepts clients.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let number: u32 = line.trim().parse().expect("display number from Xvfb");
-        Xvfb {
-            child,
-            display: format!(":{number}"),
-        }
-    }
-
     fn command(&self, program: &str, args: &[&str]) -> String {
         let mut command = Command::new(program);
         command.args(args).env("DISPLAY", &self.display);
@@ -109,13 +75,6 @@ impl Xvfb {
         let output = run(command);
         assert!(output.status.success(), "import: {output:?}");
         output.stdout
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -349,3 +349,52 @@ pub fn fake_sender(
     });
     addr
 }
+
+/// An X server of its own for one test (a virtual screen), stopped on drop.
+pub struct Xvfb {
+    pub child: Child,
+    /// Its `DISPLAY`.
+    pub display: String,
+}
+
+impl Xvfb {
+    /// Starts one, failing the test when Xvfb is missing.
+    pub fn start() -> Self {
+        Self::try_start().expect("Xvfb is needed for this test: apt-get install xvfb")
+    }
+
+    /// Starts one, if Xvfb is there.
+    pub fn try_start() -> Option<Self> {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x1024x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // Xvfb prints its display number once it accepts clients.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take()?)
+            .read_line(&mut line)
+            .ok()?;
+        let number: u32 = line.trim().parse().ok()?;
+        Some(Xvfb {
+            child,
+            display: format!(":{number}"),
+        })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
