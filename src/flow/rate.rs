@@ -178,7 +178,12 @@ impl RateControl {
             .retain(|(at, _)| now.duration_since(*at) <= WINDOW);
         if report.backed_up {
             viewer.backed_up_at = Some(now);
-            if !report.app_limited && report.delivery_bps > 0 {
+            // An app-limited sample says what the link carried of what it
+            // was given; while the network's queue grows, that is more than
+            // it can carry, so it is the capacity's upper bound, and
+            // draining from it still drains.
+            let queued = report.queue_delay > QUEUE_LIMIT;
+            if (!report.app_limited || queued) && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
         }
