@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use crate::link::private::Code;
 use crate::link::sealed::Link;
 use crate::media::codec::EncoderConfig;
 use crate::media::source::SourceFactory;
-use crate::session::call::{self, Call};
+use crate::session::call::{self, Line};
 use crate::session::capture::{CaptureConfig, spawn_capture};
 use crate::session::viewer;
 use crate::wire::{Message, RefusalKind};
@@ -54,8 +54,9 @@ pub enum Audience {
     /// turned away.
     Viewers(usize),
     /// One caller at a time (a chat is two people), whose own video goes
-    /// to this call; the next caller hears that the line is busy.
-    Call(Call),
+    /// to the line's current call; the next caller hears that the line is
+    /// busy. After a call the sender waits for the next one.
+    Call(Line),
 }
 
 /// Something the sender's user may want to hear about.
@@ -104,8 +105,6 @@ pub struct Sender {
     guesses: Arc<GuessLimiter>,
     /// Connections still in their opening exchange.
     opening: Opening,
-    /// Whether a chat caller is on the line.
-    in_call: Arc<AtomicBool>,
     /// Refused connections being told why.
     turning_away: Arc<AtomicUsize>,
 }
@@ -125,7 +124,6 @@ impl Sender {
             events,
             guesses: Arc::new(GuessLimiter::new()),
             opening: Opening::new(),
-            in_call: Arc::new(AtomicBool::new(false)),
             turning_away: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -236,9 +234,7 @@ impl Sender {
             hub: Arc::clone(&self.hub),
             events: Arc::clone(&self.events),
             guesses: Arc::clone(&self.guesses),
-            in_call: Arc::clone(&self.in_call),
             config: self.config.clone(),
-            wake: self.wake,
         };
         thread::Builder::new().spawn(move || context.serve(&stream, peer, place))
     }
@@ -249,9 +245,7 @@ struct ViewerContext {
     hub: Arc<Hub>,
     events: EventSink,
     guesses: Arc<GuessLimiter>,
-    in_call: Arc<AtomicBool>,
     config: SenderConfig,
-    wake: SocketAddr,
 }
 
 impl ViewerContext {
@@ -315,33 +309,36 @@ impl ViewerContext {
             id: watching.id(),
         };
         let info = self.config.encoder.info;
-        let reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))
+        let mut reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))
             .err()
             .map(|e| format!("{e:#}"));
         drop(watching);
+        if let Some(answering) = answering {
+            // Stop reading the caller too: a caller that trickles bytes must
+            // not keep the sender from ending.
+            let _ = stream.shutdown(Shutdown::Both);
+            let cut_off = answering.join().unwrap_or(None);
+            reason = cut_off.or(reason);
+        }
         let viewers = self.hub.remote_viewers();
         (self.events)(Event::Left {
             peer,
             viewers,
             reason,
         });
-        if let Some(answering) = answering {
-            // Stop reading the caller too: a caller that trickles bytes must
-            // not keep the sender from ending.
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            let _ = answering.join();
-        }
     }
 
-    /// In chat mode, starts receiving the caller's video; refuses a caller
-    /// to a one-way sender, a viewer to a chat, and a second caller.
+    /// In chat mode, starts receiving the caller's video on a thread that
+    /// says, when it ends, why the caller was cut off (a caller that sent
+    /// no video); refuses a caller to a one-way sender, a viewer to a
+    /// chat, and a second caller.
     fn pick_up(
         &self,
         caller: Option<Caller>,
         peer: SocketAddr,
-    ) -> Result<Option<JoinHandle<()>>, (RefusalKind, String)> {
+    ) -> Result<Option<JoinHandle<Option<String>>>, (RefusalKind, String)> {
         let wrong_mode = |reason: &str| Err((RefusalKind::WrongMode, reason.to_string()));
-        let (call, caller) = match (&self.config.audience, caller) {
+        let (line, caller) = match (&self.config.audience, caller) {
             (Audience::Viewers(_), None) => return Ok(None),
             (Audience::Viewers(_), Some(_)) => {
                 return wrong_mode("this sender streams one way: connect without --chat");
@@ -349,34 +346,35 @@ impl ViewerContext {
             (Audience::Call(_), None) => {
                 return wrong_mode("this sender is waiting for a call: connect with --chat");
             }
-            (Audience::Call(call), Some(caller)) => (call.clone(), caller),
+            (Audience::Call(line), Some(caller)) => (line.clone(), caller),
         };
-        if self.in_call.swap(true, Ordering::SeqCst) {
+        let Some(call) = line.pick_up() else {
             let busy = "the line is busy: someone else is on the call";
             return Err((RefusalKind::Busy, busy.to_string()));
-        }
-        let (hub, wake) = (Arc::clone(&self.hub), self.wake);
-        let in_call = Arc::clone(&self.in_call);
-        let line = caller.reader.get_ref().try_clone().ok();
+        };
+        let line_socket = caller.reader.get_ref().try_clone().ok();
         let answering = thread::spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
                 call::answer(caller, &peer.to_string(), &call)
             }));
+            // Whoever left, this caller gets nothing more: its stream ends
+            // too (its viewer thread finds the connection shut).
+            if let Some(socket) = line_socket {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
             match answered {
                 // A caller that never sent its video did not call: it is
-                // cut off (it must not go on watching), the line is free
-                // again and the sender goes on waiting.
+                // cut off (it must not go on watching), and the window
+                // goes on waiting.
                 Ok(false) => {
-                    if let Some(line) = line {
-                        let _ = line.shutdown(Shutdown::Both);
-                    }
-                    in_call.store(false, Ordering::SeqCst);
+                    line.free();
+                    Some("it sent no video of its own: a call goes both ways".to_string())
                 }
-                // The call is over when the caller leaves, however: end the
-                // stream too; the window says why.
+                // The call is over: the window says why, and the line
+                // waits for the next caller.
                 Ok(true) | Err(_) => {
-                    call.slot.close();
-                    finish(&hub, wake, End::Clean);
+                    line.hang_up();
+                    None
                 }
             }
         });

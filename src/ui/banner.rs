@@ -40,6 +40,7 @@ pub fn print(banner: &Banner) {
     } = *banner;
     let info = config.encoder.info;
     let rate = match fps {
+        0 if chat => "as fast as the call takes frames".to_string(),
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };
@@ -58,15 +59,21 @@ pub fn print(banner: &Banner) {
         );
     }
     say(format!("listening on {local}"));
+    let (who, what, can) = match chat {
+        true => ("callers", "call", "call"),
+        false => ("viewers", "stream", "watch"),
+    };
     let code_arg = match &config.code {
         Some(code) => {
             say(format!(
-                "private: viewers need the code {code}; the stream is encrypted"
+                "private: {who} need the code {code}; the {what} is encrypted"
             ));
             format!(" --code {code}")
         }
         None => {
-            say("OPEN: anyone who can reach this port can watch, and nothing is encrypted".into());
+            say(format!(
+                "OPEN: anyone who can reach this port can {can}, and nothing is encrypted"
+            ));
             String::new()
         }
     };
@@ -112,6 +119,22 @@ pub fn print_event(event: Event) {
         ),
     };
     console::say(kind, line);
+}
+
+/// Queues the line an event makes for a chat sender, which has callers,
+/// not viewers: a caller on the line, one cut off, one turned away. That
+/// the other person left is said by the chat itself, with why.
+pub fn print_call_event(event: Event) {
+    match event {
+        Event::Joined { peer, .. } => say(format!("{peer} called: the call is on")),
+        Event::Left {
+            peer,
+            reason: Some(why),
+            ..
+        } => say(format!("the call with {peer} ended: {why}")),
+        Event::Left { reason: None, .. } => {}
+        other => print_event(other),
+    }
 }
 
 /// Queues one line said once.

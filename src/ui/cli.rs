@@ -225,19 +225,24 @@ pub fn list_cameras() -> Result<()> {
 
 /// Ctrl-C is how a person quits a sender, so it ends with exit status 0,
 /// as closing the preview does: the first ends the stream cleanly,
-/// telling every viewer, and a second quits at once, without waiting for
-/// viewers slow to hear it.
-pub fn stop_on_ctrl_c(stopper: Stopper) -> Result<()> {
-    let stopping = AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if stopping.swap(true, Ordering::SeqCst) {
-            std::process::exit(0);
-        }
-        let line = "stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)";
-        console::say(Kind::Single, line.to_string());
-        stopper.stop();
-    })
-    .context("could not install the Ctrl-C handler")
+/// telling every viewer (or the other person in a `chat`), and a second
+/// quits at once, without waiting for viewers slow to hear it.
+pub fn stop_on_ctrl_c(chat: bool) -> impl FnOnce(Stopper) -> Result<()> + Send {
+    let line = match chat {
+        true => "stopping: hanging up (Ctrl-C again to quit at once)",
+        false => "stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)",
+    };
+    move |stopper| {
+        let stopping = AtomicBool::new(false);
+        ctrlc::set_handler(move || {
+            if stopping.swap(true, Ordering::SeqCst) {
+                std::process::exit(0);
+            }
+            console::say(Kind::Single, line.to_string());
+            stopper.stop();
+        })
+        .context("could not install the Ctrl-C handler")
+    }
 }
 
 /// How a receiver asks for a private sender's code: at the terminal, when
