@@ -70,6 +70,9 @@ pub enum Event {
         viewers: usize,
         reason: Option<String>,
     },
+    /// A connection came without the code and was asked for it (its
+    /// viewer may type it in and connect again): not a refusal.
+    AskedForCode { peer: SocketAddr },
     /// A connection was refused before it could watch.
     Refused { peer: SocketAddr, reason: String },
     /// A viewer gave the wrong code; `failures` counts them all so far.
@@ -268,6 +271,7 @@ impl ViewerContext {
         drop(place);
         let Admitted { mut link, caller } = match admitted {
             Ok(admitted) => admitted,
+            Err(Refusal::CodeAsked) => return (self.events)(Event::AskedForCode { peer }),
             Err(Refusal::WrongCode { failures }) => {
                 return (self.events)(Event::WrongCode { peer, failures });
             }

@@ -105,6 +105,10 @@ pub fn print_event(event: Event) {
             let line = format!("{peer} left{why} ({viewers} watching)");
             (Kind::Alike("left"), line)
         }
+        Event::AskedForCode { peer } => (
+            Kind::Alike("asked for the code"),
+            format!("{peer} was asked for the code"),
+        ),
         Event::Refused { peer, reason } => (
             Kind::Alike("turned away"),
             format!("{peer} turned away: {reason}"),
