@@ -108,22 +108,35 @@ impl Line {
     }
 }
 
+/// How answering a caller went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answered {
+    /// The caller never announced its video: nobody was on the line.
+    NoVideo,
+    /// The call took place and the caller left; `why`, when it did not
+    /// hang up cleanly.
+    Left { why: Option<String> },
+}
+
 /// The sender's side: shows the caller's video in `call` until the caller
 /// hangs up, then leaves a notice saying so (the slot is closed by
-/// [`Line::hang_up`]). Returns `false`, leaving the slot alone, when the
-/// caller never announced its video: nobody was on the line.
-pub fn answer(caller: Caller, peer: &str, call: &Call) -> bool {
+/// [`Line::hang_up`]). A caller that never announced its video leaves the
+/// slot alone.
+pub fn answer(caller: Caller, peer: &str, call: &Call) -> Answered {
     let Ok(incoming) = Incoming::from_caller(caller, peer) else {
-        return false;
+        return Answered::NoVideo;
     };
     let mut screen = Arc::clone(&call.slot);
-    let result = incoming.run(0, &mut screen, &call.stats);
-    let notice = match &result {
-        Ok(_) => LEFT.to_string(),
-        Err(e) => format!("{LEFT} ({e:#})"),
+    let why = incoming
+        .run(0, &mut screen, &call.stats)
+        .err()
+        .map(|e| format!("{e:#}"));
+    let notice = match &why {
+        None => LEFT.to_string(),
+        Some(why) => format!("{LEFT} ({why})"),
     };
     screen.notice(Some(notice));
-    true
+    Answered::Left { why }
 }
 
 /// The caller's side: streams frames of `hub` (announced as `info`) to the

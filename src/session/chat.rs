@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{Result, anyhow};
 
-use crate::console::{self, Kind};
+use crate::console;
 use crate::flow::hub::{End, Hub};
 use crate::flow::slot::Slot;
 use crate::media::source::SourceFactory;
@@ -78,11 +78,9 @@ pub fn host(sending: Sending, place: &str, window: &mut dyn Window) -> Result<Ho
             size: (info.width as usize, info.height as usize),
         });
         match shown {
-            // The caller left, and the sender goes on: wait for the next.
-            Ok(WindowEnd::StreamOver) if beside.hub.ended().is_none() => {
-                let why = call.slot.notice_text().unwrap_or_else(|| LEFT.to_string());
-                console::say(Kind::Single, format!("{why}; waiting for the next call"));
-            }
+            // The caller left (the sender says so), and the sender goes
+            // on: wait for the next.
+            Ok(WindowEnd::StreamOver) if beside.hub.ended().is_none() => {}
             shown => break shown,
         }
     };

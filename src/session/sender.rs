@@ -25,8 +25,8 @@ use crate::link::private::Code;
 use crate::link::sealed::Link;
 use crate::media::codec::EncoderConfig;
 use crate::media::source::SourceFactory;
-use crate::session::call::{self, Line};
-use crate::session::capture::{CaptureConfig, spawn_capture};
+use crate::session::call::{self, Answered, Line};
+use crate::session::capture::{CaptureConfig, panic_text, spawn_capture};
 use crate::session::viewer;
 use crate::wire::{Message, RefusalKind};
 
@@ -69,6 +69,12 @@ pub enum Event {
         peer: SocketAddr,
         viewers: usize,
         reason: Option<String>,
+    },
+    /// A chat caller left, and the sender waits for the next; `why`, when
+    /// the call did not end cleanly.
+    CallEnded {
+        peer: SocketAddr,
+        why: Option<String>,
     },
     /// A connection came without the code and was asked for it (its
     /// viewer may type it in and connect again): not a refusal.
@@ -357,6 +363,7 @@ impl ViewerContext {
             return Err((RefusalKind::Busy, busy.to_string()));
         };
         let line_socket = caller.reader.get_ref().try_clone().ok();
+        let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
         let answering = thread::spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
                 call::answer(caller, &peer.to_string(), &call)
@@ -366,21 +373,25 @@ impl ViewerContext {
             if let Some(socket) = line_socket {
                 let _ = socket.shutdown(Shutdown::Both);
             }
-            match answered {
+            let why = match answered {
                 // A caller that never sent its video did not call: it is
                 // cut off (it must not go on watching), and the window
                 // goes on waiting.
-                Ok(false) => {
+                Ok(Answered::NoVideo) => {
                     line.free();
-                    Some("it sent no video of its own: a call goes both ways".to_string())
+                    let cut = "it sent no video of its own: a call goes both ways";
+                    return Some(cut.to_string());
                 }
-                // The call is over: the window says why, and the line
-                // waits for the next caller.
-                Ok(true) | Err(_) => {
-                    line.hang_up();
-                    None
-                }
+                Ok(Answered::Left { why }) => why,
+                Err(panic) => Some(format!("internal error: {}", panic_text(&*panic))),
+            };
+            // The call is over: the line waits for the next caller, unless
+            // the sender is stopping (which is why the caller went).
+            line.hang_up();
+            if hub.ended().is_none() {
+                events(Event::CallEnded { peer, why });
             }
+            None
         });
         Ok(Some(answering))
     }

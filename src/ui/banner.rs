@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::console::{self, Kind};
 use crate::link::net::{self, LanAddress};
+use crate::session::call::LEFT;
 use crate::session::sender::{Event, SenderConfig};
 use crate::ui::lan::shell_word;
 use crate::wire::Codec;
@@ -105,6 +106,7 @@ pub fn print_event(event: Event) {
             let line = format!("{peer} left{why} ({viewers} watching)");
             (Kind::Alike("left"), line)
         }
+        Event::CallEnded { peer, .. } => (Kind::Alike("left"), format!("{peer} left the call")),
         Event::AskedForCode { peer } => (
             Kind::Alike("asked for the code"),
             format!("{peer} was asked for the code"),
@@ -126,8 +128,7 @@ pub fn print_event(event: Event) {
 }
 
 /// Queues the line an event makes for a chat sender, which has callers,
-/// not viewers: a caller on the line, one cut off, one turned away. That
-/// the other person left is said by the chat itself, with why.
+/// not viewers: a caller on the line, gone, cut off or turned away.
 pub fn print_call_event(event: Event) {
     match event {
         Event::Joined { peer, .. } => say(format!("{peer} called: the call is on")),
@@ -137,6 +138,10 @@ pub fn print_call_event(event: Event) {
             ..
         } => say(format!("the call with {peer} ended: {why}")),
         Event::Left { reason: None, .. } => {}
+        Event::CallEnded { why, .. } => {
+            let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+            say(format!("{LEFT}{why}; waiting for the next call"));
+        }
         other => print_event(other),
     }
 }
