@@ -40,14 +40,14 @@ pub struct SourceArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub colours: u8,
     /// Frame width; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 640)]
+    #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_WIDTH)))]
     pub width: u32,
     /// Frame height; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 480)]
+    #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_HEIGHT)))]
     pub height: u32,
     /// Frames per second; 0 makes each frame as soon as the fastest viewer
     /// has taken the last one.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_FPS)))]
     pub fps: u32,
     /// What goes on the wire: H.264 (a twentieth of JPEG's bytes), JPEG
     /// or raw RGB.
@@ -128,9 +128,13 @@ impl SourceArgs {
         camera::prepare(self.choice(), self.config())
     }
 
-    /// This end's own video in a call, checked before calling.
+    /// This end's own video in a call, checked before calling. The
+    /// receiver has no `--list-cameras`: its advice names the sender's.
     pub fn own_video(&self) -> Result<OwnVideo> {
-        let (info, open_source) = self.prepare()?;
+        let (info, open_source) = self.prepare().map_err(|e| {
+            let line = format!("{e:#}").replace("--list-cameras", "sender --list-cameras");
+            anyhow!(line)
+        })?;
         let capture = CaptureConfig {
             encoder: self.config().encoder(info),
             max_frames: 0,
@@ -203,7 +207,14 @@ pub fn start_console(verbose: bool) {
 /// Listens on `bind`, saying what to do when that fails.
 pub fn listen(bind: &str) -> Result<TcpListener> {
     TcpListener::bind(bind).map_err(|e| {
-        anyhow!("could not listen on {bind}: {e} (is another sender using that port? try another)")
+        let hint = match e.kind() {
+            io::ErrorKind::AddrInUse => " (is another sender using that port? try another)",
+            io::ErrorKind::AddrNotAvailable => " (that address is not this machine's)",
+            io::ErrorKind::PermissionDenied => " (ports below 1024 need root: try 9999)",
+            io::ErrorKind::InvalidInput => " (give IP:PORT, e.g. 0.0.0.0:9999)",
+            _ => "",
+        };
+        anyhow!("could not listen on {bind}: {e}{hint}")
     })
 }
 
