@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use backlog::{Backlog, Kind};
+pub use backlog::{Backlog, Kind, grouped};
 
 use crate::limits;
 

@@ -115,6 +115,15 @@ pub const DEFAULT_MAX_VIEWERS: u64 = 16;
 /// How long `receiver --retry` waits between connection attempts.
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// The highest `--fps`: beyond any camera; `--fps 0` goes as fast as
+/// viewers take frames.
+pub const MAX_FPS: u32 = 1000;
+
+/// Codes a receiver asks for at the terminal before it gives up: a
+/// mistyped one is asked again. Each is a new connection and one guess
+/// at the sender, well within [`GUESS_BURST`].
+pub const CODE_TRIES: u32 = 3;
+
 /// Attempts at the code one source (an IPv4 address, an IPv6 /64) may
 /// make in a burst before it is rate-limited.
 pub const GUESS_BURST: u32 = 5;

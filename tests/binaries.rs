@@ -322,3 +322,53 @@ fn a_refusal_says_by_its_kind_whether_retry_tries_again() {
     let line = one_error_line(&run(receiver));
     assert_eq!(line, format!("{addr} refused: no room: try later"));
 }
+
+#[test]
+fn a_bad_size_or_rate_names_its_flag() {
+    for (flag, value) in [("--width", "0"), ("--height", "0"), ("--fps", "4294967295")] {
+        let mut sender = sender_bin();
+        sender.args(["--bind", "127.0.0.1:0", "--source", "test", flag, value]);
+        let output = run(sender);
+        assert_eq!(output.status.code(), Some(2));
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(text.contains(&format!("for '{flag} <")), "{text}");
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn a_hint_belongs_to_the_binary_and_the_error() {
+    let mut sender = sender_bin();
+    sender.args(["--bind", "nonsense", "--source", "test"]);
+    let line = one_error_line(&run(sender));
+    assert!(line.starts_with("could not listen on nonsense: "), "{line}");
+    assert!(!line.contains("another sender"), "{line}");
+    let mut caller = receiver_bin();
+    caller.args(["--connect", "127.0.0.1:1", "--chat", "--camera", "4000"]);
+    let line = one_error_line(&run(caller));
+    assert!(line.starts_with("no camera at index 4000"), "{line}");
+    assert!(
+        !line.contains(" --list-cameras") || line.contains("sender --list-cameras"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_short_code_is_warned_of_how_soon_it_falls() {
+    let mut sender = sender_bin();
+    sender.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--source",
+        "test",
+        "--code",
+        "1234",
+    ]);
+    sender.args(["--frames", "1", "--no-announce"]);
+    let running = start_following_stderr(sender);
+    let line = running.wait_line("code is weak");
+    assert!(
+        line.contains("about 2.8 hours from many machines at once"),
+        "{line}"
+    );
+}

@@ -340,8 +340,10 @@ fn chat_shows_the_other_large_and_oneself_small_and_q_ends_both() {
     x.command("xdotool", &["windowfocus", "--sync", &caller_window]);
     x.command("xdotool", &["key", "q"]);
     assert!(caller.wait_exit().success());
+    // The sender stays for the next call, until Ctrl-C.
+    sender.wait_line("the other person left; waiting for the next call");
+    sender.interrupt();
     assert!(sender.wait_exit().success());
-    sender.wait_line("the other person left");
 }
 
 #[test]
@@ -374,7 +376,11 @@ fn a_chat_takes_one_caller_and_tells_the_next_the_line_is_busy() {
         "{one_way}"
     );
     drop(first);
-    sender.wait_line("the other person left");
+    sender.wait_line("waiting for the next call");
+    // The sender stays, with the same code, for the next caller.
+    assert!(run(call(&["--chat", "--frames", "3"])).status.success());
+    sender.wait_line("waiting for the next call");
+    sender.interrupt();
     assert!(sender.wait_exit().success());
 }
 

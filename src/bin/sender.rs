@@ -44,8 +44,9 @@ struct Args {
     /// stops the sender.
     #[arg(long)]
     preview: bool,
-    /// Video chat: wait for one caller (`receiver --chat`), show them with
-    /// oneself in a corner, and end when either side hangs up.
+    /// Video chat: wait for a caller (`receiver --chat`), show them with
+    /// oneself in a corner; after each call, wait for the next (q or
+    /// Ctrl-C quits).
     #[arg(long)]
     chat: bool,
     /// Print progress lines (such as the preview's) on standard error even
@@ -104,8 +105,11 @@ fn send(args: Args) -> Result<()> {
         listener,
         config,
         open_source,
-        events: Arc::new(banner::print_event),
-        on_start: Box::new(cli::stop_on_ctrl_c),
+        events: match args.chat {
+            true => Arc::new(banner::print_call_event),
+            false => Arc::new(banner::print_event),
+        },
+        on_start: Box::new(cli::stop_on_ctrl_c(args.chat)),
     };
     let mut window = display::show_view;
     match (args.chat, args.preview) {

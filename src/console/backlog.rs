@@ -200,7 +200,7 @@ fn left_out_line(count: u64) -> String {
 }
 
 /// `4950` as `4,950`.
-fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {

@@ -18,6 +18,9 @@ use crate::wire::{self, Message, RefusalKind, WireError};
 /// Why a connection was not let in.
 #[derive(Debug)]
 pub enum Refusal {
+    /// It came without a code and was asked for one: the ordinary start
+    /// of a private session whose viewer types the code when asked.
+    CodeAsked,
     /// It gave the wrong code; `failures` counts every wrong code so far.
     WrongCode { failures: u64 },
     /// It, or everyone, has tried too many codes lately.
@@ -103,7 +106,7 @@ impl Admission<'_> {
     ) -> Result<(Sealer, Opener), Refusal> {
         if exchange.is_empty() {
             let _ = link.send(&Message::CodeRequired);
-            return Err(anyhow!("came without the code").into());
+            return Err(Refusal::CodeAsked);
         }
         // Shape first, then the limits: a stranger's garbage and a
         // guesser's flood both cost the sender no curve arithmetic.

@@ -41,6 +41,20 @@ impl Limited {
     }
 }
 
+/// How long it takes at most to try every one of `codes` codes at these
+/// limits: from many sources at once (the shared allowance: burst, then
+/// one a [`limits::GLOBAL_GUESS_INTERVAL`]), and from one source alone.
+pub fn time_to_try_all(codes: f64) -> (Duration, Duration) {
+    let at = |burst: u32, interval: Duration| {
+        let after_burst = (codes - f64::from(burst)).max(0.0);
+        Duration::from_secs_f64((after_burst * interval.as_secs_f64()).min(1e15))
+    };
+    (
+        at(limits::GLOBAL_GUESS_BURST, limits::GLOBAL_GUESS_INTERVAL),
+        at(limits::GUESS_BURST, limits::GUESS_INTERVAL),
+    )
+}
+
 /// A token bucket: `burst` attempts, one more every `interval`.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -206,6 +220,15 @@ mod tests {
             at += every;
         }
         allowed
+    }
+
+    #[test]
+    fn a_four_digit_code_falls_within_hours() {
+        let (everyone, one) = time_to_try_all(10_000.0);
+        let hours = |d: Duration| d.as_secs_f64() / 3600.0;
+        assert!((2.7..2.8).contains(&hours(everyone)), "{everyone:?}");
+        assert!((27.0..28.0).contains(&hours(one)), "{one:?}");
+        assert_eq!(time_to_try_all(3.0), (Duration::ZERO, Duration::ZERO));
     }
 
     #[test]

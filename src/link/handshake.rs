@@ -19,6 +19,11 @@ use crate::wire::{self, Message, RefusalKind, StreamInfo, WireError};
 #[error("{0} is private: give its code with --code CODE or the CAMWIRE_CODE variable")]
 pub struct CodeRequired(pub String);
 
+/// The code given is not the sender's: the two sides' keys differ.
+#[derive(Debug, thiserror::Error)]
+#[error("wrong code: {0} was started with another one")]
+pub struct WrongCode(pub String);
+
 /// A refusal that trying again will not change: a wrong code, another
 /// protocol version, a peer that is not a camwire sender. Only a peer that
 /// answered, and answered wrong, is refused for good; one that went away
@@ -29,7 +34,7 @@ pub struct Final(pub String);
 
 /// Whether `e` is a refusal that retrying cannot cure.
 pub fn is_final(e: &anyhow::Error) -> bool {
-    e.is::<Final>() || e.is::<CodeRequired>()
+    e.is::<Final>() || e.is::<CodeRequired>() || e.is::<WrongCode>()
 }
 
 macro_rules! final_err {
@@ -84,7 +89,7 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
                 .map_err(|_| not_camwire())?;
             // Check the sender first: a fake sender learns nothing from us.
             if keys.check(&confirmation).is_err() {
-                final_err!("wrong code: {peer} was started with another one");
+                return Err(WrongCode(peer.to_string()).into());
             }
             let mine = keys.confirmation();
             let confirm = Message::Confirm {

@@ -73,6 +73,26 @@ impl Code {
         (!kept.is_empty()).then_some(Code(kept))
     }
 
+    /// How many codes of this one's kind there are: `10^n` for `n` digits,
+    /// `36^n` for `n` letters and digits.
+    pub fn possible(&self) -> f64 {
+        let symbols: f64 = match self.0.bytes().all(|b| b.is_ascii_digit()) {
+            true => 10.0,
+            false => 36.0,
+        };
+        symbols.powi(self.0.len().min(i32::MAX as usize) as i32)
+    }
+
+    /// How many characters it has (digits and letters).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it has none; never, for a code made by [`Code::new`].
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// A fresh random code of [`CODE_DIGITS`] digits.
     pub fn random() -> Self {
         let rng = SystemRandom::new();

@@ -2,10 +2,12 @@
 //! a caller, [`call()`] calls it. The connection carries a stream each way
 //! (see [`crate::session::call`]).
 //!
-//! The chat's policy is stated here, once: a chat sender takes
-//! one caller at a time ([`Audience::Call`]), and a call that ends is over.
-//! The caller may wait for the sender to come up (`retry`), but once the
-//! call has started it never reconnects: that would call nobody.
+//! The chat's policy is stated here, once: a chat sender takes one caller
+//! at a time ([`Audience::Call`]), and after each call it waits for the
+//! next, with the same code, until its own user quits. A caller's call
+//! that ends is over: the caller may wait for the sender to come up
+//! (`retry`), but once the call has started it never reconnects: that
+//! would call nobody.
 
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -13,11 +15,11 @@ use std::thread::JoinHandle;
 
 use anyhow::{Result, anyhow};
 
-use crate::console::{self, Kind};
+use crate::console;
 use crate::flow::hub::{End, Hub};
 use crate::flow::slot::Slot;
 use crate::media::source::SourceFactory;
-use crate::session::call::{self, Call, LEFT};
+use crate::session::call::{self, Call, LEFT, Line};
 use crate::session::capture::{CaptureConfig, spawn_capture};
 use crate::session::preview;
 use crate::session::receiver::{Headless, Incoming, Outcome};
@@ -43,37 +45,50 @@ pub struct OwnVideo {
     pub open_source: SourceFactory,
 }
 
-/// Waits for one caller and shows the call in `window`, the other person
-/// large and oneself small, until either side hangs up; `place` (the
-/// address given) names the call in the window. Threads: those of
-/// [`crate::session::stream::send`] with a preview, and, once a caller is
-/// on the line, one that reads their video.
-pub fn host(sending: Sending, place: &str, window: &mut dyn Window) -> Result<CallEnd> {
-    let call = Call::default();
+/// How a chat sender's session went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hosted {
+    /// Calls that took place and ended.
+    pub calls: u64,
+}
+
+/// Waits for a caller and shows the call in `window`, the other person
+/// large and oneself small; when they leave, shows the waiting window again
+/// for the next caller, until this end's user quits (the window, or the
+/// sender stopped); `place` (the address given) names the call in the
+/// window. Threads: those of [`crate::session::stream::send`] with a
+/// preview, and, while a caller is on the line, one that reads their video.
+pub fn host(sending: Sending, place: &str, window: &mut dyn Window) -> Result<Hosted> {
+    let line = Line::default();
     let info = sending.config.encoder.info;
     let config = SenderConfig {
-        audience: Audience::Call(call.clone()),
+        audience: Audience::Call(line.clone()),
         ..sending.config
     };
     let sending = Sending { config, ..sending };
     // However the stream ends, the window must not wait for a call.
-    let closing = Arc::clone(&call.slot);
+    let closing = line.clone();
     let beside = Beside::start(sending, move || closing.close())?;
-    let shown = window.show(View::Call {
-        call: &call,
-        own: &beside.own,
-        place,
-        size: (info.width as usize, info.height as usize),
-    });
-    let end = match shown {
-        Ok(WindowEnd::StreamOver) => {
-            console::say(Kind::Single, LEFT.to_string());
-            CallEnd::OtherLeft
+    let shown = loop {
+        let call = line.current();
+        let shown = window.show(View::Call {
+            call: &call,
+            own: &beside.own,
+            place,
+            size: (info.width as usize, info.height as usize),
+        });
+        match shown {
+            // The caller left (the sender says so), and the sender goes
+            // on: wait for the next.
+            Ok(WindowEnd::StreamOver) if beside.hub.ended().is_none() => {}
+            shown => break shown,
         }
-        _ => CallEnd::HungUp,
     };
     let sent = beside.finish()?;
-    shown.and(sent).map(|_| end)
+    shown.and(sent)?;
+    Ok(Hosted {
+        calls: line.calls_ended(),
+    })
 }
 
 /// Calls a chat sender: this end's video goes out on the connection while

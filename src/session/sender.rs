@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ use crate::link::private::Code;
 use crate::link::sealed::Link;
 use crate::media::codec::EncoderConfig;
 use crate::media::source::SourceFactory;
-use crate::session::call::{self, Call};
-use crate::session::capture::{CaptureConfig, spawn_capture};
+use crate::session::call::{self, Answered, Line};
+use crate::session::capture::{CaptureConfig, panic_text, spawn_capture};
 use crate::session::viewer;
 use crate::wire::{Message, RefusalKind};
 
@@ -54,8 +54,9 @@ pub enum Audience {
     /// turned away.
     Viewers(usize),
     /// One caller at a time (a chat is two people), whose own video goes
-    /// to this call; the next caller hears that the line is busy.
-    Call(Call),
+    /// to the line's current call; the next caller hears that the line is
+    /// busy. After a call the sender waits for the next one.
+    Call(Line),
 }
 
 /// Something the sender's user may want to hear about.
@@ -69,6 +70,15 @@ pub enum Event {
         viewers: usize,
         reason: Option<String>,
     },
+    /// A chat caller left, and the sender waits for the next; `why`, when
+    /// the call did not end cleanly.
+    CallEnded {
+        peer: SocketAddr,
+        why: Option<String>,
+    },
+    /// A connection came without the code and was asked for it (its
+    /// viewer may type it in and connect again): not a refusal.
+    AskedForCode { peer: SocketAddr },
     /// A connection was refused before it could watch.
     Refused { peer: SocketAddr, reason: String },
     /// A viewer gave the wrong code; `failures` counts them all so far.
@@ -104,8 +114,6 @@ pub struct Sender {
     guesses: Arc<GuessLimiter>,
     /// Connections still in their opening exchange.
     opening: Opening,
-    /// Whether a chat caller is on the line.
-    in_call: Arc<AtomicBool>,
     /// Refused connections being told why.
     turning_away: Arc<AtomicUsize>,
 }
@@ -125,7 +133,6 @@ impl Sender {
             events,
             guesses: Arc::new(GuessLimiter::new()),
             opening: Opening::new(),
-            in_call: Arc::new(AtomicBool::new(false)),
             turning_away: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -236,9 +243,7 @@ impl Sender {
             hub: Arc::clone(&self.hub),
             events: Arc::clone(&self.events),
             guesses: Arc::clone(&self.guesses),
-            in_call: Arc::clone(&self.in_call),
             config: self.config.clone(),
-            wake: self.wake,
         };
         thread::Builder::new().spawn(move || context.serve(&stream, peer, place))
     }
@@ -249,9 +254,7 @@ struct ViewerContext {
     hub: Arc<Hub>,
     events: EventSink,
     guesses: Arc<GuessLimiter>,
-    in_call: Arc<AtomicBool>,
     config: SenderConfig,
-    wake: SocketAddr,
 }
 
 impl ViewerContext {
@@ -274,6 +277,7 @@ impl ViewerContext {
         drop(place);
         let Admitted { mut link, caller } = match admitted {
             Ok(admitted) => admitted,
+            Err(Refusal::CodeAsked) => return (self.events)(Event::AskedForCode { peer }),
             Err(Refusal::WrongCode { failures }) => {
                 return (self.events)(Event::WrongCode { peer, failures });
             }
@@ -315,33 +319,36 @@ impl ViewerContext {
             id: watching.id(),
         };
         let info = self.config.encoder.info;
-        let reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))
+        let mut reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))
             .err()
             .map(|e| format!("{e:#}"));
         drop(watching);
+        if let Some(answering) = answering {
+            // Stop reading the caller too: a caller that trickles bytes must
+            // not keep the sender from ending.
+            let _ = stream.shutdown(Shutdown::Both);
+            let cut_off = answering.join().unwrap_or(None);
+            reason = cut_off.or(reason);
+        }
         let viewers = self.hub.remote_viewers();
         (self.events)(Event::Left {
             peer,
             viewers,
             reason,
         });
-        if let Some(answering) = answering {
-            // Stop reading the caller too: a caller that trickles bytes must
-            // not keep the sender from ending.
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            let _ = answering.join();
-        }
     }
 
-    /// In chat mode, starts receiving the caller's video; refuses a caller
-    /// to a one-way sender, a viewer to a chat, and a second caller.
+    /// In chat mode, starts receiving the caller's video on a thread that
+    /// says, when it ends, why the caller was cut off (a caller that sent
+    /// no video); refuses a caller to a one-way sender, a viewer to a
+    /// chat, and a second caller.
     fn pick_up(
         &self,
         caller: Option<Caller>,
         peer: SocketAddr,
-    ) -> Result<Option<JoinHandle<()>>, (RefusalKind, String)> {
+    ) -> Result<Option<JoinHandle<Option<String>>>, (RefusalKind, String)> {
         let wrong_mode = |reason: &str| Err((RefusalKind::WrongMode, reason.to_string()));
-        let (call, caller) = match (&self.config.audience, caller) {
+        let (line, caller) = match (&self.config.audience, caller) {
             (Audience::Viewers(_), None) => return Ok(None),
             (Audience::Viewers(_), Some(_)) => {
                 return wrong_mode("this sender streams one way: connect without --chat");
@@ -349,36 +356,42 @@ impl ViewerContext {
             (Audience::Call(_), None) => {
                 return wrong_mode("this sender is waiting for a call: connect with --chat");
             }
-            (Audience::Call(call), Some(caller)) => (call.clone(), caller),
+            (Audience::Call(line), Some(caller)) => (line.clone(), caller),
         };
-        if self.in_call.swap(true, Ordering::SeqCst) {
+        let Some(call) = line.pick_up() else {
             let busy = "the line is busy: someone else is on the call";
             return Err((RefusalKind::Busy, busy.to_string()));
-        }
-        let (hub, wake) = (Arc::clone(&self.hub), self.wake);
-        let in_call = Arc::clone(&self.in_call);
-        let line = caller.reader.get_ref().try_clone().ok();
+        };
+        let line_socket = caller.reader.get_ref().try_clone().ok();
+        let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
         let answering = thread::spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
                 call::answer(caller, &peer.to_string(), &call)
             }));
-            match answered {
-                // A caller that never sent its video did not call: it is
-                // cut off (it must not go on watching), the line is free
-                // again and the sender goes on waiting.
-                Ok(false) => {
-                    if let Some(line) = line {
-                        let _ = line.shutdown(Shutdown::Both);
-                    }
-                    in_call.store(false, Ordering::SeqCst);
-                }
-                // The call is over when the caller leaves, however: end the
-                // stream too; the window says why.
-                Ok(true) | Err(_) => {
-                    call.slot.close();
-                    finish(&hub, wake, End::Clean);
-                }
+            // Whoever left, this caller gets nothing more: its stream ends
+            // too (its viewer thread finds the connection shut).
+            if let Some(socket) = line_socket {
+                let _ = socket.shutdown(Shutdown::Both);
             }
+            let why = match answered {
+                // A caller that never sent its video did not call: it is
+                // cut off (it must not go on watching), and the window
+                // goes on waiting.
+                Ok(Answered::NoVideo) => {
+                    line.free();
+                    let cut = "it sent no video of its own: a call goes both ways";
+                    return Some(cut.to_string());
+                }
+                Ok(Answered::Left { why }) => why,
+                Err(panic) => Some(format!("internal error: {}", panic_text(&*panic))),
+            };
+            // The call is over: the line waits for the next caller, unless
+            // the sender is stopping (which is why the caller went).
+            line.hang_up();
+            if hub.ended().is_none() {
+                events(Event::CallEnded { peer, why });
+            }
+            None
         });
         Ok(Some(answering))
     }

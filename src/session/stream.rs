@@ -15,7 +15,8 @@ use anyhow::{Result, anyhow};
 use crate::console;
 use crate::flow::hub::Hub;
 use crate::flow::slot::{Screen, Slot};
-use crate::link::handshake::CodeRequired;
+use crate::limits;
+use crate::link::handshake::{CodeRequired, WrongCode};
 use crate::link::private::Code;
 use crate::media::source::SourceFactory;
 use crate::session::capture::panic_text;
@@ -42,8 +43,9 @@ pub struct Sending {
     pub on_start: Box<dyn FnOnce(Stopper) -> Result<()> + Send>,
 }
 
-/// Asks the person for a private sender's code, given its address.
-pub type AskCode = fn(&str) -> Result<Code>;
+/// Asks the person for a private sender's code, given its address and
+/// which try this is (1 the first; a later one follows a wrong code).
+pub type AskCode = fn(&str, u32) -> Result<Code>;
 
 /// What a receiving session is given.
 #[derive(Debug, Clone)]
@@ -127,17 +129,27 @@ impl Watching {
     }
 }
 
-/// Connects as `follow` says, asking for the code once when the sender
-/// turns out to be private and none was given; says what it receives.
+/// Connects as `follow` says, asking for the code when the sender turns
+/// out to be private and none was given, and again after a wrong one, up
+/// to [`limits::CODE_TRIES`] in all; says what it receives. Each try is a
+/// new connection, and costs a guess at the sender like any other.
 pub(crate) fn dial(follow: &mut Follow, ask_code: Option<AskCode>) -> Result<Incoming> {
     let mut console = Headless::default();
-    let first = match follow.connect(&mut console) {
-        Err(e) if e.is::<CodeRequired>() && follow.code.is_none() => {
-            let Some(ask) = ask_code else { return Err(e) };
-            follow.code = Some(ask(&follow.addr)?);
-            follow.connect(&mut console)?
-        }
-        other => other?,
+    let mut asked = 0;
+    let first = loop {
+        let e = match follow.connect(&mut console) {
+            Ok(first) => break first,
+            Err(e) => e,
+        };
+        let ask_again = match asked {
+            0 => e.is::<CodeRequired>() && follow.code.is_none(),
+            n => e.is::<WrongCode>() && n < limits::CODE_TRIES,
+        };
+        let Some(ask) = ask_code.filter(|_| ask_again) else {
+            return Err(e);
+        };
+        asked += 1;
+        follow.code = Some(ask(&follow.addr, asked)?);
     };
     let info = first.info();
     console::info(&format!(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::console::{self, Kind};
 use crate::link::net::{self, LanAddress};
+use crate::session::call::LEFT;
 use crate::session::sender::{Event, SenderConfig};
 use crate::ui::lan::shell_word;
 use crate::wire::Codec;
@@ -40,6 +41,7 @@ pub fn print(banner: &Banner) {
     } = *banner;
     let info = config.encoder.info;
     let rate = match fps {
+        0 if chat => "as fast as the call takes frames".to_string(),
         0 => "as fast as viewers take frames".to_string(),
         fps => format!("{fps} fps"),
     };
@@ -58,15 +60,21 @@ pub fn print(banner: &Banner) {
         );
     }
     say(format!("listening on {local}"));
+    let (who, what, can) = match chat {
+        true => ("callers", "call", "call"),
+        false => ("viewers", "stream", "watch"),
+    };
     let code_arg = match &config.code {
         Some(code) => {
             say(format!(
-                "private: viewers need the code {code}; the stream is encrypted"
+                "private: {who} need the code {code}; the {what} is encrypted"
             ));
             format!(" --code {code}")
         }
         None => {
-            say("OPEN: anyone who can reach this port can watch, and nothing is encrypted".into());
+            say(format!(
+                "OPEN: anyone who can reach this port can {can}, and nothing is encrypted"
+            ));
             String::new()
         }
     };
@@ -98,6 +106,11 @@ pub fn print_event(event: Event) {
             let line = format!("{peer} left{why} ({viewers} watching)");
             (Kind::Alike("left"), line)
         }
+        Event::CallEnded { peer, .. } => (Kind::Alike("left"), format!("{peer} left the call")),
+        Event::AskedForCode { peer } => (
+            Kind::Alike("asked for the code"),
+            format!("{peer} was asked for the code"),
+        ),
         Event::Refused { peer, reason } => (
             Kind::Alike("turned away"),
             format!("{peer} turned away: {reason}"),
@@ -112,6 +125,25 @@ pub fn print_event(event: Event) {
         ),
     };
     console::say(kind, line);
+}
+
+/// Queues the line an event makes for a chat sender, which has callers,
+/// not viewers: a caller on the line, gone, cut off or turned away.
+pub fn print_call_event(event: Event) {
+    match event {
+        Event::Joined { peer, .. } => say(format!("{peer} called: the call is on")),
+        Event::Left {
+            peer,
+            reason: Some(why),
+            ..
+        } => say(format!("the call with {peer} ended: {why}")),
+        Event::Left { reason: None, .. } => {}
+        Event::CallEnded { why, .. } => {
+            let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+            say(format!("{LEFT}{why}; waiting for the next call"));
+        }
+        other => print_event(other),
+    }
 }
 
 /// Queues one line said once.

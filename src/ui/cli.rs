@@ -14,7 +14,8 @@ use clap::{Args, ValueEnum};
 
 use crate::console::{self, Kind};
 use crate::limits;
-use crate::link::private::Code;
+use crate::link::guesses;
+use crate::link::private::{self, Code};
 use crate::media::camera::{self, SourceChoice};
 use crate::media::source::{SourceConfig, SourceFactory};
 use crate::session::capture::{CaptureConfig, panic_text};
@@ -39,14 +40,14 @@ pub struct SourceArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub colours: u8,
     /// Frame width; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 640)]
+    #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_WIDTH)))]
     pub width: u32,
     /// Frame height; a camera gives the closest size it supports.
-    #[arg(long, default_value_t = 480)]
+    #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_HEIGHT)))]
     pub height: u32,
     /// Frames per second; 0 makes each frame as soon as the fastest viewer
     /// has taken the last one.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_FPS)))]
     pub fps: u32,
     /// What goes on the wire: H.264 (a twentieth of JPEG's bytes), JPEG
     /// or raw RGB.
@@ -127,9 +128,13 @@ impl SourceArgs {
         camera::prepare(self.choice(), self.config())
     }
 
-    /// This end's own video in a call, checked before calling.
+    /// This end's own video in a call, checked before calling. The
+    /// receiver has no `--list-cameras`: its advice names the sender's.
     pub fn own_video(&self) -> Result<OwnVideo> {
-        let (info, open_source) = self.prepare()?;
+        let (info, open_source) = self.prepare().map_err(|e| {
+            let line = format!("{e:#}").replace("--list-cameras", "sender --list-cameras");
+            anyhow!(line)
+        })?;
         let capture = CaptureConfig {
             encoder: self.config().encoder(info),
             max_frames: 0,
@@ -202,18 +207,67 @@ pub fn start_console(verbose: bool) {
 /// Listens on `bind`, saying what to do when that fails.
 pub fn listen(bind: &str) -> Result<TcpListener> {
     TcpListener::bind(bind).map_err(|e| {
-        anyhow!("could not listen on {bind}: {e} (is another sender using that port? try another)")
+        let hint = match e.kind() {
+            io::ErrorKind::AddrInUse => " (is another sender using that port? try another)",
+            io::ErrorKind::AddrNotAvailable => " (that address is not this machine's)",
+            io::ErrorKind::PermissionDenied => " (ports below 1024 need root: try 9999)",
+            io::ErrorKind::InvalidInput => " (give IP:PORT, e.g. 0.0.0.0:9999)",
+            _ => "",
+        };
+        anyhow!("could not listen on {bind}: {e}{hint}")
     })
 }
 
 /// The code a sender asks of its viewers: none when `open`, else `given`
 /// or, when none was given (an empty `CAMWIRE_CODE` counts as none), a
-/// code made up now.
+/// code made up now. A given code weaker than six digits gets a warning
+/// saying how soon it can be guessed.
 pub fn sender_code(given: Option<&str>, open: bool) -> Option<Code> {
     match given.and_then(Code::new) {
         _ if open => None,
-        Some(code) => Some(code),
+        Some(code) => {
+            if let Some(warning) = weak_code_warning(&code) {
+                console::warn(&warning);
+            }
+            Some(code)
+        }
         None => Some(Code::random()),
+    }
+}
+
+/// Codes fewer than this many possible ones (six digits) are weak.
+const STRONG_ENOUGH: f64 = 1e6;
+
+/// What to tell the user of a code with fewer possible values than six
+/// digits: how soon someone guessing at the limits tries them all.
+pub fn weak_code_warning(code: &Code) -> Option<String> {
+    let possible = code.possible();
+    if possible >= STRONG_ENOUGH {
+        return None;
+    }
+    let (everyone, one) = guesses::time_to_try_all(possible);
+    Some(format!(
+        "a {}-character code is weak: its {} possible codes can all be tried within {} from many machines at once, {} from one (a made-up code has {} digits)",
+        code.len(),
+        console::grouped(possible as u64),
+        about(everyone),
+        about(one),
+        private::CODE_DIGITS,
+    ))
+}
+
+/// A duration as a person says it: `about 3 hours`.
+fn about(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    let (n, unit) = match secs {
+        s if s < 60.0 => return "a minute".to_string(),
+        s if s < 90.0 * 60.0 => (s / 60.0, "minutes"),
+        s if s < 48.0 * 3600.0 => (s / 3600.0, "hours"),
+        s => (s / 86400.0, "days"),
+    };
+    match n < 10.0 {
+        true => format!("about {n:.1} {unit}"),
+        false => format!("about {n:.0} {unit}"),
     }
 }
 
@@ -225,19 +279,24 @@ pub fn list_cameras() -> Result<()> {
 
 /// Ctrl-C is how a person quits a sender, so it ends with exit status 0,
 /// as closing the preview does: the first ends the stream cleanly,
-/// telling every viewer, and a second quits at once, without waiting for
-/// viewers slow to hear it.
-pub fn stop_on_ctrl_c(stopper: Stopper) -> Result<()> {
-    let stopping = AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if stopping.swap(true, Ordering::SeqCst) {
-            std::process::exit(0);
-        }
-        let line = "stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)";
-        console::say(Kind::Single, line.to_string());
-        stopper.stop();
-    })
-    .context("could not install the Ctrl-C handler")
+/// telling every viewer (or the other person in a `chat`), and a second
+/// quits at once, without waiting for viewers slow to hear it.
+pub fn stop_on_ctrl_c(chat: bool) -> impl FnOnce(Stopper) -> Result<()> + Send {
+    let line = match chat {
+        true => "stopping: hanging up (Ctrl-C again to quit at once)",
+        false => "stopping: telling every viewer the stream ended (Ctrl-C again to quit at once)",
+    };
+    move |stopper| {
+        let stopping = AtomicBool::new(false);
+        ctrlc::set_handler(move || {
+            if stopping.swap(true, Ordering::SeqCst) {
+                std::process::exit(0);
+            }
+            console::say(Kind::Single, line.to_string());
+            stopper.stop();
+        })
+        .context("could not install the Ctrl-C handler")
+    }
 }
 
 /// How a receiver asks for a private sender's code: at the terminal, when
@@ -246,13 +305,44 @@ pub fn code_prompt() -> Option<AskCode> {
     io::stdin().is_terminal().then_some(ask_code as AskCode)
 }
 
-/// Asks the person at the terminal for the code of the sender at `addr`.
-fn ask_code(addr: &str) -> Result<Code> {
+/// Asks the person at the terminal for the code of the sender at `addr`;
+/// `attempt` 2 and later follow a wrong code.
+fn ask_code(addr: &str, attempt: u32) -> Result<Code> {
     console::flush(limits::CONSOLE_FLUSH_WAIT);
-    eprint!("{addr} is private. Code (the sender prints it): ");
+    match attempt {
+        1 => eprint!("{addr} is private. Code (the sender prints it): "),
+        n => eprint!("wrong code. Try again ({n} of {}): ", limits::CODE_TRIES),
+    }
     let mut line = String::new();
     io::stdin()
         .read_line(&mut line)
         .context("could not read the code")?;
     Code::new(&line).context("no code given")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_codes_are_told_how_soon_they_fall() {
+        let four = weak_code_warning(&Code::new("1234").unwrap()).unwrap();
+        assert!(
+            four.starts_with("a 4-character code is weak: its 10,000 possible codes"),
+            "{four}"
+        );
+        assert!(
+            four.contains(
+                "within about 2.8 hours from many machines at once, about 28 hours from one"
+            ),
+            "{four}"
+        );
+        assert!(weak_code_warning(&Code::new("123-456").unwrap()).is_none());
+        assert!(
+            weak_code_warning(&Code::new("abcd").unwrap()).is_none(),
+            "36^4 is over a million"
+        );
+        let two = weak_code_warning(&Code::new("1").unwrap()).unwrap();
+        assert!(two.contains("within a minute from many"), "{two}");
+    }
 }

@@ -374,6 +374,9 @@ impl Xvfb {
                 "1280x1024x24",
                 "-nolisten",
                 "tcp",
+                // A chat sender opens its window again after each call:
+                // the server must not reset when its last client leaves.
+                "-noreset",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
