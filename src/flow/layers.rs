@@ -120,6 +120,12 @@ impl LayerCap {
         self.taken.min(layers)
     }
 
+    /// Forgets the link's last measured rate: it was measured while the
+    /// viewer stopped reading, and says nothing of the link.
+    pub fn forget_rate(&mut self) {
+        self.known = None;
+    }
+
     /// Takes what the link showed at `now`, for a stream whose layers carry
     /// `rates`; returns the layers to take when that changed.
     pub fn update(&mut self, now: Instant, seen: Seen, rates: LayerRates) -> Option<u8> {

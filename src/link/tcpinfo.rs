@@ -25,6 +25,9 @@ pub struct TcpSample {
     pub min_rtt_us: u32,
     /// Bytes the peer has acknowledged, in all.
     pub bytes_acked: u64,
+    /// Microseconds in all that data waited for the peer's receive window
+    /// (the peer not reading), not for the network; 0 where not known.
+    pub rwnd_limited_us: u64,
 }
 
 /// Whether to read `TCP_INFO` at all: not when `CAMWIRE_TCP_INFO=off`
@@ -58,6 +61,8 @@ pub fn sample(stream: &TcpStream) -> Option<TcpSample> {
     }
     // SAFETY: zeroed, then written by the kernel: every field is an integer.
     let info = unsafe { info.assume_init() };
+    // Since 4.10; zeroed (never limited) where the kernel wrote less.
+    let rwnd_known = len as usize >= std::mem::offset_of!(libc::tcp_info, tcpi_rwnd_limited) + 8;
     const _: () = assert!(std::mem::offset_of!(libc::tcp_info, tcpi_snd_rcv_wscale) == 6);
     // The byte after the window scales holds the delivery rate's
     // app-limited bit (bit 0), a bitfield libc does not name.
@@ -70,6 +75,7 @@ pub fn sample(stream: &TcpStream) -> Option<TcpSample> {
         rtt_us: info.tcpi_rtt,
         min_rtt_us: info.tcpi_min_rtt,
         bytes_acked: info.tcpi_bytes_acked,
+        rwnd_limited_us: if rwnd_known { info.tcpi_rwnd_limited } else { 0 },
     })
 }
 
@@ -106,5 +112,30 @@ mod tests {
         assert!(sample.bytes_acked >= 100_000, "{sample:?}");
         assert!(sample.delivery_rate > 0, "{sample:?}");
         assert_eq!(sample.notsent, 0, "{sample:?}");
+    }
+
+    #[test]
+    fn a_peer_that_does_not_read_shows_as_waiting_on_its_window() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut out = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        // Accepted but never read: its receive window fills and closes.
+        let (_peer, _) = listener.accept().unwrap();
+        out.set_nonblocking(true).unwrap();
+        let chunk = [7; 65_536];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let sample = loop {
+            match out.write(&chunk) {
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            let sample = sample(&out).expect("Linux has TCP_INFO");
+            if sample.rwnd_limited_us > 0 || std::time::Instant::now() > deadline {
+                break sample;
+            }
+            std::thread::yield_now();
+        };
+        assert!(sample.rwnd_limited_us > 0, "{sample:?}");
+        assert!(sample.notsent > 0, "{sample:?}");
     }
 }

@@ -85,10 +85,9 @@ struct LinkWatch<'a> {
     limit_kbit: Option<u32>,
     /// The temporal layers it takes.
     cap: LayerCap,
-    /// Since when data has waited unsent, and what the peer had
-    /// acknowledged then: the link was busy since, so what it acknowledged
-    /// since is what it carries.
-    busy: Option<(Instant, u64)>,
+    /// Since when data has waited unsent: the link was busy since, so
+    /// what it acknowledged since is what it carries.
+    busy: Option<Busy>,
     /// What its link carried when last measured, in bits a second.
     known_bps: Option<u64>,
     /// How its writes went, for where the kernel says nothing.
@@ -137,12 +136,38 @@ impl Writes {
             rtt_us: 0,
             min_rtt_us: 0,
             bytes_acked: self.written,
+            rwnd_limited_us: 0,
         }
     }
 }
 
 /// The shortest busy time over which acknowledged bytes measure a link.
 const BUSY_SAMPLE: Duration = Duration::from_millis(100);
+
+/// Where a link's busy time began: when, and the peer's counts then.
+#[derive(Debug, Clone, Copy)]
+struct Busy {
+    since: Instant,
+    /// Bytes acknowledged by then.
+    acked: u64,
+    /// Time spent waiting on the peer's receive window by then.
+    rwnd_limited_us: u64,
+}
+
+impl Busy {
+    fn at(now: Instant, sample: &tcpinfo::TcpSample) -> Self {
+        Busy {
+            since: now,
+            acked: sample.bytes_acked,
+            rwnd_limited_us: sample.rwnd_limited_us,
+        }
+    }
+}
+
+/// Waiting on the peer's receive window for this long in a busy time
+/// means the viewer stopped reading (a stopped process, a closed lid):
+/// the rates measured before say nothing of its link.
+const STALLED: Duration = Duration::from_millis(500);
 
 impl<'a> LinkWatch<'a> {
     fn new(conn: Conn<'a>, cursor: &Cursor, info: StreamInfo) -> Self {
@@ -186,8 +211,21 @@ impl<'a> LinkWatch<'a> {
         if !waiting {
             self.busy = None;
         }
-        let busy = *self.busy.get_or_insert((now, sample.bytes_acked));
-        let link_bps = link_rate(now, busy, waiting, &sample);
+        let busy = *self.busy.get_or_insert_with(|| Busy::at(now, &sample));
+        let link_bps = match link_rate(now, busy, waiting, &sample) {
+            Measured::Rate(bps) => Some(bps),
+            Measured::Nothing => None,
+            Measured::PeerHeld(held) => {
+                // Measured again from here; a stall also makes the
+                // rates measured before it worthless.
+                self.busy = Some(Busy::at(now, &sample));
+                if held >= STALLED {
+                    self.cap.forget_rate();
+                    self.known_bps = None;
+                }
+                None
+            }
+        };
         self.known_bps = link_bps.or(self.known_bps);
 
         let rates = hub.layer_rates();
@@ -288,22 +326,87 @@ impl<'a> LinkWatch<'a> {
     }
 }
 
-/// What a link carried while it was busy, in bits a second: the bytes
-/// acknowledged since data began to wait (`busy`), once that is long
-/// enough to measure. (The kernel's own delivery rate is no help here: on
-/// a shaped link its samples, taken over a few acknowledgements, ranged
-/// from a tenth of the link to thousands of times it.)
-fn link_rate(
-    now: Instant,
-    busy: (Instant, u64),
-    waiting: bool,
-    sample: &tcpinfo::TcpSample,
-) -> Option<u64> {
-    let (since, acked) = busy;
-    let busy_for = now.duration_since(since);
+/// What a busy time measured of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measured {
+    /// It carried this many bits a second.
+    Rate(u64),
+    /// Nothing yet: not busy, or not for long enough.
+    Nothing,
+    /// The peer, not the link, held data for most of it (this long): its
+    /// receive window was full because it read slowly or not at all.
+    PeerHeld(Duration),
+}
+
+/// What a link carried while it was busy: the bytes acknowledged since
+/// data began to wait (`busy`), once that is long enough to measure. (The
+/// kernel's own delivery rate is no help here: on a shaped link its
+/// samples, taken over a few acknowledgements, ranged from a tenth of the
+/// link to thousands of times it.)
+fn link_rate(now: Instant, busy: Busy, waiting: bool, sample: &tcpinfo::TcpSample) -> Measured {
+    let busy_for = now.duration_since(busy.since);
     if !waiting || busy_for < BUSY_SAMPLE {
-        return None;
+        return Measured::Nothing;
     }
-    let bits = sample.bytes_acked.saturating_sub(acked).saturating_mul(8);
-    (bits > 0).then(|| (bits as f64 / busy_for.as_secs_f64()) as u64)
+    let held = Duration::from_micros(sample.rwnd_limited_us.saturating_sub(busy.rwnd_limited_us));
+    if held * 2 >= busy_for {
+        return Measured::PeerHeld(held);
+    }
+    let bits = sample.bytes_acked.saturating_sub(busy.acked).saturating_mul(8);
+    if bits == 0 {
+        return Measured::Nothing;
+    }
+    Measured::Rate((bits as f64 / busy_for.as_secs_f64()) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(acked: u64, rwnd_limited_ms: u64) -> tcpinfo::TcpSample {
+        tcpinfo::TcpSample {
+            delivery_rate: 0,
+            app_limited: false,
+            notsent: 1000,
+            rtt_us: 0,
+            min_rtt_us: 0,
+            bytes_acked: acked,
+            rwnd_limited_us: rwnd_limited_ms * 1000,
+        }
+    }
+
+    #[test]
+    fn a_busy_link_is_measured_by_what_it_acknowledged() {
+        let start = Instant::now();
+        let busy = Busy::at(start, &sample(10_000, 0));
+        let now = start + Duration::from_millis(200);
+        // 25 kB in 0.2 s: 1 Mbit/s.
+        assert_eq!(
+            link_rate(now, busy, true, &sample(35_000, 0)),
+            Measured::Rate(1_000_000)
+        );
+        assert_eq!(
+            link_rate(start + Duration::from_millis(50), busy, true, &sample(35_000, 0)),
+            Measured::Nothing,
+            "too short to measure"
+        );
+        assert_eq!(
+            link_rate(now, busy, false, &sample(35_000, 0)),
+            Measured::Nothing,
+            "not busy"
+        );
+    }
+
+    #[test]
+    fn a_viewer_that_stopped_reading_is_not_taken_for_a_slow_link() {
+        let start = Instant::now();
+        let busy = Busy::at(start, &sample(10_000, 40));
+        // Three seconds on, two and a half of them waiting on its window:
+        // the few bytes it took say nothing of its link.
+        let now = start + Duration::from_secs(3);
+        assert_eq!(
+            link_rate(now, busy, true, &sample(12_000, 2540)),
+            Measured::PeerHeld(Duration::from_millis(2500))
+        );
+    }
 }
