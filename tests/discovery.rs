@@ -128,22 +128,6 @@ fn inside(ns: &str, args: &[&str]) {
     checked(Command::new("ip").args(["netns", "exec", ns]).args(args));
 }
 
-fn checked(command: &mut Command) {
-    let output = command
-        .output()
-        .expect("iproute2 is needed: apt-get install iproute2");
-    assert!(output.status.success(), "{command:?}: {output:?}");
-}
-
-fn is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
-
 /// Whether the test can run; says why not when it cannot.
 fn can_build_a_lan() -> bool {
     let root = is_root();

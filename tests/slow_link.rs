@@ -92,12 +92,25 @@ impl SlowLink {
         );
     }
 
+    /// `program` to run inside the namespace, with `env` set.
+    fn command(&self, program: &str, env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.netns, "env"]);
+        command.args(env.iter().map(|(k, v)| format!("{k}={v}")));
+        command.arg(program);
+        command
+    }
+
+    /// The sender, inside the namespace, with `env` set, bound to `bind`
+    /// (port 0) and announcing nothing.
+    fn sender(&self, bind: &str, env: &[(&str, &str)]) -> Command {
+        let mut sender = self.command(env!("CARGO_BIN_EXE_sender"), env);
+        sender.args(["--bind", &format!("{bind}:0"), "--no-announce"]);
+        sender
+    }
+
     fn inside(&self, program: &str, args: &[&str]) {
-        checked(
-            Command::new("ip")
-                .args(["netns", "exec", &self.netns, program])
-                .args(args),
-        );
+        checked(self.command(program, &[]).args(args));
     }
 }
 
@@ -114,13 +127,6 @@ fn ip(args: &[&str]) {
     checked(Command::new("ip").args(args));
 }
 
-fn checked(command: &mut Command) {
-    let output = command
-        .output()
-        .expect("iproute2 is needed: apt-get install iproute2");
-    assert!(output.status.success(), "{command:?}: {output:?}");
-}
-
 /// The `q` quantile of `values` (0.5 the median, 0.99 the 99th percentile).
 fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
     assert!(!values.is_empty());
@@ -130,16 +136,13 @@ fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
 
 #[test]
 fn frame_age_stays_bounded_on_a_50_mbit_link() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("skipped: building a shaped link needs root");
         return;
     }
     let link = SlowLink::new("50mbit");
-    let sender_bin = env!("CARGO_BIN_EXE_sender");
-    let mut sender = Command::new("ip");
-    sender.args(["netns", "exec", &link.netns, sender_bin]);
+    let mut sender = link.sender(&link.sender_ip, &[]);
     // 600 frames at 30 fps: the stream lasts 20 seconds, then ends cleanly.
-    sender.args(["--bind", &format!("{}:0", link.sender_ip), "--no-announce"]);
     sender.args([
         "--open", "--source", "test", "--codec", "raw", "--fps", "30", "--frames", "600",
     ]);
@@ -190,7 +193,7 @@ fn frame_age_stays_bounded_on_a_50_mbit_link() {
 
 #[test]
 fn h264_follows_a_link_that_narrows_mid_stream() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("skipped: building a shaped link needs root");
         return;
     }
@@ -205,7 +208,7 @@ fn h264_follows_a_link_that_narrows_mid_stream() {
 
 #[test]
 fn without_tcp_info_the_writes_alone_follow_a_narrowing_link() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("skipped: building a shaped link needs root");
         return;
     }
@@ -226,12 +229,7 @@ fn without_tcp_info_the_writes_alone_follow_a_narrowing_link() {
 /// rate, bitrate and frame age p99 from four seconds after the change.
 fn narrowing(env: &[(&str, &str)]) -> (f64, f64, f64) {
     let link = SlowLink::new("20mbit");
-    let sender_bin = env!("CARGO_BIN_EXE_sender");
-    let mut sender = Command::new("ip");
-    sender.args(["netns", "exec", &link.netns, "env"]);
-    sender.args(env.iter().map(|(k, v)| format!("{k}={v}")));
-    sender.arg(sender_bin);
-    sender.args(["--bind", &format!("{}:0", link.sender_ip), "--no-announce"]);
+    let mut sender = link.sender(&link.sender_ip, env);
     // 15 s at 30 fps, 2 Mbit/s while the link allows it.
     sender.args([
         "--open",
@@ -320,17 +318,15 @@ fn frame_log(path: &std::path::Path) -> Vec<(f64, f64, f64)> {
 
 #[test]
 fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("skipped: building a shaped link needs root");
         return;
     }
     // The sender and a fast viewer inside the namespace (over its own
     // loopback, unshaped), a slow viewer outside, over a 1 Mbit/s link.
     let link = SlowLink::new("1mbit");
-    let sender_bin = env!("CARGO_BIN_EXE_sender");
-    let mut sender = Command::new("ip");
-    sender.args(["netns", "exec", &link.netns, sender_bin]);
-    sender.args(["--bind", "0.0.0.0:0", "--no-announce", "--verbose"]);
+    let mut sender = link.sender("0.0.0.0", &[]);
+    sender.arg("--verbose");
     // 15 s at 30 fps, 2 Mbit/s: twice what the slow link carries.
     sender.args([
         "--open",
@@ -351,8 +347,7 @@ fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
     let watch = |inside: bool, name: &str| {
         let log = std::env::temp_dir().join(format!("camwire-{name}-{}.csv", std::process::id()));
         let mut receiver = if inside {
-            let mut command = Command::new("ip");
-            command.args(["netns", "exec", &link.netns, env!("CARGO_BIN_EXE_receiver")]);
+            let mut command = link.command(env!("CARGO_BIN_EXE_receiver"), &[]);
             command.args(["--connect", &format!("127.0.0.1:{port}")]);
             command
         } else {
@@ -418,7 +413,7 @@ fn two_viewers_on_different_links_share_one_encoder_and_neither_breaks() {
 
 #[test]
 fn a_chat_follows_each_way_of_its_link_on_its_own() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("skipped: building a shaped link needs root");
         return;
     }
@@ -446,8 +441,7 @@ fn a_chat_follows_each_way_of_its_link_on_its_own() {
     let said = std::env::temp_dir().join(format!("camwire-chat-link-{}.err", std::process::id()));
     let (_host, addr) = start_piped_with_stderr(host, fs::File::create(&said).unwrap().into());
     let log = std::env::temp_dir().join(format!("camwire-chat-link-{}.csv", std::process::id()));
-    let mut caller = Command::new("ip");
-    caller.args(["netns", "exec", &link.netns, env!("CARGO_BIN_EXE_receiver")]);
+    let mut caller = link.command(env!("CARGO_BIN_EXE_receiver"), &[]);
     caller.args([
         "--chat",
         "--connect",
@@ -510,13 +504,4 @@ fn a_chat_follows_each_way_of_its_link_on_its_own() {
         caller_rates.iter().all(|&kbit| kbit >= 1200),
         "the caller's bitrate, on a wide way: {caller_rates:?}"
     );
-}
-
-fn nix_is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
 }

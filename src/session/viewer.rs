@@ -352,7 +352,10 @@ fn link_rate(now: Instant, busy: Busy, waiting: bool, sample: &tcpinfo::TcpSampl
     if held * 2 >= busy_for {
         return Measured::PeerHeld(held);
     }
-    let bits = sample.bytes_acked.saturating_sub(busy.acked).saturating_mul(8);
+    let bits = sample
+        .bytes_acked
+        .saturating_sub(busy.acked)
+        .saturating_mul(8);
     if bits == 0 {
         return Measured::Nothing;
     }
@@ -386,7 +389,12 @@ mod tests {
             Measured::Rate(1_000_000)
         );
         assert_eq!(
-            link_rate(start + Duration::from_millis(50), busy, true, &sample(35_000, 0)),
+            link_rate(
+                start + Duration::from_millis(50),
+                busy,
+                true,
+                &sample(35_000, 0)
+            ),
             Measured::Nothing,
             "too short to measure"
         );

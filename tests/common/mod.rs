@@ -401,3 +401,17 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// Whether the tests run as root (shaped links and namespaces need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `command` (an `ip` or `tc` command), which must succeed.
+pub fn checked(command: &mut Command) {
+    let output = command
+        .output()
+        .expect("iproute2 is needed: apt-get install iproute2");
+    assert!(output.status.success(), "{command:?}: {output:?}");
+}

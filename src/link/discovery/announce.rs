@@ -169,6 +169,7 @@ fn host_label(port: u16) -> String {
 fn flag(on: bool) -> &'static str {
     if on { "1" } else { "0" }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +188,7 @@ mod tests {
         let announced = announce(at("127.0.0.1:9999"), &what, |_| {}).unwrap();
         assert!(announced.is_none());
     }
+
     #[test]
     fn host_labels_are_dns_labels() {
         let label = host_label(9999);

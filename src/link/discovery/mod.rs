@@ -100,6 +100,7 @@ fn unescape(escaped: &str) -> String {
     }
     name
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,17 +116,20 @@ mod tests {
         assert_eq!(Scope::of(at("[::1]:9999")), Scope::Nothing);
         assert_eq!(Scope::of(at("[::ffff:127.0.0.1]:9999")), Scope::Nothing);
     }
+
     #[test]
     fn unspecified_covers_every_interface() {
         assert_eq!(Scope::of(at("0.0.0.0:9999")), Scope::Every { ipv6: false });
         assert_eq!(Scope::of(at("[::]:9999")), Scope::Every { ipv6: true });
     }
+
     #[test]
     fn a_specific_address_covers_its_interface() {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         assert_eq!(Scope::of(at("10.1.2.3:9999")), Scope::Address(ip));
         assert_eq!(Scope::of(at("[::ffff:10.1.2.3]:1")), Scope::Address(ip));
     }
+
     #[test]
     fn instance_names_are_unescaped() {
         assert_eq!(instance_name("alice._camwire._tcp.local."), "alice");
