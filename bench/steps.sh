@@ -59,6 +59,9 @@ plot_python() {
   for py in python3 /usr/bin/python3; do
     command -v "$py" >/dev/null && "$py" -c 'import matplotlib' 2>/dev/null && { echo "$py"; return; }
   done
+  # None: an empty answer, not a failure (under set -e a failing
+  # $(plot_python) would end the script without a word).
+  return 0
 }
 PLOT_PY=$(plot_python)
 if [[ -z $PLOT_PY && ${BENCH_INSTALL:-0} == 1 ]]; then

@@ -9,9 +9,11 @@
 //! decodable. Below even the base layer it takes keyframes only.
 //!
 //! The law ([`LayerCap`]):
-//! - **Only when the encoder follows someone else.** While no other viewer
-//!   is clear, the encoder's bitrate comes down for this one, and leaving
-//!   out layers would only cost it frames.
+//! - **Only when the encoder follows someone else.** Once no other viewer
+//!   has been clear for [`FOLLOWED_AFTER`], the encoder's bitrate comes
+//!   down for this one, and leaving out layers would only cost it frames:
+//!   it takes everything. (Not at once: one burst queued on the other's
+//!   link must not flood this one.)
 //! - **Down to what fits.** Once the link has been backed up for
 //!   [`DOWN_AFTER`], the viewer takes the most layers that fit in [`FIT`]
 //!   of what its link carried while backed up (the base layer alone may
@@ -44,6 +46,9 @@ pub const MAX_UP_AFTER: Duration = Duration::from_secs(12);
 /// How long a link's measured rate is believed: while it is, no layer is
 /// tried that the rate says does not fit.
 pub const KNOWN_FOR: Duration = Duration::from_secs(10);
+/// How long no other viewer must have been clear before this one takes
+/// everything, the encoder following it.
+pub const FOLLOWED_AFTER: Duration = Duration::from_secs(1);
 
 /// The bitrate of the stream's layers, each with those below it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,8 +85,8 @@ pub struct Seen {
     pub backed_up: bool,
     /// What the link carried while backed up, in bits a second, if known.
     pub link_bps: Option<u64>,
-    /// Whether some other viewer takes the whole stream with room to
-    /// spare, so that the encoder follows it and not this one.
+    /// Whether some other viewer takes the whole stream with nothing
+    /// waiting, so that the encoder follows it and not this one.
     pub others_clear: bool,
 }
 
@@ -100,6 +105,8 @@ pub struct LayerCap {
     up_after: Duration,
     /// The link's rate when it was last measured, and when.
     known: Option<(Instant, u64)>,
+    /// Since when no other viewer has been clear, if so.
+    followed_since: Option<Instant>,
 }
 
 impl LayerCap {
@@ -112,7 +119,16 @@ impl LayerCap {
             up_at: None,
             up_after: UP_AFTER,
             known: None,
+            followed_since: None,
         }
+    }
+
+    /// The link's rate, in bits a second, if measured within
+    /// [`KNOWN_FOR`] before `now`.
+    pub fn believed(&self, now: Instant) -> Option<u64> {
+        self.known
+            .filter(|&(at, _)| now.duration_since(at) < KNOWN_FOR)
+            .map(|(_, bps)| bps)
     }
 
     /// Layers taken now, at most `layers` (the stream's).
@@ -136,10 +152,17 @@ impl LayerCap {
         if let Some(bps) = seen.link_bps {
             self.known = Some((now, bps));
         }
-        if !seen.others_clear {
+        if seen.others_clear {
+            self.followed_since = None;
+        }
+        let followed = !seen.others_clear
+            && now.duration_since(*self.followed_since.get_or_insert(now)) >= FOLLOWED_AFTER;
+        if followed {
             // The encoder follows this viewer: it takes everything.
             self.backed_up_since = None;
             self.taken = u8::MAX;
+        } else if !seen.others_clear {
+            // Perhaps about to be followed: no change meanwhile.
         } else if seen.backed_up {
             let since = *self.backed_up_since.get_or_insert(now);
             // A layer just tried is undone at the first sign it does not
@@ -162,7 +185,7 @@ impl LayerCap {
                 if let Some(fits) = fits {
                     let failed_probe = self
                         .up_at
-                        .is_some_and(|at| now.duration_since(at) < self.up_after.max(UP_AFTER));
+                        .is_some_and(|at| now.duration_since(at) < self.up_after);
                     self.up_after = if failed_probe {
                         (self.up_after * 2).min(MAX_UP_AFTER)
                     } else {
@@ -183,11 +206,9 @@ impl LayerCap {
                 // The last step up held: the next may come as soon.
                 self.up_after = UP_AFTER;
             }
-            let believed = self
-                .known
-                .filter(|&(at, _)| now.duration_since(at) < KNOWN_FOR)
-                .map(|(_, bps)| bps);
-            let may_fit = believed.is_none_or(|bps| rates.that_fit(bps) > before);
+            let may_fit = self
+                .believed(now)
+                .is_none_or(|bps| rates.that_fit(bps) > before);
             if before < rates.layers
                 && may_fit
                 && now.duration_since(self.settled_at) >= self.up_after
@@ -345,9 +366,18 @@ mod tests {
             link_bps: Some(1_000_000),
             others_clear: false,
         };
+        let at = |ms: u64| start + Duration::from_millis(2000 + ms);
+        assert_eq!(cap.update(at(0), alone, RATES), None, "not at once");
+        let capped = Seen {
+            others_clear: true,
+            ..alone
+        };
+        assert_eq!(cap.update(at(500), capped, RATES), None);
+        assert_eq!(cap.update(at(600), alone, RATES), None, "a burst");
         assert_eq!(
-            cap.update(start + Duration::from_secs(2), alone, RATES),
-            Some(3)
+            cap.update(at(600) + FOLLOWED_AFTER, alone, RATES),
+            Some(3),
+            "followed: everything"
         );
     }
 }

@@ -1,12 +1,16 @@
 //! The control law that sets the encoder's bitrate from what each viewer's
 //! link carries.
 //!
-//! Each viewer thread reports, after each frame it sends, what the kernel
-//! says of its connection ([`Report`]): the delivery rate, whether that
-//! rate was limited by the video rather than the network, and whether
-//! data is waiting unsent. A sample taken while the sender had nothing to
-//! send (app-limited) says only that the link carried what it was given;
-//! one taken while data waited is the link's capacity, as BBR measures it.
+//! Each viewer thread reports, just before each frame it sends, what it
+//! saw of its connection ([`Report`]): what the link carried, whether that
+//! was limited by the video rather than the network, and whether data is
+//! waiting unsent (`session::viewer` measures it from `TCP_INFO`, or from
+//! its writes). A sample taken while the sender had nothing to send
+//! (app-limited) says only that the link carried what it was given; one
+//! taken while data waited is the link's capacity, as BBR measures it. A
+//! viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
+//! only, or its peer stopped reading) says nothing of its link: it counts
+//! as neither clear nor backed up.
 //!
 //! The law ([`RateControl`]), in the spirit of OBS's dynamic bitrate with
 //! BBR's bandwidth estimate:
@@ -61,6 +65,8 @@ pub const QUEUE_LIMIT: Duration = Duration::from_millis(60);
 pub const PROBE_QUEUE: Duration = Duration::from_millis(30);
 /// The share of the capacity the target drops to while draining.
 pub const DRAIN: f64 = 0.5;
+/// How long a viewer's last report counts: after that it is silent.
+pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
 /// The largest share of the target given up so that a slower viewer's base
 /// layer fits its link.
@@ -73,7 +79,7 @@ pub const FLOOR_KBIT: u32 = 150;
 /// What a viewer thread saw of its connection after sending a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
-    /// The kernel's delivery rate, in bits a second.
+    /// What the link carried, in bits a second.
     pub delivery_bps: u64,
     /// Whether that rate was limited by what the sender had to send.
     pub app_limited: bool,
@@ -94,6 +100,8 @@ struct Viewer {
     capacity: Vec<(Instant, u64)>,
     /// When it was last backed up, if it ever was.
     backed_up_at: Option<Instant>,
+    /// When it last reported, and whether it was backed up then.
+    last_report: Option<(Instant, bool)>,
     /// When it was first seen.
     since: Option<Instant>,
     /// The network's queueing delay at the last report.
@@ -116,13 +124,37 @@ impl Viewer {
     /// Whether the viewer has gone clear for a whole probe period.
     fn clear_for_a_probe(&self, now: Instant) -> bool {
         let clear_since = self.backed_up_at.max(self.queued_at).or(self.since);
-        clear_since.is_some_and(|at| now.duration_since(at) >= PROBE_EVERY)
+        self.standing(now) == Standing::Clear
+            && clear_since.is_some_and(|at| now.duration_since(at) >= PROBE_EVERY)
     }
 
-    fn backed_up_now(&self, now: Instant) -> bool {
-        self.backed_up_at
-            .is_some_and(|at| now.duration_since(at) < DOWN_HOLD)
+    /// What its reports say of its link at `now`.
+    fn standing(&self, now: Instant) -> Standing {
+        match self.last_report {
+            Some((at, _)) if now.duration_since(at) >= SILENT_AFTER => Standing::Silent,
+            None => Standing::Silent,
+            Some((_, backed_up)) => {
+                let lately = self
+                    .backed_up_at
+                    .is_some_and(|at| now.duration_since(at) < DOWN_HOLD);
+                match backed_up || lately {
+                    true => Standing::BackedUp,
+                    false => Standing::Clear,
+                }
+            }
+        }
     }
+}
+
+/// What a viewer's reports say of its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// It takes the whole stream, and did for the last [`DOWN_HOLD`].
+    Clear,
+    /// Data waits, or waited within [`DOWN_HOLD`], or it leaves out layers.
+    BackedUp,
+    /// No report for [`SILENT_AFTER`].
+    Silent,
 }
 
 /// The encoder's target, kept from every viewer's reports.
@@ -176,6 +208,7 @@ impl RateControl {
         viewer
             .capacity
             .retain(|(at, _)| now.duration_since(*at) <= WINDOW);
+        viewer.last_report = Some((now, report.backed_up));
         if report.backed_up {
             viewer.backed_up_at = Some(now);
             // An app-limited sample says what the link carried of what it
@@ -189,13 +222,13 @@ impl RateControl {
         }
     }
 
-    /// Whether some viewer other than `id` was clear (nothing waiting, the
-    /// whole stream taken) at its last report before `now`: then the
+    /// Whether some viewer other than `id` is clear (the whole stream
+    /// taken, nothing waiting for [`DOWN_HOLD`]) and not silent: then the
     /// target follows it, not `id`.
     pub fn others_clear(&self, id: u64, now: Instant) -> bool {
         self.viewers
             .iter()
-            .any(|(&other, v)| other != id && v.since.is_some() && !v.backed_up_now(now))
+            .any(|(&other, v)| other != id && v.standing(now) == Standing::Clear)
     }
 
     /// Forgets viewer `id` (it left).
@@ -212,27 +245,32 @@ impl RateControl {
         let before = self.given_kbit;
         self.follow(now);
         // Give up to a fifth of the target so that the slowest viewer
-        // leaving out layers keeps its base layer, and moves only by a
-        // twentieth or more (each change is a line on the console).
+        // leaving out layers keeps its base layer (nothing when even a
+        // fifth would not make it fit), and move only by a twentieth or
+        // more (each change is a line on the console), never above the law.
         let target = self.law_kbit;
+        let least = (f64::from(target) * (1.0 - SPARE)) as u32;
         let spared = self
             .viewers
             .values()
             .filter_map(|v| v.base_fits_kbit)
+            .filter(|&fits| fits >= least)
             .min()
-            .map_or(target, |fits| {
-                fits.clamp((f64::from(target) * (1.0 - SPARE)) as u32, target)
-            });
+            .map_or(target, |fits| fits.min(target));
         if spared == target || spared.abs_diff(self.given_kbit) * 20 > self.given_kbit {
             self.given_kbit = spared.max(FLOOR_KBIT.min(target));
         }
+        self.given_kbit = self.given_kbit.min(target);
         (self.given_kbit != before).then_some(self.given_kbit)
     }
 
     /// The law itself: moves `law_kbit` (see the module's description).
     fn follow(&mut self, now: Instant) {
-        let anyone_clear = self.viewers.values().any(|v| !v.backed_up_now(now));
-        if !anyone_clear {
+        let standing = |wanted| self.viewers.values().any(|v| v.standing(now) == wanted);
+        let anyone_clear = standing(Standing::Clear);
+        if !anyone_clear && !standing(Standing::BackedUp) {
+            // Every viewer is silent: nothing to go by.
+        } else if !anyone_clear {
             // Everyone is backed up: follow the one that carries most.
             let best = self
                 .viewers
@@ -281,7 +319,7 @@ mod tests {
     const CEILING: u32 = 2000;
 
     /// A viewer on a link of `link_kbit` while the stream runs at
-    /// `law_kbit`: backed up, and measuring the link, when the stream
+    /// `target_kbit`: backed up, and measuring the link, when the stream
     /// does not fit; clear, and app-limited, when it does.
     fn on_link(link_kbit: u32, target_kbit: u32) -> Report {
         let fits = target_kbit <= link_kbit;
@@ -446,11 +484,51 @@ mod tests {
         law.report(1, start, fast);
         law.report(2, start, slow(1700));
         assert_eq!(law.update(start), Some(1700));
-        law.report(2, start, slow(900));
-        assert_eq!(law.update(start), Some(1600), "a fifth at most");
         law.report(2, start, slow(1650));
         assert_eq!(law.update(start), None, "small moves are not followed");
+        law.report(2, start, slow(1600));
+        assert_eq!(law.update(start), Some(1600), "a fifth at most");
+        law.report(2, start, slow(900));
+        assert_eq!(
+            law.update(start),
+            Some(CEILING),
+            "nothing is given up for a base layer that would not fit anyway"
+        );
+        law.report(2, start, slow(1700));
+        assert_eq!(law.update(start), Some(1700));
         law.forget(2);
         assert_eq!(law.update(start), Some(CEILING), "the slow viewer left");
+    }
+
+    #[test]
+    fn a_viewer_that_sends_nothing_for_a_while_counts_as_neither_clear_nor_backed_up() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        // Viewer 2 takes keyframes only: a report every 3 s, capped.
+        let capped = Report {
+            backed_up: true,
+            ..on_link(300, CEILING)
+        };
+        for i in 0..150 {
+            let now = start + Duration::from_millis(i * 33);
+            if i % 90 == 0 {
+                law.report(2, now, capped);
+            }
+            // Viewer 1's link narrows to 1 Mbit/s after two seconds.
+            let link = if i < 60 { 20_000 } else { 1000 };
+            law.report(1, now, on_link(link, law.target_kbit()));
+            law.update(now);
+            if i == 80 {
+                assert!(!law.others_clear(1, now), "a capped viewer is not clear");
+            }
+        }
+        assert!(
+            law.target_kbit() <= 1000,
+            "the fast viewer is followed down: {}",
+            law.target_kbit()
+        );
+        let later = start + Duration::from_secs(10);
+        assert!(!law.others_clear(1, later), "a silent viewer is not clear");
+        assert!(!law.others_clear(2, later), "nor is one silent since");
     }
 }

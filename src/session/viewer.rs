@@ -88,8 +88,6 @@ struct LinkWatch<'a> {
     /// Since when data has waited unsent: the link was busy since, so
     /// what it acknowledged since is what it carries.
     busy: Option<Busy>,
-    /// What its link carried when last measured, in bits a second.
-    known_bps: Option<u64>,
     /// How its writes went, for where the kernel says nothing.
     writes: Writes,
     /// Whether to read the kernel's `TCP_INFO` (else only `writes`).
@@ -182,7 +180,6 @@ impl<'a> LinkWatch<'a> {
             limit_kbit: None,
             cap: LayerCap::new(Instant::now()),
             busy: None,
-            known_bps: None,
             writes: Writes::default(),
             kernel: tcpinfo::wanted(),
             told: None,
@@ -221,12 +218,10 @@ impl<'a> LinkWatch<'a> {
                 self.busy = Some(Busy::at(now, &sample));
                 if held >= STALLED {
                     self.cap.forget_rate();
-                    self.known_bps = None;
                 }
                 None
             }
         };
-        self.known_bps = link_bps.or(self.known_bps);
 
         let rates = hub.layer_rates();
         let seen = Seen {
@@ -253,12 +248,12 @@ impl<'a> LinkWatch<'a> {
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
-                base_fits_kbit: self.base_fits_kbit(capped, rates),
+                base_fits_kbit: self.base_fits_kbit(now, capped, rates),
             },
         );
         // The unsent limit follows what this viewer takes: the encoder's
         // bitrate, or what its link carries when it takes less.
-        let target = match (hub.target_kbit(), link_bps) {
+        let target = match (hub.target_kbit(), self.cap.believed(now)) {
             (Some(kbit), Some(bps)) if capped => Some(kbit.min((bps / 1000) as u32).max(1)),
             (target, _) => target,
         };
@@ -276,10 +271,10 @@ impl<'a> LinkWatch<'a> {
     }
 
     /// For a viewer that leaves out layers, the encoder's bitrate at which
-    /// the base layer would fit in [`FIT`] of what its link was last
-    /// measured to carry.
-    fn base_fits_kbit(&self, capped: bool, rates: LayerRates) -> Option<u32> {
-        let link_bps = self.known_bps.filter(|_| capped)?;
+    /// the base layer would fit in [`FIT`] of what its link was measured
+    /// to carry (lately: see [`LayerCap::believed`]).
+    fn base_fits_kbit(&self, now: Instant, capped: bool, rates: LayerRates) -> Option<u32> {
+        let link_bps = self.cap.believed(now).filter(|_| capped)?;
         let whole = rates.cumulative[usize::from(rates.layers).checked_sub(1)?];
         // The base layer's share of the stream is about the same at any
         // bitrate.
