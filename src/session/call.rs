@@ -80,7 +80,8 @@ impl Line {
         Some(state.call.clone())
     }
 
-    /// Frees the line without a call: the caller never sent its video.
+    /// Frees the line without a call: the caller never sent its video, or
+    /// could not be answered.
     pub fn free(&self) {
         lock(&self.0).busy = false;
     }

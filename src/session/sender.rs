@@ -364,7 +364,8 @@ impl ViewerContext {
         };
         let line_socket = caller.reader.get_ref().try_clone().ok();
         let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
-        let answering = thread::spawn(move || {
+        let free = line.clone();
+        let answering = thread::Builder::new().spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
                 call::answer(caller, &peer.to_string(), &call)
             }));
@@ -393,7 +394,17 @@ impl ViewerContext {
             }
             None
         });
-        Ok(Some(answering))
+        match answering {
+            Ok(answering) => Ok(Some(answering)),
+            Err(e) => {
+                // No thread for the call: the line stays free for the next.
+                free.free();
+                Err((
+                    RefusalKind::Busy,
+                    format!("the sender cannot answer now: {e}"),
+                ))
+            }
+        }
     }
 }
 
