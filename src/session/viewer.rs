@@ -209,7 +209,8 @@ impl<'a> LinkWatch<'a> {
             self.busy = None;
         }
         let busy = *self.busy.get_or_insert_with(|| Busy::at(now, &sample));
-        let link_bps = match link_rate(now, busy, waiting, &sample) {
+        let measured = link_rate(now, busy, waiting, &sample);
+        let link_bps = match measured {
             Measured::Rate(bps) => Some(bps),
             Measured::Nothing => None,
             Measured::PeerHeld(held) => {
@@ -229,7 +230,10 @@ impl<'a> LinkWatch<'a> {
             link_bps,
             others_clear: hub.others_clear(self.conn.id),
         };
-        if let Some(layers) = self.cap.update(now, seen, rates) {
+        // What waited for the peer to read says nothing of its link:
+        // its layers stay as they are.
+        let peer_held = matches!(measured, Measured::PeerHeld(_));
+        if !peer_held && let Some(layers) = self.cap.update(now, seen, rates) {
             cursor.set_layers(layers);
         }
         self.tell(now, cursor.layers().min(rates.layers), rates, link_bps);
