@@ -75,7 +75,11 @@ pub fn sample(stream: &TcpStream) -> Option<TcpSample> {
         rtt_us: info.tcpi_rtt,
         min_rtt_us: info.tcpi_min_rtt,
         bytes_acked: info.tcpi_bytes_acked,
-        rwnd_limited_us: if rwnd_known { info.tcpi_rwnd_limited } else { 0 },
+        rwnd_limited_us: if rwnd_known {
+            info.tcpi_rwnd_limited
+        } else {
+            0
+        },
     })
 }
 

@@ -149,10 +149,7 @@ impl Incoming {
         loop {
             let (first_byte, body) = match self.reader.read() {
                 Ok(Some(read)) => read,
-                Ok(None) => bail!(
-                    "{} closed the connection without ending the stream",
-                    self.peer
-                ),
+                Ok(None) => return Err(handshake::unended(&self.peer)),
                 Err(ReadError::Framing(e)) => {
                     return Err(handshake::describe(&self.peer, e, Phase::Stream));
                 }
@@ -283,7 +280,7 @@ impl Follow {
                 result if !self.retry => return result,
                 // The recording failing, or changing size, ends it all.
                 Err(e) if e.is::<RecordError>() => return Err(e),
-                Ok(Outcome::SenderEnded) => "the sender ended the stream".to_string(),
+                Ok(Outcome::SenderEnded) => SENDER_ENDED.to_string(),
                 Err(e) => format!("{e:#}"),
             };
             screen.notice(Some(format!("reconnecting: {why}")));
@@ -292,12 +289,16 @@ impl Follow {
     }
 }
 
+/// What a receiver says, on its window and its terminal, when the sender
+/// ends the stream.
+pub const SENDER_ENDED: &str = "the sender ended the stream";
+
 /// What a window should go on saying once a stream has ended this way:
 /// why, when the sender ended it or it failed; nothing when the receiver
 /// itself stopped (`--frames` reached, the recording's reader gone).
 pub fn last_word(ended: &Result<Outcome>) -> Option<String> {
     match ended {
-        Ok(Outcome::SenderEnded) => Some("the sender ended the stream".to_string()),
+        Ok(Outcome::SenderEnded) => Some(SENDER_ENDED.to_string()),
         Ok(Outcome::FramesReached | Outcome::RecordingClosed) => None,
         Err(e) => Some(format!("{e:#}")),
     }

@@ -22,7 +22,7 @@ use crate::media::source::SourceFactory;
 use crate::session::capture::panic_text;
 use crate::session::preview;
 use crate::session::receiver::{
-    Follow, Headless, Incoming, Outcome, Recording, SharedStats, last_word,
+    Follow, Headless, Incoming, Outcome, Recording, SENDER_ENDED, SharedStats, last_word,
 };
 use crate::session::sender::{EventSink, Sender, SenderConfig, Stopper};
 use crate::session::window::{View, Window, WindowEnd};
@@ -98,7 +98,7 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
     let first = dial(&mut follow, watching.ask_code)?;
     let stats = &watching.stats;
     let Some(window) = window else {
-        return follow.run(first, &mut Headless::default(), stats).map(drop);
+        return say_end(follow.run(first, &mut Headless::default(), stats));
     };
     let (info, slot) = (first.info(), Arc::new(Slot::default()));
     let peer = follow.addr.clone();
@@ -111,8 +111,17 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
     };
     match window.show(view)? {
         WindowEnd::UserQuit => Ok(()),
-        WindowEnd::StreamOver => join(network, "the network thread")?.map(drop),
+        WindowEnd::StreamOver => say_end(join(network, "the network thread")?),
     }
+}
+
+/// Says on the terminal, once, that the sender ended the stream, when it
+/// did; an error is left for the binary's one error line.
+fn say_end(received: Result<Outcome>) -> Result<()> {
+    if let Ok(Outcome::SenderEnded) = received {
+        console::info(SENDER_ENDED);
+    }
+    received.map(drop)
 }
 
 impl Watching {

@@ -2,7 +2,7 @@
 //! announcement, then the frames it can decode, until the stream ends or
 //! the viewer goes.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,10 @@ pub fn send_stream<W: Write>(
     mut cursor: Cursor,
     conn: Option<Conn<'_>>,
 ) -> Result<()> {
-    link.send(&Message::stream(info))
-        .context("could not announce the stream")?;
+    let announced = went(link.send(&Message::stream(info)));
+    if !announced.context("could not announce the stream")? {
+        return Ok(());
+    }
     // Raw and JPEG have no bitrate to follow: no TCP_INFO to read.
     let follows_link = hub.target_kbit().is_some();
     let mut watch = conn
@@ -53,23 +55,32 @@ pub fn send_stream<W: Write>(
                     watch.before_sending(hub, &mut cursor, behind);
                 }
                 let started = Instant::now();
-                match link.send_parts(&[&packet.header, &packet.data]) {
-                    Ok(()) => {}
-                    Err(e) if net::is_hang_up(&e) => return Ok(()),
-                    Err(e) => return Err(net::describe_write_error(e)),
+                if !went(link.send_parts(&[&packet.header, &packet.data]))? {
+                    return Ok(());
                 }
                 if let Some(watch) = &mut watch {
                     let bytes = packet.header.len() + packet.data.len();
                     watch.writes.wrote(bytes as u64, started.elapsed());
                 }
             }
-            Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
+            // A viewer gone by the end has left all the same.
+            Next::End(End::Clean) => return went(link.send(&Message::End)).map(drop),
             Next::End(End::Failed(reason)) => {
-                return Ok(link.send(&Message::Error {
-                    reason: reason.into(),
-                })?);
+                let reason = reason.into();
+                return went(link.send(&Message::Error { reason })).map(drop);
             }
         }
+    }
+}
+
+/// Whether a write to the viewer went: `false` when the viewer had hung
+/// up, the normal way to leave (whenever it comes, even before the
+/// announcement or at the end), else the failure in words.
+fn went(written: io::Result<()>) -> Result<bool> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if net::is_hang_up(&e) => Ok(false),
+        Err(e) => Err(net::describe_write_error(e)),
     }
 }
 
@@ -352,7 +363,10 @@ fn link_rate(now: Instant, busy: Busy, waiting: bool, sample: &tcpinfo::TcpSampl
     if held * 2 >= busy_for {
         return Measured::PeerHeld(held);
     }
-    let bits = sample.bytes_acked.saturating_sub(busy.acked).saturating_mul(8);
+    let bits = sample
+        .bytes_acked
+        .saturating_sub(busy.acked)
+        .saturating_mul(8);
     if bits == 0 {
         return Measured::Nothing;
     }
@@ -386,7 +400,12 @@ mod tests {
             Measured::Rate(1_000_000)
         );
         assert_eq!(
-            link_rate(start + Duration::from_millis(50), busy, true, &sample(35_000, 0)),
+            link_rate(
+                start + Duration::from_millis(50),
+                busy,
+                true,
+                &sample(35_000, 0)
+            ),
             Measured::Nothing,
             "too short to measure"
         );
