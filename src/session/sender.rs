@@ -324,6 +324,10 @@ impl ViewerContext {
         let conn = viewer::Conn {
             stream,
             id: watching.id(),
+            far: match answering {
+                Some(_) => viewer::Far::Caller,
+                None => viewer::Far::Viewer,
+            },
         };
         let info = self.config.encoder.info;
         let mut reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))

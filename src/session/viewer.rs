@@ -26,6 +26,32 @@ pub struct Conn<'a> {
     pub stream: &'a TcpStream,
     /// The viewer's id in the hub.
     pub id: u64,
+    /// Who it is, as `--verbose` names it.
+    pub far: Far,
+}
+
+/// Who reads what a viewer thread writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Far {
+    /// A viewer of a one-way stream.
+    Viewer,
+    /// The caller, on a chat sender.
+    Caller,
+    /// The chat sender, which a caller's own video goes to.
+    Call,
+}
+
+impl Far {
+    /// How `--verbose` names the far end at `addr`: `viewer ADDR`,
+    /// `caller ADDR` or `the call`.
+    fn named(self, addr: Option<std::net::SocketAddr>) -> String {
+        let addr = addr.map_or_else(String::new, |a| format!(" {a}"));
+        match self {
+            Far::Viewer => format!("viewer{addr}"),
+            Far::Caller => format!("caller{addr}"),
+            Far::Call => "the call".to_string(),
+        }
+    }
 }
 
 /// Announces the stream, then sends frames from the hub until the stream
@@ -88,7 +114,7 @@ fn went(written: io::Result<()>) -> Result<bool> {
 struct LinkWatch<'a> {
     conn: Conn<'a>,
     info: StreamInfo,
-    /// The viewer's address, as `--verbose` names it.
+    /// Who the viewer is, as `--verbose` names it (`viewer ADDR`).
     peer: String,
     /// Frames the viewer had skipped at the last report.
     skipped: u64,
@@ -185,10 +211,7 @@ impl<'a> LinkWatch<'a> {
         LinkWatch {
             conn,
             info,
-            peer: conn
-                .stream
-                .peer_addr()
-                .map_or_else(|_| "a viewer".into(), |a| a.to_string()),
+            peer: conn.far.named(conn.stream.peer_addr().ok()),
             skipped: cursor.skipped_count(),
             limit_kbit: None,
             cap: LayerCap::new(Instant::now()),
@@ -332,7 +355,7 @@ impl<'a> LinkWatch<'a> {
                 1u32 << (rates.layers - n)
             ),
         };
-        console::info(&format!("viewer {}: {rate}; takes {takes}", self.peer));
+        console::info(&format!("{}: {rate}; takes {takes}", self.peer));
         self.told = Some((now, layers, link_bps));
     }
 }
@@ -387,6 +410,15 @@ mod tests {
             bytes_acked: acked,
             rwnd_limited_us: rwnd_limited_ms * 1000,
         }
+    }
+
+    #[test]
+    fn a_chat_speaks_of_its_caller_and_its_call_not_of_viewers() {
+        let addr = Some(std::net::SocketAddr::from(([10, 0, 0, 1], 5555)));
+        assert_eq!(Far::Viewer.named(addr), "viewer 10.0.0.1:5555");
+        assert_eq!(Far::Caller.named(addr), "caller 10.0.0.1:5555");
+        assert_eq!(Far::Call.named(addr), "the call");
+        assert_eq!(Far::Caller.named(None), "caller");
     }
 
     #[test]
