@@ -113,12 +113,12 @@ pub fn call(watching: Watching, own: OwnVideo, window: Option<&mut dyn Window>) 
     };
     let own = Arc::new(Slot::default());
     let own_view = preview::spawn(Arc::clone(&outgoing.hub), outgoing.info, Arc::clone(&own));
-    let info = first.info();
+    let (info, place) = (first.info(), follow.who());
     let network = spawn_network(follow.clone(), first, &remote.slot, &watching.stats);
     let shown = window.show(View::Call {
         call: &remote,
         own: &own,
-        place: &follow.addr,
+        place: &place,
         size: (info.width as usize, info.height as usize),
     });
     let hung_up = outgoing.hang_up();

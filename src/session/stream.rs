@@ -52,6 +52,9 @@ pub type AskCode = fn(&str, u32) -> Result<Code>;
 pub struct Watching {
     /// The sender, `HOST:PORT`.
     pub addr: String,
+    /// The name the sender was found by on the LAN, if it was: shown
+    /// with its address, and looked up again before each retry.
+    pub name: Option<String>,
     /// Stop after this many frames (0: until the sender ends).
     pub max_frames: u64,
     /// Wait for the sender, and reconnect whenever the stream stops.
@@ -101,7 +104,7 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
         return say_end(follow.run(first, &mut Headless::default(), stats));
     };
     let (info, slot) = (first.info(), Arc::new(Slot::default()));
-    let peer = follow.addr.clone();
+    let peer = follow.who();
     let network = spawn_receiving(follow, first, &slot, stats, true);
     let view = View::Stream {
         slot: &slot,
@@ -129,6 +132,7 @@ impl Watching {
     pub(crate) fn follow(&self, chat: bool) -> Follow {
         Follow {
             addr: self.addr.clone(),
+            name: self.name.clone(),
             max_frames: self.max_frames,
             retry: self.retry,
             code: self.code.clone(),
@@ -166,7 +170,7 @@ pub(crate) fn dial(follow: &mut Follow, ask_code: Option<AskCode>) -> Result<Inc
         info.width,
         info.height,
         info.codec.name(),
-        follow.addr
+        follow.who()
     ));
     Ok(first)
 }
@@ -186,7 +190,7 @@ pub(crate) fn spawn_network(
 /// saying why when the sender ended the stream or it failed
 /// ([`last_word`]), for the window to show.
 fn spawn_receiving(
-    follow: Follow,
+    mut follow: Follow,
     first: Incoming,
     slot: &Arc<Slot>,
     stats: &SharedStats,
