@@ -227,6 +227,7 @@ fn call(addr: &str, window: &mut StandIn) -> Result<CallEnd> {
     };
     let watching = Watching {
         addr: addr.to_string(),
+        name: None,
         max_frames: 0,
         retry: false,
         code: Code::new(CODE),

@@ -429,3 +429,61 @@ fn a_caller_with_no_address_calls_the_only_sender_taking_calls() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(summary(&output)["frames"], 10);
 }
+
+/// The id of the window on `x` whose title matches `pattern`, waiting
+/// for one.
+fn window_titled(x: &Xvfb, pattern: &str) -> String {
+    let mut command = Command::new("xdotool");
+    command.args(["search", "--sync", "--name", pattern]);
+    command.env("DISPLAY", &x.display);
+    let output = run(command);
+    assert!(output.status.success(), "no window titled {pattern}");
+    stdout(&output).lines().next().unwrap().to_string()
+}
+
+/// `addr` as it stands in a regular expression.
+fn literally(addr: &str) -> String {
+    addr.replace('.', "\\.")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+}
+
+#[test]
+fn a_sender_found_by_name_is_named_and_looked_up_again_on_retry() {
+    if !can_build_a_lan() {
+        return;
+    }
+    let Some(x) = Xvfb::try_start() else {
+        eprintln!("skipped: the receiver's window needs Xvfb (apt-get install xvfb)");
+        return;
+    };
+    let lan = Lan::new();
+    let (first, first_addr) = lan.sender(None, &["--name", "roving", "--fps", "10"]);
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", &lan.receivers, "env"]);
+    command.arg(format!("DISPLAY={}", x.display));
+    command.arg(env!("CARGO_BIN_EXE_receiver"));
+    command.args(["--connect", "roving", "--retry", "--verbose"]);
+    let receiver = start_following_stderr(command);
+    // The window names the sender by its name, with its address.
+    let line = receiver.wait_line("camwire: showing");
+    assert_eq!(
+        line,
+        format!("camwire: showing 320x240 jpeg from roving ({first_addr})")
+    );
+    let window = window_titled(
+        &x,
+        &format!("^camwire: roving \\({}\\)", literally(&first_addr)),
+    );
+    // Started again elsewhere (another port), it is found there.
+    drop(first);
+    let (_second, second_addr) = lan.sender(None, &["--name", "roving", "--fps", "10"]);
+    assert_ne!(first_addr, second_addr);
+    receiver.wait_line(&format!("camwire: found roving at {second_addr}"));
+    let figures = "  [0-9]+\\.[0-9] fps";
+    let again = format!(
+        "^camwire: roving \\({}\\){figures}",
+        literally(&second_addr)
+    );
+    assert_eq!(window_titled(&x, &again), window);
+}

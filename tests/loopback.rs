@@ -167,7 +167,10 @@ fn the_viewer_over_the_limit_is_told_why() {
     let err = Incoming::dial(&sender.addr.to_string(), None, false)
         .err()
         .unwrap();
-    assert!(format!("{err:#}").contains("limit of 1 viewers"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("limit of one viewer"),
+        "{err:#}"
+    );
     first.next_seq().unwrap();
     sender.stop();
 }

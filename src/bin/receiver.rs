@@ -100,14 +100,15 @@ fn receive(args: &Args, report: &Report) -> Result<()> {
     report.finish_on_ctrl_c()?;
     // In a chat this end's own video must work before calling.
     let own = args.chat.then(|| args.video.own_video()).transpose()?;
-    let addr = match &args.connect {
+    let located = match &args.connect {
         Some(arg) => lan::locate(arg)?,
         // Standard output is free for the list unless the summary or the
         // video goes there.
         None => lan::only_sender(args.chat, !args.json && !video_on_stdout(args))?,
     };
     let watching = stream::Watching {
-        addr,
+        addr: located.addr(),
+        name: located.name().map(str::to_string),
         max_frames: args.frames,
         retry: args.retry,
         // An empty CAMWIRE_CODE counts as none.

@@ -25,6 +25,9 @@ pub enum Refusal {
     WrongCode { failures: u64 },
     /// It, or everyone, has tried too many codes lately.
     Limited(Limited),
+    /// It closed (or reset) the connection before the exchange was over:
+    /// it left, nobody turned it away.
+    Left,
     /// Anything else, as a sentence.
     Other(anyhow::Error),
 }
@@ -127,7 +130,8 @@ impl Admission<'_> {
         link.send(&Message::Auth {
             exchange: &our_message,
             confirmation: &keys.confirmation(),
-        })?;
+        })
+        .map_err(failed)?;
         // From here on, anything but the right confirmation counts as a
         // wrong code: the peer has had its one guess (it can check our
         // confirmation itself). Only a peer that did confirm is told.
@@ -148,15 +152,24 @@ impl Admission<'_> {
 }
 
 /// Reads one message of the opening exchange.
-fn read_opening(reader: &mut FrameReader<Deadline>) -> Result<&[u8]> {
+fn read_opening(reader: &mut FrameReader<Deadline>) -> Result<&[u8], Refusal> {
     match reader.read_message() {
         Ok(Some(body)) => Ok(body),
-        Ok(None) => Err(anyhow!("closed the connection during the opening exchange")),
+        Ok(None) => Err(Refusal::Left),
         Err(e) if net::is_timeout(&e) => {
-            Err(anyhow!("said nothing for {:?}", limits::HANDSHAKE_TIMEOUT))
+            Err(anyhow!("said nothing for {:?}", limits::HANDSHAKE_TIMEOUT).into())
         }
-        Err(FramingError::Io(e)) => Err(anyhow!("connection failed: {e}")),
-        Err(_) => Err(anyhow!("is not a camwire receiver")),
+        Err(FramingError::Io(e)) => Err(failed(e)),
+        Err(_) => Err(anyhow!("is not a camwire receiver").into()),
+    }
+}
+
+/// A failed read or write of the opening exchange: the peer left, or
+/// the connection failed, in words.
+fn failed(e: std::io::Error) -> Refusal {
+    match net::is_hang_up(&e) {
+        true => Refusal::Left,
+        false => anyhow!("the connection failed: {}", net::plain(&e)).into(),
     }
 }
 

@@ -64,8 +64,12 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
     } else {
         Message::hello(exchange)
     };
-    framing::write_message(&mut &stream, &[&wire::encode(&hello)])
-        .map_err(|e| anyhow!("{peer} closed the connection at once ({e})"))?;
+    framing::write_message(&mut &stream, &[&wire::encode(&hello)]).map_err(|e| {
+        match net::is_hang_up(&e) {
+            true => anyhow!("{peer} closed the connection at once"),
+            false => failed(peer, &e),
+        }
+    })?;
     // The whole exchange has one deadline: a sender trickling bytes cannot
     // stretch it.
     let deadline = Deadline::new(stream, Instant::now() + limits::HANDSHAKE_TIMEOUT);
@@ -96,7 +100,10 @@ pub fn open(stream: TcpStream, peer: &str, code: Option<&Code>, chat: bool) -> R
                 confirmation: &mine,
             };
             framing::write_message(&mut reader.get_ref().get_ref(), &[&wire::encode(&confirm)])
-                .map_err(|e| anyhow!("connection to {peer} failed: {e}"))?;
+                .map_err(|e| match net::is_hang_up(&e) {
+                    true => cut_short(peer),
+                    false => failed(peer, &e),
+                })?;
             let mut sealed = Reader::new(reader, Some(keys.opener));
             let info = read_announcement(&mut sealed, peer)?;
             (info, sealed, Some(keys.sealer))
@@ -221,8 +228,20 @@ pub fn describe(peer: &str, e: FramingError, phase: Phase) -> anyhow::Error {
             "{peer} sent nothing for {:?}: the sender or the network stopped",
             limits::SENDER_SILENCE_TIMEOUT
         ),
-        (_, FramingError::Io(e)) => anyhow!("connection to {peer} failed: {e}"),
+        (Phase::Stream, FramingError::Io(e)) if net::is_hang_up(&e) => unended(peer),
+        (_, FramingError::Io(e)) => failed(peer, &e),
     }
+}
+
+/// The peer closed or reset the connection between messages of the
+/// stream, without its end message: it left, or was killed.
+pub fn unended(peer: &str) -> anyhow::Error {
+    anyhow!("{peer} closed the connection without ending the stream")
+}
+
+/// The connection to `peer` failed otherwise, in words.
+fn failed(peer: &str, e: &std::io::Error) -> anyhow::Error {
+    anyhow!("the connection to {peer} failed: {}", net::plain(e))
 }
 
 /// A sender's refusal, final when its kind says retrying cannot help.

@@ -139,9 +139,9 @@ fn describe_connect_error(e: &io::Error) -> String {
             limits::CONNECT_TIMEOUT
         ),
         io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-            format!("{} (are both machines on the same network?)", lowercase(e))
+            format!("{} (are both machines on the same network?)", plain(e))
         }
-        _ => lowercase(e),
+        _ => plain(e),
     }
 }
 
@@ -169,7 +169,7 @@ pub fn is_hang_up(e: &io::Error) -> bool {
 pub fn describe_write_error(e: io::Error) -> anyhow::Error {
     match e.kind() {
         k if is_timeout_kind(k) => anyhow!("stopped reading; dropped"),
-        _ => anyhow!("{}", lowercase(&e)),
+        _ => anyhow!("{}", plain(&e)),
     }
 }
 
@@ -281,9 +281,9 @@ fn same_network(ours: &if_addrs::IfAddr, ip: IpAddr) -> bool {
     }
 }
 
-/// An io::Error as text starting with a lowercase letter, without the
-/// "(os error N)" suffix.
-fn lowercase(e: &io::Error) -> String {
+/// An I/O error as the words of a sentence: lowercase, without the
+/// `(os error N)` that means nothing to a person.
+pub fn plain(e: &io::Error) -> String {
     let text = e.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text);
     let mut chars = text.chars();

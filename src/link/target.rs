@@ -71,6 +71,23 @@ impl Located {
             Located::Sender(found) => found.addr.to_string(),
         }
     }
+
+    /// The name the sender was found by on the LAN, if it was.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Located::Dial(_) => None,
+            Located::Sender(found) => Some(&found.name),
+        }
+    }
+}
+
+/// The sender called `name` on the LAN now, if one answers within
+/// [`limits::DISCOVERY_WAIT`] (the look stops as soon as it does): where a
+/// receiver that found it by name looks again before each retry, since a
+/// sender started again may listen elsewhere.
+pub fn find(name: &str) -> Result<Option<Found>> {
+    let senders = discovery::browse(limits::DISCOVERY_WAIT, |found| found.is_called(name))?;
+    Ok(called(&senders, name).cloned())
 }
 
 /// Finds where `arg`, a `--connect` value, leads; looks on the LAN for a

@@ -155,6 +155,7 @@ pub fn spawn_outgoing(
         let conn = viewer::Conn {
             stream: &stream,
             id: watching.id(),
+            far: viewer::Far::Call,
         };
         stream.set_write_timeout(Some(limits::VIEWER_WRITE_TIMEOUT))?;
         net::limit_unsent(&stream, unsent_limit)?;

@@ -105,10 +105,7 @@ pub fn call(watching: Watching, own: OwnVideo, window: Option<&mut dyn Window>) 
     let Some(window) = window else {
         let received = follow.run(first, &mut Headless::default(), &watching.stats);
         outgoing.hang_up()?;
-        return Ok(match received? {
-            Outcome::SenderEnded => CallEnd::OtherLeft,
-            Outcome::FramesReached | Outcome::RecordingClosed => CallEnd::HungUp,
-        });
+        return Ok(said(received?));
     };
     let remote = Call {
         slot: Arc::new(Slot::default()),
@@ -116,12 +113,12 @@ pub fn call(watching: Watching, own: OwnVideo, window: Option<&mut dyn Window>) 
     };
     let own = Arc::new(Slot::default());
     let own_view = preview::spawn(Arc::clone(&outgoing.hub), outgoing.info, Arc::clone(&own));
-    let info = first.info();
+    let (info, place) = (first.info(), follow.who());
     let network = spawn_network(follow.clone(), first, &remote.slot, &watching.stats);
     let shown = window.show(View::Call {
         call: &remote,
         own: &own,
-        place: &follow.addr,
+        place: &place,
         size: (info.width as usize, info.height as usize),
     });
     let hung_up = outgoing.hang_up();
@@ -143,11 +140,19 @@ fn end_call(
             let _ = join(network, "the network thread")?;
             Ok(CallEnd::HungUp)
         }
-        WindowEnd::StreamOver => {
+        WindowEnd::StreamOver => Ok(said(join(network, "the network thread")??)),
+    }
+}
+
+/// How a call whose incoming stream ended well came out, said on the
+/// terminal when the other person left.
+fn said(received: Outcome) -> CallEnd {
+    match received {
+        Outcome::SenderEnded => {
             console::info(LEFT);
-            join(network, "the network thread")??;
-            Ok(CallEnd::OtherLeft)
+            CallEnd::OtherLeft
         }
+        Outcome::FramesReached | Outcome::RecordingClosed => CallEnd::HungUp,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::link::handshake::{self, Phase, printable};
 use crate::link::net;
 use crate::link::private::{Code, Sealer};
 use crate::link::sealed::{ReadError, Reader};
+use crate::link::target;
 use crate::media::codec::{DecodeError, Decoder};
 use crate::media::yuv4mpeg::{RecordError, Y4mWriter};
 use crate::session::stats::Stats;
@@ -84,9 +85,14 @@ impl Incoming {
     /// Connects to `addr` and completes the opening exchange, proving
     /// `code` in private mode, as a chat caller when `chat` is set.
     pub fn dial(addr: &str, code: Option<&Code>, chat: bool) -> Result<Self> {
+        Self::dial_as(addr, addr, code, chat)
+    }
+
+    /// [`Incoming::dial`], naming the sender `peer` in what it says.
+    pub fn dial_as(addr: &str, peer: &str, code: Option<&Code>, chat: bool) -> Result<Self> {
         let stream = net::connect(addr)?;
-        let opened = handshake::open(stream, addr, code, chat)?;
-        Ok(Self::from_opened(opened, addr))
+        let opened = handshake::open(stream, peer, code, chat)?;
+        Ok(Self::from_opened(opened, peer))
     }
 
     /// Reads a chat caller's announcement from the reading side the sender's
@@ -143,16 +149,13 @@ impl Incoming {
         screen: &mut dyn Screen,
         stats: &Mutex<Stats>,
     ) -> Result<Outcome> {
-        lock(stats).set_info(self.info);
+        lock(stats).set_stream(self.info, &self.peer);
         let mut decoder = Decoder::new(self.info)?;
         let pixels = self.info.width as usize * self.info.height as usize;
         loop {
             let (first_byte, body) = match self.reader.read() {
                 Ok(Some(read)) => read,
-                Ok(None) => bail!(
-                    "{} closed the connection without ending the stream",
-                    self.peer
-                ),
+                Ok(None) => return Err(handshake::unended(&self.peer)),
                 Err(ReadError::Framing(e)) => {
                     return Err(handshake::describe(&self.peer, e, Phase::Stream));
                 }
@@ -230,6 +233,9 @@ impl Incoming {
 pub struct Follow {
     /// The sender, `HOST:PORT`.
     pub addr: String,
+    /// The name it was found by on the LAN, if it was: looked up again
+    /// before each retry, as a sender started again may listen elsewhere.
+    pub name: Option<String>,
     /// Stop after this many frames in all (0: no limit).
     pub max_frames: u64,
     /// Reconnect whenever the stream stops, instead of ending.
@@ -243,17 +249,31 @@ pub struct Follow {
 }
 
 impl Follow {
+    /// The sender as the user knows it: `NAME (HOST:PORT)` when found by
+    /// name on the LAN, else its address.
+    pub fn who(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} ({})", printable(name), self.addr),
+            None => self.addr.clone(),
+        }
+    }
+
     /// Connects; with `retry`, tries again every [`limits::RETRY_DELAY`]
     /// until a sender answers.
-    pub fn connect(&self, screen: &mut dyn Screen) -> Result<Incoming> {
+    pub fn connect(&mut self, screen: &mut dyn Screen) -> Result<Incoming> {
         self.connect_saying(screen, "waiting for the sender")
     }
 
     /// [`Follow::connect`], with each failed try shown on `screen` as
-    /// `doing: why`.
-    fn connect_saying(&self, screen: &mut dyn Screen, doing: &str) -> Result<Incoming> {
+    /// `doing: why`; a sender found by name is looked up again before
+    /// each try but the first (which dials where it was).
+    fn connect_saying(&mut self, screen: &mut dyn Screen, doing: &str) -> Result<Incoming> {
+        let mut look = false;
         loop {
-            match Incoming::dial(&self.addr, self.code.as_ref(), self.chat) {
+            if look {
+                self.look_again();
+            }
+            match Incoming::dial_as(&self.addr, &self.who(), self.code.as_ref(), self.chat) {
                 Ok(incoming) => {
                     screen.notice(None);
                     return Ok(incoming);
@@ -261,16 +281,33 @@ impl Follow {
                 Err(e) if self.retry && !handshake::is_final(&e) => {
                     screen.notice(Some(format!("{doing}: {e:#}")));
                     std::thread::sleep(limits::RETRY_DELAY);
+                    look = true;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
 
+    /// Looks on the LAN for the sender of this name again, and follows it
+    /// to where it answers now; where none answers, the address stays.
+    fn look_again(&mut self) {
+        let Some(name) = &self.name else {
+            return;
+        };
+        let Ok(Some(found)) = target::find(name) else {
+            return;
+        };
+        let addr = found.addr.to_string();
+        if addr != self.addr {
+            console::info(&format!("found {} at {addr}", printable(name)));
+            self.addr = addr;
+        }
+    }
+
     /// Receives from `first`, and with `retry` from each new connection
     /// after the stream stops, until `max_frames` or an end without retry.
     pub fn run(
-        &self,
+        &mut self,
         first: Incoming,
         screen: &mut dyn Screen,
         stats: &Mutex<Stats>,
@@ -283,7 +320,7 @@ impl Follow {
                 result if !self.retry => return result,
                 // The recording failing, or changing size, ends it all.
                 Err(e) if e.is::<RecordError>() => return Err(e),
-                Ok(Outcome::SenderEnded) => "the sender ended the stream".to_string(),
+                Ok(Outcome::SenderEnded) => SENDER_ENDED.to_string(),
                 Err(e) => format!("{e:#}"),
             };
             screen.notice(Some(format!("reconnecting: {why}")));
@@ -292,12 +329,16 @@ impl Follow {
     }
 }
 
+/// What a receiver says, on its window and its terminal, when the sender
+/// ends the stream.
+pub const SENDER_ENDED: &str = "the sender ended the stream";
+
 /// What a window should go on saying once a stream has ended this way:
 /// why, when the sender ended it or it failed; nothing when the receiver
 /// itself stopped (`--frames` reached, the recording's reader gone).
 pub fn last_word(ended: &Result<Outcome>) -> Option<String> {
     match ended {
-        Ok(Outcome::SenderEnded) => Some("the sender ended the stream".to_string()),
+        Ok(Outcome::SenderEnded) => Some(SENDER_ENDED.to_string()),
         Ok(Outcome::FramesReached | Outcome::RecordingClosed) => None,
         Err(e) => Some(format!("{e:#}")),
     }

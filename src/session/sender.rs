@@ -79,6 +79,9 @@ pub enum Event {
     /// A connection came without the code and was asked for it (its
     /// viewer may type it in and connect again): not a refusal.
     AskedForCode { peer: SocketAddr },
+    /// A connection closed before its opening exchange was over: it left
+    /// (a viewer quit as it started, a port scan), nobody refused it.
+    LeftEarly { peer: SocketAddr },
     /// A connection was refused before it could watch.
     Refused { peer: SocketAddr, reason: String },
     /// A viewer gave the wrong code; `failures` counts them all so far.
@@ -278,6 +281,7 @@ impl ViewerContext {
         let Admitted { mut link, caller } = match admitted {
             Ok(admitted) => admitted,
             Err(Refusal::CodeAsked) => return (self.events)(Event::AskedForCode { peer }),
+            Err(Refusal::Left) => return (self.events)(Event::LeftEarly { peer }),
             Err(Refusal::WrongCode { failures }) => {
                 return (self.events)(Event::WrongCode { peer, failures });
             }
@@ -309,7 +313,10 @@ impl ViewerContext {
             return refuse(
                 &mut link,
                 RefusalKind::Busy,
-                format!("the sender is at its limit of {limit} viewers"),
+                match limit {
+                    1 => "the sender is at its limit of one viewer".to_string(),
+                    _ => format!("the sender is at its limit of {limit} viewers"),
+                },
             );
         }
         (self.events)(Event::Joined { peer, viewers });
@@ -317,6 +324,10 @@ impl ViewerContext {
         let conn = viewer::Conn {
             stream,
             id: watching.id(),
+            far: match answering {
+                Some(_) => viewer::Far::Caller,
+                None => viewer::Far::Viewer,
+            },
         };
         let info = self.config.encoder.info;
         let mut reason = viewer::send_stream(&mut link, info, &self.hub, cursor, Some(conn))

@@ -47,6 +47,7 @@ pub enum SeqError {
 /// Running measurements of one receiver.
 pub struct Stats {
     info: Option<StreamInfo>,
+    from: Option<String>,
     frames: u64,
     bytes: u64,
     dropped: u64,
@@ -75,6 +76,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             info: None,
+            from: None,
             frames: 0,
             bytes: 0,
             dropped: 0,
@@ -132,6 +134,20 @@ impl Stats {
     pub fn set_info(&mut self, info: StreamInfo) {
         self.info = Some(info);
         self.last_seq = None;
+    }
+
+    /// Records a new connection's stream, [`Stats::set_info`], and who
+    /// sends it, as the user knows the sender (its name and address).
+    pub fn set_stream(&mut self, info: StreamInfo, from: &str) {
+        self.set_info(info);
+        if self.from.as_deref() != Some(from) {
+            self.from = Some(from.to_string());
+        }
+    }
+
+    /// Who sends the stream now, as [`Stats::set_stream`] was told.
+    pub fn from(&self) -> Option<&str> {
+        self.from.as_deref()
     }
 
     /// Records a frame message of `body_len` bytes whose first byte arrived

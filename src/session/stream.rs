@@ -22,7 +22,7 @@ use crate::media::source::SourceFactory;
 use crate::session::capture::panic_text;
 use crate::session::preview;
 use crate::session::receiver::{
-    Follow, Headless, Incoming, Outcome, Recording, SharedStats, last_word,
+    Follow, Headless, Incoming, Outcome, Recording, SENDER_ENDED, SharedStats, last_word,
 };
 use crate::session::sender::{EventSink, Sender, SenderConfig, Stopper};
 use crate::session::window::{View, Window, WindowEnd};
@@ -52,6 +52,9 @@ pub type AskCode = fn(&str, u32) -> Result<Code>;
 pub struct Watching {
     /// The sender, `HOST:PORT`.
     pub addr: String,
+    /// The name the sender was found by on the LAN, if it was: shown
+    /// with its address, and looked up again before each retry.
+    pub name: Option<String>,
     /// Stop after this many frames (0: until the sender ends).
     pub max_frames: u64,
     /// Wait for the sender, and reconnect whenever the stream stops.
@@ -98,10 +101,10 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
     let first = dial(&mut follow, watching.ask_code)?;
     let stats = &watching.stats;
     let Some(window) = window else {
-        return follow.run(first, &mut Headless::default(), stats).map(drop);
+        return say_end(follow.run(first, &mut Headless::default(), stats));
     };
     let (info, slot) = (first.info(), Arc::new(Slot::default()));
-    let peer = follow.addr.clone();
+    let peer = follow.who();
     let network = spawn_receiving(follow, first, &slot, stats, true);
     let view = View::Stream {
         slot: &slot,
@@ -111,8 +114,17 @@ pub fn watch(watching: Watching, window: Option<&mut dyn Window>) -> Result<()> 
     };
     match window.show(view)? {
         WindowEnd::UserQuit => Ok(()),
-        WindowEnd::StreamOver => join(network, "the network thread")?.map(drop),
+        WindowEnd::StreamOver => say_end(join(network, "the network thread")?),
     }
+}
+
+/// Says on the terminal, once, that the sender ended the stream, when it
+/// did; an error is left for the binary's one error line.
+fn say_end(received: Result<Outcome>) -> Result<()> {
+    if let Ok(Outcome::SenderEnded) = received {
+        console::info(SENDER_ENDED);
+    }
+    received.map(drop)
 }
 
 impl Watching {
@@ -120,6 +132,7 @@ impl Watching {
     pub(crate) fn follow(&self, chat: bool) -> Follow {
         Follow {
             addr: self.addr.clone(),
+            name: self.name.clone(),
             max_frames: self.max_frames,
             retry: self.retry,
             code: self.code.clone(),
@@ -157,7 +170,7 @@ pub(crate) fn dial(follow: &mut Follow, ask_code: Option<AskCode>) -> Result<Inc
         info.width,
         info.height,
         info.codec.name(),
-        follow.addr
+        follow.who()
     ));
     Ok(first)
 }
@@ -177,7 +190,7 @@ pub(crate) fn spawn_network(
 /// saying why when the sender ended the stream or it failed
 /// ([`last_word`]), for the window to show.
 fn spawn_receiving(
-    follow: Follow,
+    mut follow: Follow,
     first: Incoming,
     slot: &Arc<Slot>,
     stats: &SharedStats,

@@ -2,7 +2,7 @@
 //! announcement, then the frames it can decode, until the stream ends or
 //! the viewer goes.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,32 @@ pub struct Conn<'a> {
     pub stream: &'a TcpStream,
     /// The viewer's id in the hub.
     pub id: u64,
+    /// Who it is, as `--verbose` names it.
+    pub far: Far,
+}
+
+/// Who reads what a viewer thread writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Far {
+    /// A viewer of a one-way stream.
+    Viewer,
+    /// The caller, on a chat sender.
+    Caller,
+    /// The chat sender, which a caller's own video goes to.
+    Call,
+}
+
+impl Far {
+    /// How `--verbose` names the far end at `addr`: `viewer ADDR`,
+    /// `caller ADDR` or `the call`.
+    fn named(self, addr: Option<std::net::SocketAddr>) -> String {
+        let addr = addr.map_or_else(String::new, |a| format!(" {a}"));
+        match self {
+            Far::Viewer => format!("viewer{addr}"),
+            Far::Caller => format!("caller{addr}"),
+            Far::Call => "the call".to_string(),
+        }
+    }
 }
 
 /// Announces the stream, then sends frames from the hub until the stream
@@ -37,8 +63,10 @@ pub fn send_stream<W: Write>(
     mut cursor: Cursor,
     conn: Option<Conn<'_>>,
 ) -> Result<()> {
-    link.send(&Message::stream(info))
-        .context("could not announce the stream")?;
+    let announced = went(link.send(&Message::stream(info)));
+    if !announced.context("could not announce the stream")? {
+        return Ok(());
+    }
     // Raw and JPEG have no bitrate to follow: no TCP_INFO to read.
     let follows_link = hub.target_kbit().is_some();
     let mut watch = conn
@@ -53,23 +81,32 @@ pub fn send_stream<W: Write>(
                     watch.before_sending(hub, &mut cursor, behind);
                 }
                 let started = Instant::now();
-                match link.send_parts(&[&packet.header, &packet.data]) {
-                    Ok(()) => {}
-                    Err(e) if net::is_hang_up(&e) => return Ok(()),
-                    Err(e) => return Err(net::describe_write_error(e)),
+                if !went(link.send_parts(&[&packet.header, &packet.data]))? {
+                    return Ok(());
                 }
                 if let Some(watch) = &mut watch {
                     let bytes = packet.header.len() + packet.data.len();
                     watch.writes.wrote(bytes as u64, started.elapsed());
                 }
             }
-            Next::End(End::Clean) => return Ok(link.send(&Message::End)?),
+            // A viewer gone by the end has left all the same.
+            Next::End(End::Clean) => return went(link.send(&Message::End)).map(drop),
             Next::End(End::Failed(reason)) => {
-                return Ok(link.send(&Message::Error {
-                    reason: reason.into(),
-                })?);
+                let reason = reason.into();
+                return went(link.send(&Message::Error { reason })).map(drop);
             }
         }
+    }
+}
+
+/// Whether a write to the viewer went: `false` when the viewer had hung
+/// up, the normal way to leave (whenever it comes, even before the
+/// announcement or at the end), else the failure in words.
+fn went(written: io::Result<()>) -> Result<bool> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if net::is_hang_up(&e) => Ok(false),
+        Err(e) => Err(net::describe_write_error(e)),
     }
 }
 
@@ -77,7 +114,7 @@ pub fn send_stream<W: Write>(
 struct LinkWatch<'a> {
     conn: Conn<'a>,
     info: StreamInfo,
-    /// The viewer's address, as `--verbose` names it.
+    /// Who the viewer is, as `--verbose` names it (`viewer ADDR`).
     peer: String,
     /// Frames the viewer had skipped at the last report.
     skipped: u64,
@@ -172,10 +209,7 @@ impl<'a> LinkWatch<'a> {
         LinkWatch {
             conn,
             info,
-            peer: conn
-                .stream
-                .peer_addr()
-                .map_or_else(|_| "a viewer".into(), |a| a.to_string()),
+            peer: conn.far.named(conn.stream.peer_addr().ok()),
             skipped: cursor.skipped_count(),
             limit_kbit: None,
             cap: LayerCap::new(Instant::now()),
@@ -320,7 +354,7 @@ impl<'a> LinkWatch<'a> {
                 1u32 << (rates.layers - n)
             ),
         };
-        console::info(&format!("viewer {}: {rate}; takes {takes}", self.peer));
+        console::info(&format!("{}: {rate}; takes {takes}", self.peer));
         self.told = Some((now, layers, link_bps));
     }
 }
@@ -375,6 +409,15 @@ mod tests {
             bytes_acked: acked,
             rwnd_limited_us: rwnd_limited_ms * 1000,
         }
+    }
+
+    #[test]
+    fn a_chat_speaks_of_its_caller_and_its_call_not_of_viewers() {
+        let addr = Some(std::net::SocketAddr::from(([10, 0, 0, 1], 5555)));
+        assert_eq!(Far::Viewer.named(addr), "viewer 10.0.0.1:5555");
+        assert_eq!(Far::Caller.named(addr), "caller 10.0.0.1:5555");
+        assert_eq!(Far::Call.named(addr), "the call");
+        assert_eq!(Far::Caller.named(None), "caller");
     }
 
     #[test]

@@ -89,6 +89,14 @@ pub fn print(banner: &Banner) {
     }
 }
 
+/// What a connection that closed before its opening exchange was over did.
+const LEFT_EARLY: &str = "left during the opening exchange";
+
+/// The lines of connections that did not get in, folded together: a storm
+/// of them (a port scan) mixes those turned away for want of a place with
+/// those that reset before the sender read them.
+const NOT_IN: &str = "turned away or left early";
+
 /// Queues the line an event makes. Storms of connections fold (see
 /// [`crate::console`]); a wrong code never does.
 pub fn print_event(event: Event) {
@@ -111,10 +119,10 @@ pub fn print_event(event: Event) {
             Kind::Alike("asked for the code"),
             format!("{peer} was asked for the code"),
         ),
-        Event::Refused { peer, reason } => (
-            Kind::Alike("turned away"),
-            format!("{peer} turned away: {reason}"),
-        ),
+        Event::LeftEarly { peer } => (Kind::Alike(NOT_IN), format!("{peer} {LEFT_EARLY}")),
+        Event::Refused { peer, reason } => {
+            (Kind::Alike(NOT_IN), format!("{peer} turned away: {reason}"))
+        }
         Event::WrongCode { peer, failures } => (
             Kind::Urgent,
             format!("{peer} gave a wrong code ({failures} wrong so far)"),

@@ -42,15 +42,16 @@ impl From<String> for Caption {
     }
 }
 
-/// The labels of a receiver's window: the sender, and figures from `stats`,
-/// in the title and on the status line.
+/// The labels of a receiver's window: the sender (`peer`, until the
+/// network thread says who sends the stream now: `stats`' `from`), and
+/// figures from `stats`, in the title and on the status line.
 pub fn receiver<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedStats) -> Labels<'a> {
     let codec = info.codec.name();
     let stream = format!("{}x{} {codec}", info.width, info.height);
-    let watching = move |figures: Option<&str>| Said {
+    let watching = move |who: &str, figures: Option<&str>| Said {
         state: State::Watching,
         lines: vec![
-            format!("watching {peer}"),
+            format!("watching {who}"),
             match figures {
                 Some(figures) => format!("{stream}  {figures}"),
                 None => stream.clone(),
@@ -61,21 +62,24 @@ pub fn receiver<'a>(info: StreamInfo, peer: &'a str, stats: &'a SharedStats) -> 
     Labels {
         title: title(peer, None),
         first_frame: format!("showing {}x{} {codec} from {peer}", info.width, info.height),
-        status: Some(watching(None)),
-        refresh: Box::new(move |slot| match slot.notice_text() {
-            Some(notice) => {
-                // Figures after the trouble count from its end.
-                figures.skip(stats);
-                Caption {
-                    title: format!("camwire: {peer}  {notice}"),
-                    status: Some(trouble(&notice, slot.is_drained())),
+        status: Some(watching(peer, None)),
+        refresh: Box::new(move |slot| {
+            let who = lock(stats).from().unwrap_or(peer).to_string();
+            match slot.notice_text() {
+                Some(notice) => {
+                    // Figures after the trouble count from its end.
+                    figures.skip(stats);
+                    Caption {
+                        title: format!("camwire: {who}  {notice}"),
+                        status: Some(trouble(&notice, slot.is_drained())),
+                    }
                 }
-            }
-            None => {
-                let now = figures.next(stats);
-                Caption {
-                    title: title(peer, Some(&now)),
-                    status: Some(watching(Some(&now))),
+                None => {
+                    let now = figures.next(stats);
+                    Caption {
+                        title: title(&who, Some(&now)),
+                        status: Some(watching(&who, Some(&now))),
+                    }
                 }
             }
         }),
@@ -188,5 +192,38 @@ pub fn preview(info: StreamInfo, hub: Arc<Hub>) -> Labels<'static> {
         first_frame: format!("preview showing {}x{}", info.width, info.height),
         status: None,
         refresh: Box::new(move |_| title(hub.remote_viewers()).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Codec;
+
+    #[test]
+    fn the_status_line_names_whoever_sends_the_stream_now() {
+        let info = StreamInfo {
+            width: 320,
+            height: 240,
+            codec: Codec::Jpeg,
+        };
+        let stats = SharedStats::default();
+        let mut labels = receiver(info, "studio (10.0.0.2:9999)", &stats);
+        let first = labels.status.clone().unwrap();
+        assert_eq!(first.lines[0], "watching studio (10.0.0.2:9999)");
+        // Found again elsewhere after a retry: the network thread says so.
+        lock(&stats).set_stream(info, "studio (10.0.0.2:4242)");
+        let caption = (labels.refresh)(&Slot::default());
+        assert_eq!(
+            caption.status.unwrap().lines[0],
+            "watching studio (10.0.0.2:4242)"
+        );
+        assert!(
+            caption
+                .title
+                .starts_with("camwire: studio (10.0.0.2:4242)  "),
+            "{}",
+            caption.title
+        );
     }
 }

@@ -88,7 +88,7 @@ pub fn list() -> Result<()> {
 }
 
 /// Where a `--connect` value leads, looking on the LAN for a bare word.
-pub fn locate(arg: &str) -> Result<String> {
+pub fn locate(arg: &str) -> Result<Located> {
     let located = target::locate(arg)?;
     if let Located::Sender(found) = &located {
         console::info(&format!(
@@ -97,21 +97,21 @@ pub fn locate(arg: &str) -> Result<String> {
             found.addr
         ));
     }
-    Ok(located.addr())
+    Ok(located)
 }
 
 /// The address of the only sender on the LAN that does what this
 /// receiver asks (takes calls when `chat`, streams one way otherwise).
 /// Several are a [`UsageError`]: they are listed on standard output when
 /// `list_them` (it is free), and named in the error line.
-pub fn only_sender(chat: bool, list_them: bool) -> Result<String> {
+pub fn only_sender(chat: bool, list_them: bool) -> Result<Located> {
     let found = look()?;
     let (fit, other): (Vec<Found>, Vec<Found>) = found.into_iter().partition(|f| f.chat == chat);
     match &fit[..] {
         [] => bail!(none_that_fits(chat, other.len())),
         [only] => {
             console::info(&format!("found {} at {}", printable(&only.name), only.addr));
-            Ok(only.addr.to_string())
+            Ok(Located::Sender(only.clone()))
         }
         several => {
             if list_them {

@@ -84,6 +84,19 @@ impl Drop for Running {
     }
 }
 
+/// Every line the process still prints on the stream followed, until it
+/// closes it (it exits).
+pub fn rest_of(running: &Running) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        match running.lines.recv_timeout(STEP) {
+            Ok(line) => lines.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return lines,
+            Err(e) => panic!("the output did not end after {lines:?}: {e}"),
+        }
+    }
+}
+
 /// Forwards each line of `stream` to a channel.
 fn follow(stream: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
