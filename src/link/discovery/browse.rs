@@ -30,7 +30,7 @@ pub struct Found {
 impl Found {
     /// Whether it goes by `name` (DNS names ignore case).
     pub fn is_called(&self, name: &str) -> bool {
-        self.name == name || self.name.to_lowercase() == name.to_lowercase()
+        self.name.to_lowercase() == name.to_lowercase()
     }
 }
 
