@@ -186,7 +186,9 @@ fn print_by_address(local: SocketAddr, verb: &str, tail: &str) {
     }
     let found = addresses(local);
     if found.is_empty() {
-        say("no network address found: only this machine can watch".into());
+        say(format!(
+            "no network address found: only this machine can {verb}"
+        ));
     }
     let rows = found
         .into_iter()
