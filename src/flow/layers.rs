@@ -18,9 +18,10 @@
 //!   [`DOWN_AFTER`], the viewer takes the most layers that fit in [`FIT`]
 //!   of what its link carried while backed up (the base layer alone may
 //!   fill the link), but at least the base layer: keyframes only come
-//!   after another [`DOWN_AFTER`] backed up on the base layer alone, so
-//!   that one rate measured low (a new connection still finding its pace)
-//!   does not cost the whole picture. Unmeasured, one layer fewer. A link
+//!   after [`KEYFRAMES_ONLY_AFTER`] backed up on the base layer alone, so
+//!   that one rate measured low (a new connection still finding its pace,
+//!   the queue a failed try of a layer left) does not cost the whole
+//!   picture. Unmeasured, one layer fewer. A link
 //!   that carries what it is sent only queued a burst (a keyframe): no
 //!   change.
 //! - **Up one at a time.** After [`UP_AFTER`] with nothing waiting, one
@@ -39,6 +40,9 @@ pub const DOWN_AFTER: Duration = Duration::from_millis(150);
 /// The share of a link's measured rate the layers taken may fill (the base
 /// layer may fill it all).
 pub const FIT: f64 = 0.85;
+/// How long a link must stay backed up on the base layer alone before the
+/// viewer takes keyframes only.
+pub const KEYFRAMES_ONLY_AFTER: Duration = Duration::from_secs(1);
 /// How long a link must stay clear before one layer more is tried.
 pub const UP_AFTER: Duration = Duration::from_millis(1500);
 /// The longest wait before trying a layer that failed before.
@@ -170,17 +174,22 @@ impl LayerCap {
             let probing = self
                 .up_at
                 .is_some_and(|at| now.duration_since(at) < UP_AFTER);
-            if probing || now.duration_since(since) >= DOWN_AFTER {
+            let waited = now.duration_since(since);
+            if probing || waited >= DOWN_AFTER {
                 // Straight to what fits, but to keyframes only from the base
-                // layer alone: one rate measured low must not cost the
-                // whole picture. Unmeasured, one layer.
+                // layer alone, backed up for [`KEYFRAMES_ONLY_AFTER`] (the
+                // queue a failed try of a layer built takes a while to
+                // drain): one rate measured low must not cost the whole
+                // picture. Unmeasured, one layer.
+                let give_up = probing || waited >= KEYFRAMES_ONLY_AFTER;
                 let fits = match seen.link_bps {
                     Some(bps) => match rates.that_fit(bps) {
                         fits if fits >= before => None,
                         fits if before > 1 => Some(fits.max(1)),
-                        _ => Some(0),
+                        _ => give_up.then_some(0),
                     },
-                    None => before.checked_sub(1),
+                    None if before > 1 || give_up => before.checked_sub(1),
+                    None => None,
                 };
                 if let Some(fits) = fits {
                     let failed_probe = self
@@ -316,6 +325,43 @@ mod tests {
         assert!(
             changes.iter().all(|c| c.1 >= 1),
             "the base layer always fits"
+        );
+    }
+
+    #[test]
+    fn the_queue_a_failed_try_left_does_not_cost_the_base_layer() {
+        let start = Instant::now();
+        let mut cap = LayerCap::new(start);
+        run(&mut cap, start, 0, 2000, 1_000_000);
+        assert_eq!(cap.taken(RATES.layers), 1);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let clear = Seen {
+            backed_up: false,
+            link_bps: None,
+            others_clear: true,
+        };
+        // Clear long enough to try the middle layer (once the rate
+        // measured as it came down is no longer believed)...
+        let tried = (2000..15_000)
+            .step_by(33)
+            .find_map(|ms| cap.update(at(ms), clear, RATES).map(|n| (ms, n)));
+        let (tried_at, layers) = tried.expect("a layer more is tried");
+        assert_eq!(layers, 2);
+        // ...which backs the link up; the queue it built drains for half a
+        // second, measured a little under the base layer's rate.
+        let draining = Seen {
+            backed_up: true,
+            link_bps: Some(780_000),
+            others_clear: true,
+        };
+        let changes: Vec<(u64, u8)> = (tried_at + 33..tried_at + 600)
+            .step_by(33)
+            .filter_map(|ms| cap.update(at(ms), draining, RATES).map(|n| (ms, n)))
+            .collect();
+        assert_eq!(
+            changes.iter().map(|c| c.1).collect::<Vec<_>>(),
+            vec![1],
+            "undone, and the base layer kept: {changes:?}"
         );
     }
 

@@ -44,6 +44,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::flow::layers::FIT;
+
 /// The share of a measured capacity the target is set to.
 pub const HEADROOM: f64 = 0.85;
 /// How long a capacity sample counts.
@@ -254,9 +256,10 @@ impl RateControl {
             .viewers
             .values()
             .filter_map(|v| v.base_fits_kbit)
-            .filter(|&fits| fits >= least)
+            // (`fits` leaves room in the link; the base layer may fill it.)
+            .filter(|&fits| f64::from(fits) / FIT >= f64::from(least))
             .min()
-            .map_or(target, |fits| fits.min(target));
+            .map_or(target, |fits| fits.clamp(least, target));
         if spared == target || spared.abs_diff(self.given_kbit) * 20 > self.given_kbit {
             self.given_kbit = spared.max(FLOOR_KBIT.min(target));
         }
