@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use camwire::framing::{self, FrameReader};
-use camwire::wire::{self, Codec, Message, StreamInfo};
+use camwire::wire::{self, Codec, FrameKind, Message, StreamInfo};
 use common::*;
 use socket2::SockRef;
 
@@ -198,4 +198,61 @@ fn a_caller_hears_once_that_the_other_person_left() {
         (rest, ok),
         (vec!["camwire: the other person left".to_string()], true)
     );
+}
+
+#[test]
+fn a_caller_cut_off_for_not_reading_gets_one_line_that_says_so() {
+    let x = Xvfb::start();
+    let (sender, addr) = chat_sender(&x);
+    // A caller by hand with a small receive buffer, so that the sender's
+    // writes soon wait; it sends its video, then reads nothing more.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let to: SocketAddr = addr.parse().unwrap();
+    socket.connect(&to.into()).unwrap();
+    let mut caller: TcpStream = socket.into();
+    framing::write_message(&mut caller, &[&wire::encode(&Message::call(&[]))]).unwrap();
+    caller.set_read_timeout(Some(STEP)).unwrap();
+    let mut reader = FrameReader::new(caller.try_clone().unwrap(), 64 << 20);
+    reader.read_message().unwrap().expect("the announcement");
+    let own = StreamInfo {
+        width: 2,
+        height: 1,
+        codec: Codec::Raw,
+    };
+    send_message(&mut caller, &Message::stream(own));
+    let from = caller.local_addr().unwrap();
+    sender.wait_line(&format!("{from} called: the call is on"));
+    // Its video goes on, five frames a second, until the sender hangs up.
+    let mut video = caller.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let pixels = [9u8; 6];
+        for seq in 0.. {
+            let frame = Message::Frame {
+                seq,
+                captured_us: 0,
+                kind: FrameKind::KEY,
+                data: &pixels,
+            };
+            if !send_message(&mut video, &frame) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let line = sender.wait_line("the other person left");
+    assert!(line.contains("stopped reading"), "{line}");
+    assert!(line.ends_with("; waiting for the next call"), "{line}");
+    drop(reader);
+    drop(caller);
+    sending.join().unwrap();
+    sender.interrupt();
+    let rest = rest_of(&sender);
+    assert!(
+        !rest
+            .iter()
+            .any(|l| l.contains("left") || l.contains("ended")),
+        "one line for the call's end: {line:?}, then {rest:?}"
+    );
+    no_os_words(&rest);
 }

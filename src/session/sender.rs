@@ -338,8 +338,20 @@ impl ViewerContext {
             // Stop reading the caller too: a caller that trickles bytes must
             // not keep the sender from ending.
             let _ = stream.shutdown(Shutdown::Both);
-            let cut_off = answering.join().unwrap_or(None);
-            reason = cut_off.or(reason);
+            match answering.join() {
+                Ok(CallEnd::CutOff(why)) => reason = Some(why),
+                // One line for the call's end, with the sender's reason
+                // first: when it cut the caller off, the caller's side
+                // only saw the connection close.
+                Ok(CallEnd::Over(why)) => {
+                    if self.hub.ended().is_none() {
+                        let why = reason.or(why);
+                        (self.events)(Event::CallEnded { peer, why });
+                    }
+                    return;
+                }
+                Err(_) => {}
+            }
         }
         let viewers = self.hub.remote_viewers();
         (self.events)(Event::Left {
@@ -350,14 +362,13 @@ impl ViewerContext {
     }
 
     /// In chat mode, starts receiving the caller's video on a thread that
-    /// says, when it ends, why the caller was cut off (a caller that sent
-    /// no video); refuses a caller to a one-way sender, a viewer to a
+    /// says, when it ends, how the call ended; refuses a caller to a one-way sender, a viewer to a
     /// chat, and a second caller.
     fn pick_up(
         &self,
         caller: Option<Caller>,
         peer: SocketAddr,
-    ) -> Result<Option<JoinHandle<Option<String>>>, (RefusalKind, String)> {
+    ) -> Result<Option<JoinHandle<CallEnd>>, (RefusalKind, String)> {
         let wrong_mode = |reason: &str| Err((RefusalKind::WrongMode, reason.to_string()));
         let (line, caller) = match (&self.config.audience, caller) {
             (Audience::Viewers(_), None) => return Ok(None),
@@ -374,7 +385,6 @@ impl ViewerContext {
             return Err((RefusalKind::Busy, busy.to_string()));
         };
         let line_socket = caller.reader.get_ref().try_clone().ok();
-        let (hub, events) = (Arc::clone(&self.hub), Arc::clone(&self.events));
         let free = line.clone();
         let answering = thread::Builder::new().spawn(move || {
             let answered = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -392,7 +402,7 @@ impl ViewerContext {
                 Ok(Answered::NoVideo) => {
                     line.free();
                     let cut = "it sent no video of its own: a call goes both ways";
-                    return Some(cut.to_string());
+                    return CallEnd::CutOff(cut.to_string());
                 }
                 Ok(Answered::Left { why }) => why,
                 Err(panic) => Some(format!("internal error: {}", panic_text(&*panic))),
@@ -400,10 +410,7 @@ impl ViewerContext {
             // The call is over: the line waits for the next caller, unless
             // the sender is stopping (which is why the caller went).
             line.hang_up();
-            if hub.ended().is_none() {
-                events(Event::CallEnded { peer, why });
-            }
-            None
+            CallEnd::Over(why)
         });
         match answering {
             Ok(answering) => Ok(Some(answering)),
@@ -417,6 +424,14 @@ impl ViewerContext {
             }
         }
     }
+}
+
+/// How a call's answering thread ended.
+enum CallEnd {
+    /// The caller was cut off without a call (it sent no video): why.
+    CutOff(String),
+    /// The call took place and is over; why, when not a plain hang-up.
+    Over(Option<String>),
 }
 
 impl SenderConfig {
