@@ -4,7 +4,7 @@
 //! Each viewer thread reports, just before each frame it sends, what it
 //! saw of its connection ([`Report`]): what the link carried, whether that
 //! was limited by the video rather than the network, and whether data is
-//! waiting unsent (`session::viewer` measures it from `TCP_INFO`, or from
+//! waiting unsent (`session::link_watch` measures it from `TCP_INFO`, or from
 //! its writes). A sample taken while the sender had nothing to send
 //! (app-limited) says only that the link carried what it was given; one
 //! taken while data waited is the link's capacity, as BBR measures it. A

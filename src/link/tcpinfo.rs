@@ -4,7 +4,7 @@
 //! nothing (macOS's `TCP_CONNECTION_INFO` and Windows's `SIO_TCP_INFO` are
 //! not read: neither can be built or tried where camwire is developed),
 //! and each viewer falls back on how its writes went
-//! (`session::viewer`). `CAMWIRE_TCP_INFO=off` makes Linux do the same.
+//! (`session::link_watch`). `CAMWIRE_TCP_INFO=off` makes Linux do the same.
 
 use std::net::TcpStream;
 

@@ -13,6 +13,8 @@
 //! - [`capture`]: the thread that runs the source and the encoder while
 //!   someone watches.
 //! - [`viewer`]: one viewer's stream, once it is let in.
+//! - [`link_watch`]: what a viewer thread follows of its link: its rate,
+//!   its layers, its report to the bitrate law, its unsent limit.
 //! - [`receiver`]: connects, checks the stream and decodes its frames.
 //! - [`call`]: two-way chat on one connection (`--chat`).
 //! - [`preview`]: the sender's own picture, mirrored (`--preview`).
@@ -21,6 +23,7 @@
 pub mod call;
 pub mod capture;
 pub mod chat;
+mod link_watch;
 pub mod preview;
 pub mod receiver;
 pub mod sender;
