@@ -142,14 +142,11 @@ fn chat_sender(x: &Xvfb) -> (Running, String) {
     start_piped(sender)
 }
 
-#[test]
-fn a_caller_that_vanishes_is_said_to_have_left() {
-    let x = Xvfb::start();
-    let (sender, addr) = chat_sender(&x);
-    // A caller by hand: hello, the sender's announcement, its own, and
-    // then a reset with the sender's frames unread.
-    let mut caller = TcpStream::connect(&addr).unwrap();
-    framing::write_message(&mut caller, &[&wire::encode(&Message::call(&[]))]).unwrap();
+/// Calls `sender` by hand on `caller`: hello, the sender's announcement,
+/// its own (a 2x1 raw stream); returns the reader of what the sender
+/// sends and the caller's address, once the sender says the call is on.
+fn call_by_hand(sender: &Running, caller: &mut TcpStream) -> (FrameReader<TcpStream>, SocketAddr) {
+    framing::write_message(caller, &[&wire::encode(&Message::call(&[]))]).unwrap();
     caller.set_read_timeout(Some(STEP)).unwrap();
     let mut reader = FrameReader::new(caller.try_clone().unwrap(), 64 << 20);
     reader.read_message().unwrap().expect("the announcement");
@@ -158,9 +155,20 @@ fn a_caller_that_vanishes_is_said_to_have_left() {
         height: 1,
         codec: Codec::Raw,
     };
-    send_message(&mut caller, &Message::stream(own));
+    send_message(caller, &Message::stream(own));
     let from = caller.local_addr().unwrap();
     sender.wait_line(&format!("{from} called: the call is on"));
+    (reader, from)
+}
+
+#[test]
+fn a_caller_that_vanishes_is_said_to_have_left() {
+    let x = Xvfb::start();
+    let (sender, addr) = chat_sender(&x);
+    // A caller by hand: hello, the sender's announcement, its own, and
+    // then a reset with the sender's frames unread.
+    let mut caller = TcpStream::connect(&addr).unwrap();
+    let (mut reader, from) = call_by_hand(&sender, &mut caller);
     reader.read_message().unwrap().expect("a frame");
     drop(reader);
     reset(caller);
@@ -211,18 +219,7 @@ fn a_caller_cut_off_for_not_reading_gets_one_line_that_says_so() {
     let to: SocketAddr = addr.parse().unwrap();
     socket.connect(&to.into()).unwrap();
     let mut caller: TcpStream = socket.into();
-    framing::write_message(&mut caller, &[&wire::encode(&Message::call(&[]))]).unwrap();
-    caller.set_read_timeout(Some(STEP)).unwrap();
-    let mut reader = FrameReader::new(caller.try_clone().unwrap(), 64 << 20);
-    reader.read_message().unwrap().expect("the announcement");
-    let own = StreamInfo {
-        width: 2,
-        height: 1,
-        codec: Codec::Raw,
-    };
-    send_message(&mut caller, &Message::stream(own));
-    let from = caller.local_addr().unwrap();
-    sender.wait_line(&format!("{from} called: the call is on"));
+    let (reader, _) = call_by_hand(&sender, &mut caller);
     // Its video goes on, five frames a second, until the sender hangs up.
     let mut video = caller.try_clone().unwrap();
     let sending = std::thread::spawn(move || {
