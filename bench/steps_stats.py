@@ -343,8 +343,9 @@ def draw_scenario(axes, scenario, kbps):
     from matplotlib.ticker import ScalarFormatter
 
     fps_ax, age_ax, rate_ax = axes
-    title = scenario["scenario"].removeprefix("steps-").replace("-", " -> ")
-    fps_ax.set_title("two viewers: A unshaped, B 1 Mbit/s" if title == "two-viewers" else f"link {title} Mbit/s")
+    name = scenario["scenario"]
+    profile = name.removeprefix("steps-").replace("-", " -> ")
+    fps_ax.set_title("two viewers: A unshaped, B 1 Mbit/s" if name == "two-viewers" else f"link {profile} Mbit/s")
     for i, run in enumerate(scenario["runs"]):
         t = [k + 0.5 for k in run["second"]]
         look = {"color": f"C{i}", "marker": "."}
