@@ -149,6 +149,9 @@ impl<'a> LinkWatch<'a> {
             Measured::Rate(bps) => Some(bps),
             Measured::Nothing | Measured::PeerHeld(_) => None,
         };
+        // What waited for the peer to read says nothing of its link: its
+        // layers stay as they are, and the kernel's sample is no capacity.
+        let peer_held = matches!(measured, Measured::PeerHeld(_));
 
         let rates = hub.layer_rates();
         let seen = Seen {
@@ -156,9 +159,6 @@ impl<'a> LinkWatch<'a> {
             link_bps,
             others_clear: hub.others_clear(self.conn.id),
         };
-        // What waited for the peer to read says nothing of its link:
-        // its layers stay as they are.
-        let peer_held = matches!(measured, Measured::PeerHeld(_));
         if !peer_held && let Some(layers) = self.cap.update(now, seen, rates) {
             cursor.set_layers(layers);
         }
@@ -173,7 +173,7 @@ impl<'a> LinkWatch<'a> {
                 // steadier than the kernel's latest sample, and all there
                 // is where the kernel says nothing.
                 delivery_bps: link_bps.unwrap_or(sample.delivery_rate.saturating_mul(8)),
-                app_limited: link_bps.is_none() && sample.app_limited,
+                app_limited: link_bps.is_none() && (sample.app_limited || peer_held),
                 backed_up: waiting || late || capped,
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),

@@ -362,8 +362,8 @@ impl ViewerContext {
     }
 
     /// In chat mode, starts receiving the caller's video on a thread that
-    /// says, when it ends, how the call ended; refuses a caller to a one-way sender, a viewer to a
-    /// chat, and a second caller.
+    /// says, when it ends, how the call ended; refuses a caller to a
+    /// one-way sender, a viewer to a chat, and a second caller.
     fn pick_up(
         &self,
         caller: Option<Caller>,
