@@ -30,7 +30,17 @@
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
 //!   the target drops to [`DRAIN`] of the capacity until the queue is
-//!   gone, as BBR drains after its startup.
+//!   gone, as BBR drains after its startup, and then goes back to
+//!   [`HEADROOM`] of that capacity (no higher than the last target that
+//!   went out clear).
+//! - **A queue that stands is no burst.** A shaper lets a burst through
+//!   after each idle moment, so a short busy time can read a third above
+//!   the link, and a target set from it keeps a queue standing. Once the
+//!   queue has stayed above [`QUEUE_LIMIT`] for [`STANDING`] while this
+//!   stream's own data waited, what the link acknowledged over the last
+//!   second is its capacity: the target drains from that, and for
+//!   [`KNOWN_FOR`] no sample may claim more, and a probe goes past it by
+//!   [`PAST_KNOWN`] at most until one passes.
 //! - **The encoder follows the viewers that can take the most**: one slow
 //!   viewer does not lower the picture for the others; it leaves out
 //!   temporal layers instead (`flow::layers`). But they give up to
@@ -67,6 +77,15 @@ pub const QUEUE_LIMIT: Duration = Duration::from_millis(60);
 pub const PROBE_QUEUE: Duration = Duration::from_millis(30);
 /// The share of the capacity the target drops to while draining.
 pub const DRAIN: f64 = 0.5;
+/// How long the network's queue must stay above [`QUEUE_LIMIT`] to count
+/// as standing, not as a burst (a keyframe) on its way out.
+pub const STANDING: Duration = Duration::from_millis(500);
+/// How long what a link carried under a standing queue is believed: it
+/// caps the capacity the short samples claim, and probes up go past it in
+/// one small step ([`PAST_KNOWN`]) until one passes.
+pub const KNOWN_FOR: Duration = Duration::from_secs(10);
+/// How far past a link's known capacity one probe goes.
+pub const PAST_KNOWN: f64 = 1.05;
 /// How long a viewer's last report counts: after that it is silent.
 pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
@@ -85,7 +104,8 @@ pub struct Report {
     pub delivery_bps: u64,
     /// Whether that rate was limited by what the sender had to send.
     pub app_limited: bool,
-    /// Whether data was waiting unsent (or frames were being left out).
+    /// Whether data was waiting unsent, frames came late, or layers were
+    /// being left out.
     pub backed_up: bool,
     /// How long data waits in the network's queues: the round trip above
     /// the smallest one seen.
@@ -93,6 +113,12 @@ pub struct Report {
     /// For a viewer that leaves out layers: the bitrate, in kbit/s, at
     /// which the stream's base layer would fit its link.
     pub base_fits_kbit: Option<u32>,
+    /// What the link acknowledged over about the last second, in bits a
+    /// second, once that much was seen. While a queue stands in the
+    /// network all that time the link was never idle, so this is its
+    /// capacity: free of the bursts a shaper lets through after an idle
+    /// moment, which make a short busy time's rate read high.
+    pub carried_bps: Option<u64>,
 }
 
 /// What the law remembers of one viewer.
@@ -112,15 +138,31 @@ struct Viewer {
     base_fits_kbit: Option<u32>,
     /// When the network last held more than [`PROBE_QUEUE`] of its data.
     queued_at: Option<Instant>,
+    /// Since when the network has held more than [`QUEUE_LIMIT`] of its
+    /// data, without a break.
+    queued_since: Option<Instant>,
+    /// What its link carried under a standing queue, and when.
+    known: Option<(Instant, u64)>,
+    /// When it last said its own data waited (unsent, or frames late).
+    waited_at: Option<Instant>,
 }
 
 impl Viewer {
     fn best_capacity(&self, now: Instant) -> Option<u64> {
-        self.capacity
+        let best = self
+            .capacity
             .iter()
             .filter(|(at, _)| now.duration_since(*at) <= WINDOW)
             .map(|&(_, bps)| bps)
-            .max()
+            .max()?;
+        Some(self.known(now).map_or(best, |known| best.min(known)))
+    }
+
+    /// What its link carried under a standing queue, while believed.
+    fn known(&self, now: Instant) -> Option<u64> {
+        self.known
+            .filter(|&(at, _)| now.duration_since(at) < KNOWN_FOR)
+            .map(|(_, bps)| bps)
     }
 
     /// Whether the viewer has gone clear for a whole probe period.
@@ -173,6 +215,12 @@ pub struct RateControl {
     last_up: Option<Instant>,
     /// The next probe's step.
     step: f64,
+    /// While the target drains the network's queue: the capacity it was
+    /// drained from, in bits a second.
+    draining: Option<u64>,
+    /// The last target every frame went out clear at for a whole probe
+    /// period: where a drain ends, unless the link carries less.
+    clear_kbit: u32,
 }
 
 impl RateControl {
@@ -186,6 +234,8 @@ impl RateControl {
             last_down: None,
             last_up: None,
             step: PROBE_STEP,
+            draining: None,
+            clear_kbit: ceiling_kbit,
         }
     }
 
@@ -203,6 +253,20 @@ impl RateControl {
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
         }
+        if report.queue_delay > QUEUE_LIMIT {
+            viewer.queued_since.get_or_insert(now);
+        } else {
+            viewer.queued_since = None;
+        }
+        if report.backed_up {
+            viewer.waited_at = Some(now);
+        }
+        // (The round trip also grows with a queue on the way back, behind
+        // the other end's own video in a chat: the queue is this stream's
+        // only if its own data waited too.)
+        let standing = viewer.queued_since.is_some_and(|since| {
+            now.duration_since(since) >= STANDING && viewer.waited_at >= Some(since)
+        });
         let report = Report {
             backed_up: report.backed_up || report.queue_delay > QUEUE_LIMIT,
             ..report
@@ -213,6 +277,15 @@ impl RateControl {
         viewer.last_report = Some((now, report.backed_up));
         if report.backed_up {
             viewer.backed_up_at = Some(now);
+            if let Some(carried) = report.carried_bps.filter(|&bps| standing && bps > 0) {
+                // The queue stands: the stream does not fit, whatever the
+                // short samples said, and what the link carried all this
+                // while is its capacity.
+                viewer.capacity.clear();
+                viewer.capacity.push((now, carried));
+                viewer.known = Some((now, carried));
+                return;
+            }
             // An app-limited sample says what the link carried of what it
             // was given; while the network's queue grows, that is more than
             // it can carry, so it is the capacity's upper bound, and
@@ -269,6 +342,9 @@ impl RateControl {
 
     /// The law itself: moves `law_kbit` (see the module's description).
     fn follow(&mut self, now: Instant) {
+        if self.drained(now) {
+            return;
+        }
         let standing = |wanted| self.viewers.values().any(|v| v.standing(now) == wanted);
         let anyone_clear = standing(Standing::Clear);
         if !anyone_clear && !standing(Standing::BackedUp) {
@@ -292,10 +368,13 @@ impl RateControl {
                 // queued a burst (a keyframe): nothing to change.
                 let carried = (bps as f64 * HEADROOM / 1000.0) as u32;
                 let fits = (bps as f64 * share / 1000.0) as u32;
-                if carried < self.law_kbit {
+                // (Once the target is down to that, a queue that stays
+                // is drained.)
+                if carried <= self.law_kbit {
                     self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
+                    self.draining = queued.then_some(bps);
                 }
             }
         } else if self.law_kbit < self.ceiling_kbit {
@@ -306,12 +385,62 @@ impl RateControl {
                 .all(|at| now.duration_since(at) >= PROBE_EVERY);
             let clear = self.viewers.values().any(|v| v.clear_for_a_probe(now));
             if probed && clear {
+                self.clear_kbit = self.law_kbit;
+                let law_bps = u64::from(self.law_kbit) * 1000;
+                // A link found to carry less than the target went out
+                // clear at has widened: what it carried is past.
+                for viewer in self.viewers.values_mut() {
+                    if viewer.known(now).is_some_and(|known| known < law_bps) {
+                        viewer.known = None;
+                    }
+                }
+                let past_known = self
+                    .viewers
+                    .values()
+                    .filter(|v| v.standing(now) == Standing::Clear)
+                    .filter_map(|v| v.known(now))
+                    .max()
+                    .map(|known| (known as f64 * PAST_KNOWN / 1000.0) as u32);
                 let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
+                let up = match past_known {
+                    Some(limit) if limit > self.law_kbit => up.min(limit),
+                    _ => up,
+                };
                 self.law_kbit = up.min(self.ceiling_kbit);
                 self.last_up = Some(now);
                 self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
             }
         }
+    }
+}
+
+impl RateControl {
+    /// Ends a drain once no viewer's network holds more than
+    /// [`PROBE_QUEUE`]: the target goes back to [`HEADROOM`] of the
+    /// capacity it drained from, or to the last target that went out
+    /// clear if that is less (a short sample can read high). Returns
+    /// whether it ended one.
+    fn drained(&mut self, now: Instant) -> bool {
+        let Some(bps) = self.draining else {
+            return false;
+        };
+        let queue_gone = self
+            .viewers
+            .values()
+            .filter(|v| v.standing(now) != Standing::Silent)
+            .all(|v| v.queue_delay <= PROBE_QUEUE);
+        if !queue_gone {
+            return false;
+        }
+        self.draining = None;
+        let cruise = ((bps as f64 * HEADROOM / 1000.0) as u32)
+            .min(self.clear_kbit)
+            .min(self.ceiling_kbit);
+        if cruise > self.law_kbit {
+            self.law_kbit = cruise;
+            self.last_up = Some(now);
+        }
+        true
     }
 }
 
@@ -332,6 +461,7 @@ mod tests {
             backed_up: !fits,
             queue_delay: Duration::ZERO,
             base_fits_kbit: None,
+            carried_bps: None,
         }
     }
 
@@ -433,6 +563,7 @@ mod tests {
             backed_up: true,
             queue_delay: Duration::from_millis(500),
             base_fits_kbit: None,
+            carried_bps: None,
         };
         law.report(1, start, queued);
         assert_eq!(
@@ -447,7 +578,76 @@ mod tests {
         };
         let later = start + DOWN_HOLD;
         law.report(1, later, drained);
-        assert_eq!(law.update(later), None, "no lower once the queue is gone");
+        assert_eq!(
+            law.update(later),
+            Some(595),
+            "back to what the link carries once the queue is gone"
+        );
+    }
+
+    #[test]
+    fn a_queue_that_stands_is_drained_though_short_samples_read_high() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        // A 675 kbit/s link whose shaper lets bursts through: the short
+        // busy times read up to 950 kbit/s, so 660 kbit/s looks as if it
+        // fits, but a 250 ms queue stands in front of it.
+        law.law_kbit = 660;
+        law.given_kbit = 660;
+        let queued = |i: u64| Report {
+            delivery_bps: [950_000, 800_000, 700_000][i as usize % 3],
+            app_limited: false,
+            backed_up: true,
+            queue_delay: Duration::from_millis(250),
+            base_fits_kbit: None,
+            carried_bps: Some(675_000),
+        };
+        let mut down_at = None;
+        for i in 0..60 {
+            let now = start + Duration::from_millis(i * 33);
+            law.report(1, now, queued(i));
+            if law.update(now).is_some() && down_at.is_none() {
+                down_at = Some(now.duration_since(start));
+            }
+        }
+        let down_at = down_at.expect("the standing queue was left alone");
+        assert!(down_at >= STANDING, "a burst is not drained: {down_at:?}");
+        assert_eq!(law.target_kbit(), 337, "half of what the link carried");
+        let later = start + Duration::from_secs(3);
+        let gone = Report {
+            queue_delay: Duration::from_millis(10),
+            backed_up: false,
+            ..queued(0)
+        };
+        law.report(1, later, gone);
+        assert_eq!(
+            law.update(later),
+            Some(573),
+            "then what the link carries, not what the bursts said"
+        );
+    }
+
+    #[test]
+    fn a_queue_on_the_way_back_is_not_drained() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        // A chat whose other way is full: the acknowledgements wait behind
+        // the other end's video, so the round trip says 200 ms of queue,
+        // but this end's own data never waits and its link is wide.
+        let acks_late = Report {
+            delivery_bps: 20_000_000,
+            app_limited: true,
+            backed_up: false,
+            queue_delay: Duration::from_millis(200),
+            base_fits_kbit: None,
+            carried_bps: Some(2_000_000),
+        };
+        for i in 0..90 {
+            let now = start + Duration::from_millis(i * 33);
+            law.report(1, now, acks_late);
+            law.update(now);
+        }
+        assert_eq!(law.target_kbit(), CEILING);
     }
 
     #[test]
@@ -460,6 +660,7 @@ mod tests {
             backed_up: true,
             queue_delay: Duration::from_millis(150),
             base_fits_kbit: None,
+            carried_bps: None,
         };
         law.report(1, start, burst);
         assert_eq!(law.update(start), None);

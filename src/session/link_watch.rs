@@ -3,6 +3,7 @@
 //! went), which temporal layers the viewer takes (`flow::layers`), what it
 //! reports to the bitrate law (`flow::rate`), and its unsent limit.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::viewer::Conn;
@@ -32,6 +33,8 @@ pub(super) struct LinkWatch<'a> {
     busy: Option<Busy>,
     /// How its writes went, for where the kernel says nothing.
     writes: Writes,
+    /// What its link acknowledged lately.
+    carried: Carried,
     /// Whether to read the kernel's `TCP_INFO` (else only `writes`).
     kernel: bool,
     /// What `--verbose` last said: when, the layers and the link's rate.
@@ -104,6 +107,39 @@ impl Busy {
     }
 }
 
+/// The time over which [`LinkWatch`] counts what its link carried for the
+/// bitrate law (see `rate::Report::carried_bps`): long enough that a
+/// shaper's burst is a small part of it.
+const CARRIED_OVER: Duration = Duration::from_secs(1);
+
+/// What a link acknowledged over the last [`CARRIED_OVER`].
+#[derive(Debug, Default)]
+struct Carried {
+    /// Bytes acknowledged at each count over that time and one before,
+    /// oldest first.
+    acked: VecDeque<(Instant, u64)>,
+}
+
+impl Carried {
+    /// Counts `acked` bytes acknowledged by `now`; returns the bits a
+    /// second acknowledged over the last [`CARRIED_OVER`], or nothing
+    /// before half of that was seen.
+    fn count(&mut self, now: Instant, acked: u64) -> Option<u64> {
+        self.acked.push_back((now, acked));
+        while self
+            .acked
+            .get(1)
+            .is_some_and(|&(at, _)| now.duration_since(at) >= CARRIED_OVER)
+        {
+            self.acked.pop_front();
+        }
+        let &(since, acked_then) = self.acked.front()?;
+        let span = now.duration_since(since);
+        (span >= CARRIED_OVER / 2)
+            .then(|| (acked.saturating_sub(acked_then) as f64 * 8.0 / span.as_secs_f64()) as u64)
+    }
+}
+
 /// Waiting on the peer's receive window for this long in a busy time
 /// means the viewer stopped reading (a stopped process, a closed lid):
 /// the rates measured before say nothing of its link.
@@ -120,6 +156,7 @@ impl<'a> LinkWatch<'a> {
             cap: LayerCap::new(Instant::now()),
             busy: None,
             writes: Writes::default(),
+            carried: Carried::default(),
             kernel: tcpinfo::wanted(),
             told: None,
         }
@@ -179,6 +216,7 @@ impl<'a> LinkWatch<'a> {
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
                 base_fits_kbit: self.base_fits_kbit(now, capped, rates),
+                carried_bps: self.carried.count(now, sample.bytes_acked),
             },
         );
         self.follow_unsent_limit(hub, now, capped);
@@ -366,6 +404,25 @@ mod tests {
             Measured::Nothing,
             "not busy"
         );
+    }
+
+    #[test]
+    fn what_a_link_carried_is_counted_over_the_last_second() {
+        let start = Instant::now();
+        let mut carried = Carried::default();
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(carried.count(start, 0), None);
+        assert_eq!(carried.count(at(400), 50_000), None, "too soon to say");
+        // 125 kB a second for the first 1.5 s, then 25 kB a second.
+        for ms in (500..=1500).step_by(100) {
+            carried.count(at(ms), ms * 125);
+        }
+        assert_eq!(carried.count(at(1500), 187_500), Some(1_000_000));
+        let mut last = None;
+        for ms in (1600..=2500).step_by(100) {
+            last = carried.count(at(ms), 187_500 + (ms - 1500) * 25);
+        }
+        assert_eq!(last, Some(200_000), "the first second is forgotten");
     }
 
     #[test]
