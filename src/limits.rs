@@ -18,6 +18,12 @@ pub const MAX_H264_SIDES: (u32, u32) = (3840, 2160);
 /// make the stream all keyframes.
 pub const KEYFRAME_GAP: Duration = Duration::from_millis(750);
 
+/// How often the sender makes a safety keyframe while every viewer's link
+/// has room for one (the bitrate at `--bitrate`, every viewer taking every
+/// frame). Where a link is the limit, a keyframe would stall it, so only
+/// the encoder's own come, every `codec::h264::KEYFRAME_PERIOD_SECONDS`.
+pub const ROOMY_KEYFRAME_PERIOD: Duration = Duration::from_secs(10);
+
 /// The longest one viewer waits between two requests for a keyframe: one
 /// that keeps asking (a link that cannot carry even the base layer) waits
 /// twice as long each time, from [`KEYFRAME_GAP`] up to this. Well under

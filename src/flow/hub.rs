@@ -245,6 +245,15 @@ impl Hub {
         self.lock().rate.as_mut()?.update(Instant::now())
     }
 
+    /// Whether every viewer's link has room for a keyframe (see
+    /// [`RateControl::roomy`]); always, for a codec without a bitrate law.
+    pub fn links_have_room(&self) -> bool {
+        self.lock()
+            .rate
+            .as_ref()
+            .is_none_or(|rate| rate.roomy(Instant::now()))
+    }
+
     /// The bitrate target now, in kbit/s, for a codec that has one.
     pub fn target_kbit(&self) -> Option<u32> {
         self.lock().rate.as_ref().map(RateControl::target_kbit)

@@ -16,8 +16,9 @@
 //! BBR's bandwidth estimate:
 //! - **Down, at once.** When the viewer that can take the most is backed
 //!   up, the target drops to [`HEADROOM`] of the best capacity it showed
-//!   over the last [`WINDOW`], at most once every [`DOWN_HOLD`]: the queue
-//!   it built drains while the encoder makes less.
+//!   over the last [`WINDOW`] (since it was last clear for
+//!   [`AFRESH_AFTER`]), at most once every [`DOWN_HOLD`]: the queue it
+//!   built drains while the encoder makes less.
 //! - **Up, carefully, then faster.** When some viewer has been clear
 //!   (nothing waiting, no more than [`PROBE_QUEUE`] in the network's
 //!   queues) for a whole [`PROBE_EVERY`], the target rises by
@@ -86,6 +87,9 @@ pub const STANDING: Duration = Duration::from_millis(500);
 pub const KNOWN_FOR: Duration = Duration::from_secs(10);
 /// How far past a link's known capacity one probe goes.
 pub const PAST_KNOWN: f64 = 1.05;
+/// How long a link must have been clear for a new backlog on it to start
+/// afresh, the capacities measured before it forgotten.
+pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
 /// How long a viewer's last report counts: after that it is silent.
 pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
@@ -276,6 +280,14 @@ impl RateControl {
             .retain(|(at, _)| now.duration_since(*at) <= WINDOW);
         viewer.last_report = Some((now, report.backed_up));
         if report.backed_up {
+            let afresh = viewer
+                .backed_up_at
+                .is_none_or(|at| now.duration_since(at) >= AFRESH_AFTER);
+            if afresh {
+                // What it carried before it went clear is past: the link
+                // may just have narrowed under it.
+                viewer.capacity.clear();
+            }
             viewer.backed_up_at = Some(now);
             if let Some(carried) = report.carried_bps.filter(|&bps| standing && bps > 0) {
                 // The queue stands: the stream does not fit, whatever the
@@ -304,6 +316,17 @@ impl RateControl {
         self.viewers
             .iter()
             .any(|(&other, v)| other != id && v.standing(now) == Standing::Clear)
+    }
+
+    /// Whether every viewer's link has room to spare: the target is at the
+    /// ceiling and every viewer is clear. A keyframe then costs nobody a
+    /// stall.
+    pub fn roomy(&self, now: Instant) -> bool {
+        self.given_kbit == self.ceiling_kbit
+            && self
+                .viewers
+                .values()
+                .all(|v| v.standing(now) == Standing::Clear)
     }
 
     /// Forgets viewer `id` (it left).
@@ -628,6 +651,35 @@ mod tests {
     }
 
     #[test]
+    fn the_links_have_room_for_a_keyframe_only_while_everyone_takes_the_whole_stream() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        assert!(law.roomy(start), "nobody to stall");
+        law.report(1, start, on_link(20_000, CEILING));
+        law.update(start);
+        assert!(law.roomy(start));
+        // A second viewer that leaves out layers: a keyframe would stall it.
+        let capped = Report {
+            backed_up: true,
+            ..on_link(1000, CEILING)
+        };
+        law.report(2, start, capped);
+        law.update(start);
+        assert!(!law.roomy(start));
+        law.forget(2);
+        assert!(law.roomy(start));
+        // The one viewer's link narrows: the target comes down from the
+        // ceiling.
+        let later = start + Duration::from_secs(1);
+        law.report(1, later, on_link(1000, CEILING));
+        law.update(later);
+        assert!(law.target_kbit() < CEILING);
+        law.report(1, later, on_link(1000, law.target_kbit()));
+        law.update(later);
+        assert!(!law.roomy(later + DOWN_HOLD), "below the ceiling");
+    }
+
+    #[test]
     fn a_queue_on_the_way_back_is_not_drained() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
@@ -665,6 +717,30 @@ mod tests {
         law.report(1, start, burst);
         assert_eq!(law.update(start), None);
         assert_eq!(law.target_kbit(), CEILING);
+    }
+
+    #[test]
+    fn a_link_that_narrows_soon_after_a_burst_is_followed_down_at_once() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        // A keyframe queues on a 3 Mbit/s link: nothing changes...
+        let burst = Report {
+            delivery_bps: 3_000_000,
+            app_limited: false,
+            backed_up: true,
+            queue_delay: Duration::from_millis(150),
+            base_fits_kbit: None,
+            carried_bps: None,
+        };
+        law.report(1, start, burst);
+        law.update(start);
+        run(&mut law, start, 0.1, 1.0, |_| 3000);
+        assert_eq!(law.target_kbit(), CEILING);
+        // ...and when the link narrows a second later, the burst's rate
+        // does not hold the target up.
+        let narrowed = start + Duration::from_millis(1100);
+        law.report(1, narrowed, on_link(500, CEILING));
+        assert_eq!(law.update(narrowed), Some(425));
     }
 
     #[test]

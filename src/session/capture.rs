@@ -77,6 +77,7 @@ fn capture_loop(
         };
         let mut first = true;
         let mut keyframes = KeyframeLimit::new(limits::KEYFRAME_GAP);
+        let mut last_keyframe = Instant::now();
         while hub.viewers() > 0 && hub.ended().is_none() {
             // A session's first frame waits for a viewer ready to take it;
             // unpaced, each later one waits until the last was taken.
@@ -99,7 +100,10 @@ fn capture_loop(
                 }
                 console::info(&format!("bitrate now {kbit} kbit/s"));
             }
-            let keyframe = keyframes.due(hub.keyframe_requested(), Instant::now());
+            let now = Instant::now();
+            let safety = now.duration_since(last_keyframe) >= limits::ROOMY_KEYFRAME_PERIOD
+                && hub.links_have_room();
+            let keyframe = keyframes.due(hub.keyframe_requested() || safety, now);
             if keyframe {
                 hub.take_keyframe_request();
             }
@@ -111,6 +115,9 @@ fn capture_loop(
                 // The encoder skipped the picture: nothing to send.
                 source.unsent();
                 continue;
+            }
+            if kind.key {
+                last_keyframe = now;
             }
             let header = wire::frame_header(seq, frame.captured_us, kind, &data);
             let watched = hub.publish(Packet {

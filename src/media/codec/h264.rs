@@ -5,7 +5,9 @@
 //! bitrate, with [`TEMPORAL_LAYERS`] temporal layers, so that a viewer
 //! that cannot take every frame can leave out whole layers and still
 //! decode the rest (`flow::hub`). A keyframe (IDR) is made at start, when
-//! asked, and every [`KEYFRAME_PERIOD_SECONDS`] as a safety net.
+//! asked, and every [`KEYFRAME_PERIOD_SECONDS`] at the latest as a safety
+//! net (the sender asks for one sooner where every link has room for it:
+//! see `limits::ROOMY_KEYFRAME_PERIOD`).
 //!
 //! A peer's H.264 reaches OpenH264's decoder (C) only after its sequence
 //! parameter sets have been read in Rust (`h264-reader`) and found to
@@ -39,8 +41,10 @@ use crate::wire::{FrameKind, StreamInfo};
 pub const TEMPORAL_LAYERS: u8 = 3;
 
 /// Seconds between keyframes the encoder makes on its own, so that a
-/// decoder that lost its footing for any reason finds it again.
-pub const KEYFRAME_PERIOD_SECONDS: u32 = 10;
+/// decoder that lost its footing for any reason finds it again. Long,
+/// because a keyframe stalls a narrow link: at 0.5 Mbit/s one of 30 KB
+/// holds the frames behind it for half a second.
+pub const KEYFRAME_PERIOD_SECONDS: u32 = 60;
 
 /// The frame rate the encoder plans for when frames come unpaced.
 const UNPACED_FPS: u32 = 30;
