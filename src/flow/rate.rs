@@ -111,6 +111,9 @@ pub struct Report {
     /// Whether data was waiting unsent, frames came late, or layers were
     /// being left out.
     pub backed_up: bool,
+    /// Whether data was waiting unsent in the connection: the network, not
+    /// a busy machine, held it up.
+    pub unsent: bool,
     /// How long data waits in the network's queues: the round trip above
     /// the smallest one seen.
     pub queue_delay: Duration,
@@ -147,8 +150,14 @@ struct Viewer {
     queued_since: Option<Instant>,
     /// What its link carried under a standing queue, and when.
     known: Option<(Instant, u64)>,
-    /// When it last said its own data waited (unsent, or frames late).
+    /// When it last said its own data waited unsent.
     waited_at: Option<Instant>,
+    /// Reports since `queued_since`, and how many of them had data waiting
+    /// unsent.
+    queued_reports: (u32, u32),
+    /// Whether the network holds more than [`QUEUE_LIMIT`] of this
+    /// stream's own data (see [`RateControl::report`]).
+    own_queue: bool,
 }
 
 impl Viewer {
@@ -259,20 +268,34 @@ impl RateControl {
         }
         if report.queue_delay > QUEUE_LIMIT {
             viewer.queued_since.get_or_insert(now);
+            viewer.queued_reports.0 += 1;
+            viewer.queued_reports.1 += u32::from(report.unsent);
         } else {
             viewer.queued_since = None;
+            viewer.queued_reports = (0, 0);
         }
-        if report.backed_up {
+        if report.unsent {
             viewer.waited_at = Some(now);
         }
-        // (The round trip also grows with a queue on the way back, behind
-        // the other end's own video in a chat: the queue is this stream's
-        // only if its own data waited too.)
-        let standing = viewer.queued_since.is_some_and(|since| {
-            now.duration_since(since) >= STANDING && viewer.waited_at >= Some(since)
-        });
+        // The round trip also grows with a queue on the way back (behind
+        // the other end's own video, in a chat), which says nothing of this
+        // stream's link: the queue is this stream's only if its own data
+        // waited unsent since the queue rose.
+        viewer.own_queue = viewer
+            .queued_since
+            .is_some_and(|since| viewer.waited_at >= Some(since));
+        // It stands when it has for [`STANDING`], with this stream's data
+        // waiting unsent in most of the reports meanwhile: a queue on the
+        // way back, slowing the acknowledgements, makes it wait only now
+        // and then.
+        let (reports, unsent) = viewer.queued_reports;
+        let standing = viewer.own_queue
+            && unsent * 2 >= reports
+            && viewer
+                .queued_since
+                .is_some_and(|since| now.duration_since(since) >= STANDING);
         let report = Report {
-            backed_up: report.backed_up || report.queue_delay > QUEUE_LIMIT,
+            backed_up: report.backed_up || viewer.own_queue,
             ..report
         };
         viewer
@@ -302,8 +325,7 @@ impl RateControl {
             // was given; while the network's queue grows, that is more than
             // it can carry, so it is the capacity's upper bound, and
             // draining from it still drains.
-            let queued = report.queue_delay > QUEUE_LIMIT;
-            if (!report.app_limited || queued) && report.delivery_bps > 0 {
+            if (!report.app_limited || viewer.own_queue) && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
         }
@@ -382,7 +404,7 @@ impl RateControl {
             let held = self
                 .last_down
                 .is_some_and(|at| now.duration_since(at) < DOWN_HOLD);
-            let queued = self.viewers.values().all(|v| v.queue_delay > QUEUE_LIMIT);
+            let queued = self.viewers.values().all(|v| v.own_queue);
             let share = if queued { DRAIN } else { HEADROOM };
             if let Some(bps) = best
                 && !held
@@ -482,6 +504,7 @@ mod tests {
             delivery_bps: u64::from(if fits { target_kbit } else { link_kbit }) * 1000,
             app_limited: fits,
             backed_up: !fits,
+            unsent: !fits,
             queue_delay: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: None,
@@ -584,6 +607,7 @@ mod tests {
             delivery_bps: 700_000,
             app_limited: false,
             backed_up: true,
+            unsent: true,
             queue_delay: Duration::from_millis(500),
             base_fits_kbit: None,
             carried_bps: None,
@@ -621,6 +645,7 @@ mod tests {
             delivery_bps: [950_000, 800_000, 700_000][i as usize % 3],
             app_limited: false,
             backed_up: true,
+            unsent: true,
             queue_delay: Duration::from_millis(250),
             base_fits_kbit: None,
             carried_bps: Some(675_000),
@@ -640,6 +665,7 @@ mod tests {
         let gone = Report {
             queue_delay: Duration::from_millis(10),
             backed_up: false,
+            unsent: false,
             ..queued(0)
         };
         law.report(1, later, gone);
@@ -661,6 +687,7 @@ mod tests {
         // A second viewer that leaves out layers: a keyframe would stall it.
         let capped = Report {
             backed_up: true,
+            unsent: true,
             ..on_link(1000, CEILING)
         };
         law.report(2, start, capped);
@@ -685,11 +712,13 @@ mod tests {
         let mut law = RateControl::new(CEILING);
         // A chat whose other way is full: the acknowledgements wait behind
         // the other end's video, so the round trip says 200 ms of queue,
-        // but this end's own data never waits and its link is wide.
+        // and frames come late on a machine busy with both encoders; but
+        // this end's own data never waits unsent, and its link is wide.
         let acks_late = Report {
             delivery_bps: 20_000_000,
             app_limited: true,
-            backed_up: false,
+            backed_up: true,
+            unsent: false,
             queue_delay: Duration::from_millis(200),
             base_fits_kbit: None,
             carried_bps: Some(2_000_000),
@@ -710,6 +739,7 @@ mod tests {
             delivery_bps: 3_000_000,
             app_limited: false,
             backed_up: true,
+            unsent: true,
             queue_delay: Duration::from_millis(150),
             base_fits_kbit: None,
             carried_bps: None,
@@ -728,6 +758,7 @@ mod tests {
             delivery_bps: 3_000_000,
             app_limited: false,
             backed_up: true,
+            unsent: true,
             queue_delay: Duration::from_millis(150),
             base_fits_kbit: None,
             carried_bps: None,
@@ -758,6 +789,7 @@ mod tests {
         let fast = on_link(10_000, CEILING);
         let slow = |fits: u32| Report {
             backed_up: true,
+            unsent: true,
             base_fits_kbit: Some(fits),
             ..on_link(1000, CEILING)
         };
@@ -787,6 +819,7 @@ mod tests {
         // Viewer 2 takes keyframes only: a report every 3 s, capped.
         let capped = Report {
             backed_up: true,
+            unsent: true,
             ..on_link(300, CEILING)
         };
         for i in 0..150 {

@@ -212,6 +212,7 @@ impl<'a> LinkWatch<'a> {
                 delivery_bps: link_bps.unwrap_or(sample.delivery_rate.saturating_mul(8)),
                 app_limited: link_bps.is_none() && (sample.app_limited || peer_held),
                 backed_up: waiting || late || capped,
+                unsent: waiting,
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
