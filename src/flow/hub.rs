@@ -27,7 +27,8 @@
 //! ([`Cursor::set_layers`], decided by `flow::layers`): the frames above
 //! them are left out as they come, never counted as falling behind.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ use std::time::Instant;
 
 use crate::flow::layers::LayerRates;
 use crate::flow::rate::{RateControl, Report};
+use crate::flow::stuck::{Counts, Writes};
 use crate::limits;
 use crate::media::codec;
 use crate::wire::{Codec, FrameKind};
@@ -143,6 +145,8 @@ struct State {
     end: Option<End>,
     /// The bitrate law, for a codec that has a bitrate.
     rate: Option<RateControl>,
+    /// Each viewer's writes, where the kernel says how they go.
+    writes: HashMap<u64, Writes>,
     /// The id the next viewer gets.
     next_id: u64,
 }
@@ -242,7 +246,32 @@ impl Hub {
     /// Applies the bitrate law now; the new target in kbit/s when it
     /// changed.
     pub fn update_rate(&self) -> Option<u32> {
-        self.lock().rate.as_mut()?.update(Instant::now())
+        let mut state = self.lock();
+        let State { rate, writes, .. } = &mut *state;
+        let rate = rate.as_mut()?;
+        let now = Instant::now();
+        // A write that has waited for its link says what the link carries
+        // before the viewer thread can.
+        for (&id, writes) in writes.iter() {
+            if let Some(report) = writes.report(now) {
+                rate.report(id, now, report);
+            }
+        }
+        rate.update(now)
+    }
+
+    /// Follows viewer `id`'s writes to `socket` (a clone of its socket),
+    /// for [`Hub::update_rate`].
+    pub fn follow_writes(&self, id: u64, socket: TcpStream) {
+        self.lock().writes.insert(id, Writes::new(socket));
+    }
+
+    /// Viewer `id` begins a write, the kernel's counts being `counts`; or,
+    /// with `None`, its write is over.
+    pub fn writing(&self, id: u64, counts: Option<Counts>) {
+        if let Some(writes) = self.lock().writes.get_mut(&id) {
+            writes.writing(Instant::now(), counts);
+        }
     }
 
     /// Whether every viewer's link has room for a keyframe (see
@@ -315,6 +344,7 @@ impl Hub {
         if let Some(rate) = &mut state.rate {
             rate.forget(id);
         }
+        state.writes.remove(&id);
         self.changed.notify_all();
     }
 

@@ -5,9 +5,11 @@
 //!   and which frame each viewer can decode next.
 //! - [`rate`]: the encoder's bitrate, from every viewer's link.
 //! - [`layers`]: how many temporal layers a viewer on a slower link takes.
+//! - [`stuck`]: writes that wait for the link, measured meanwhile.
 //! - [`slot`]: the newest decoded picture, for the window.
 
 pub mod hub;
 pub mod layers;
 pub mod rate;
 pub mod slot;
+pub mod stuck;

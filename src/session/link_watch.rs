@@ -6,11 +6,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::viewer::Conn;
+use super::viewer::{Conn, Far};
 use crate::console;
 use crate::flow::hub::{Cursor, Hub};
 use crate::flow::layers::{FIT, LayerCap, LayerRates, Seen};
 use crate::flow::rate::Report;
+use crate::flow::stuck::Counts;
 use crate::link::net;
 use crate::link::tcpinfo;
 use crate::media::codec;
@@ -37,6 +38,9 @@ pub(super) struct LinkWatch<'a> {
     carried: Carried,
     /// Whether to read the kernel's `TCP_INFO` (else only `writes`).
     kernel: bool,
+    /// The kernel's counts at the last report, for the hub to measure a
+    /// write that waits from (see `flow::stuck`).
+    counts: Option<Counts>,
     /// What `--verbose` last said: when, the layers and the link's rate.
     told: Option<(Instant, u8, Option<u64>)>,
 }
@@ -158,6 +162,7 @@ impl<'a> LinkWatch<'a> {
             writes: Writes::default(),
             carried: Carried::default(),
             kernel: tcpinfo::wanted(),
+            counts: None,
             told: None,
         }
     }
@@ -169,11 +174,12 @@ impl<'a> LinkWatch<'a> {
     /// layers the viewer takes, and the unsent limit for the bitrate when
     /// that changed.
     pub(super) fn before_sending(&mut self, hub: &Hub, cursor: &mut Cursor, behind: Duration) {
-        let sample = self
+        let kernel = self
             .kernel
             .then(|| tcpinfo::sample(self.conn.stream))
-            .flatten()
-            .unwrap_or_else(|| self.writes.sample());
+            .flatten();
+        self.counts = kernel.as_ref().map(Counts::from);
+        let sample = kernel.unwrap_or_else(|| self.writes.sample());
         let now = Instant::now();
         let skipped = cursor.skipped_count();
         // Late: frames were passed over, or this one waited in the hub
@@ -262,8 +268,28 @@ impl<'a> LinkWatch<'a> {
         }
     }
 
+    /// Has the hub follow this viewer's writes while they wait (see
+    /// `flow::stuck`), where the kernel says how they go. Not in a chat:
+    /// there the way back carries the other end's video, and a write may
+    /// wait for acknowledgements queued behind it when this way is wide
+    /// (each end measures between its frames only, as it did before).
+    pub(super) fn follow_writes(&self, hub: &Hub) {
+        if self.kernel
+            && self.conn.far == Far::Viewer
+            && let Ok(socket) = self.conn.stream.try_clone()
+        {
+            hub.follow_writes(self.conn.id, socket);
+        }
+    }
+
+    /// A frame's write begins.
+    pub(super) fn writing(&self, hub: &Hub) {
+        hub.writing(self.conn.id, self.counts);
+    }
+
     /// Counts a frame of `bytes` whose write took `took`.
-    pub(super) fn wrote(&mut self, bytes: u64, took: Duration) {
+    pub(super) fn wrote(&mut self, hub: &Hub, bytes: u64, took: Duration) {
+        hub.writing(self.conn.id, None);
         self.writes.wrote(bytes, took);
     }
 
@@ -357,7 +383,6 @@ fn link_rate(now: Instant, busy: Busy, waiting: bool, sample: &tcpinfo::TcpSampl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::viewer::Far;
 
     fn sample(acked: u64, rwnd_limited_ms: u64) -> tcpinfo::TcpSample {
         tcpinfo::TcpSample {

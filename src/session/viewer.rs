@@ -68,6 +68,9 @@ pub fn send_stream<W: Write>(
     let mut watch = conn
         .filter(|_| follows_link)
         .map(|conn| LinkWatch::new(conn, &cursor, info));
+    if let Some(watch) = &watch {
+        watch.follow_writes(hub);
+    }
     loop {
         match hub.next_for(&mut cursor) {
             Next::Frame(packet) => {
@@ -75,6 +78,7 @@ pub fn send_stream<W: Write>(
                     let newest = hub.newest_captured_us().unwrap_or(packet.captured_us);
                     let behind = Duration::from_micros(newest.saturating_sub(packet.captured_us));
                     watch.before_sending(hub, &mut cursor, behind);
+                    watch.writing(hub);
                 }
                 let started = Instant::now();
                 if !went(link.send_parts(&[&packet.header, &packet.data]))? {
@@ -82,7 +86,7 @@ pub fn send_stream<W: Write>(
                 }
                 if let Some(watch) = &mut watch {
                     let bytes = packet.header.len() + packet.data.len();
-                    watch.wrote(bytes as u64, started.elapsed());
+                    watch.wrote(hub, bytes as u64, started.elapsed());
                 }
             }
             // A viewer gone by the end has left all the same.
