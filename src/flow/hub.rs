@@ -28,7 +28,6 @@
 //! them are left out as they come, never counted as falling behind.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ use std::time::Instant;
 
 use crate::flow::layers::LayerRates;
 use crate::flow::rate::{RateControl, Report};
-use crate::flow::stuck::{Counts, Writes};
+use crate::flow::stuck::{Ask, Counts, Writes};
 use crate::limits;
 use crate::media::codec;
 use crate::wire::{Codec, FrameKind};
@@ -260,10 +259,10 @@ impl Hub {
         rate.update(now)
     }
 
-    /// Follows viewer `id`'s writes to `socket` (a clone of its socket),
-    /// for [`Hub::update_rate`].
-    pub fn follow_writes(&self, id: u64, socket: TcpStream) {
-        self.lock().writes.insert(id, Writes::new(socket));
+    /// Follows viewer `id`'s writes, asking the kernel about its
+    /// connection with `ask`, for [`Hub::update_rate`].
+    pub fn follow_writes(&self, id: u64, ask: Ask) {
+        self.lock().writes.insert(id, Writes::new(ask));
     }
 
     /// Viewer `id` begins a write, the kernel's counts being `counts`; or,

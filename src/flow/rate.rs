@@ -10,7 +10,11 @@
 //! taken while data waited is the link's capacity, as BBR measures it. A
 //! viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
 //! only, or its peer stopped reading) says nothing of its link: it counts
-//! as neither clear nor backed up.
+//! as neither clear nor backed up. While a viewer thread waits in a write,
+//! the capture thread reports for it what its link carried since the
+//! write began (`flow::stuck`). The round trip's queue counts as the
+//! stream's own only when most reports say it can be ([`Report::ours`]:
+//! in a chat, the way back queues the other end's video).
 //!
 //! The law ([`RateControl`]), in the spirit of OBS's dynamic bitrate with
 //! BBR's bandwidth estimate:
@@ -40,8 +44,9 @@
 //!   queue has stayed above [`QUEUE_LIMIT`] for [`STANDING`] while this
 //!   stream's own data waited, what the link acknowledged over the last
 //!   second is its capacity: the target drains from that, and for
-//!   [`KNOWN_FOR`] no sample may claim more, and a probe goes past it by
-//!   [`PAST_KNOWN`] at most until one passes.
+//!   [`KNOWN_FOR`] no sample may claim more, until a probe past it goes
+//!   out clear. (Probes may still pass it: holding them to it cost a link
+//!   that widened from 0.5 to 3 Mbit/s two more seconds to fill.)
 //! - **The encoder follows the viewers that can take the most**: one slow
 //!   viewer does not lower the picture for the others; it leaves out
 //!   temporal layers instead (`flow::layers`). But they give up to
@@ -82,11 +87,9 @@ pub const DRAIN: f64 = 0.5;
 /// as standing, not as a burst (a keyframe) on its way out.
 pub const STANDING: Duration = Duration::from_millis(500);
 /// How long what a link carried under a standing queue is believed: it
-/// caps the capacity the short samples claim, and probes up go past it in
-/// one small step ([`PAST_KNOWN`]) until one passes.
+/// caps the capacity the short samples claim, until a probe past it goes
+/// out clear.
 pub const KNOWN_FOR: Duration = Duration::from_secs(10);
-/// How far past a link's known capacity one probe goes.
-pub const PAST_KNOWN: f64 = 1.05;
 /// How long a link must have been clear for a new backlog on it to start
 /// afresh, the capacities measured before it forgotten.
 pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
@@ -111,9 +114,12 @@ pub struct Report {
     /// Whether data was waiting unsent, frames came late, or layers were
     /// being left out.
     pub backed_up: bool,
-    /// Whether data was waiting unsent in the connection: the network, not
-    /// a busy machine, held it up.
-    pub unsent: bool,
+    /// Whether a queue the round trip shows can be this stream's own:
+    /// always on a one-way stream, whose way back carries only
+    /// acknowledgements; in a chat, whose way back carries the other end's
+    /// video, only when data waited unsent (a queue on the way back slows
+    /// the acknowledgements, and this end's data waits only now and then).
+    pub ours: bool,
     /// How long data waits in the network's queues: the round trip above
     /// the smallest one seen.
     pub queue_delay: Duration,
@@ -150,10 +156,8 @@ struct Viewer {
     queued_since: Option<Instant>,
     /// What its link carried under a standing queue, and when.
     known: Option<(Instant, u64)>,
-    /// When it last said its own data waited unsent.
-    waited_at: Option<Instant>,
-    /// Reports since `queued_since`, and how many of them had data waiting
-    /// unsent.
+    /// Reports since the queue passed [`PROBE_QUEUE`], and how many of
+    /// them said it could be this stream's ([`Report::ours`]).
     queued_reports: (u32, u32),
     /// Whether the network holds more than [`QUEUE_LIMIT`] of this
     /// stream's own data (see [`RateControl::report`]).
@@ -266,31 +270,38 @@ impl RateControl {
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
         }
+        // (A queue is followed without a break: reports far apart say
+        // nothing of the time between them.)
+        let gap = viewer
+            .last_report
+            .is_some_and(|(at, _)| now.duration_since(at) >= STANDING);
+        let (reports, ours) = match (report.queue_delay > PROBE_QUEUE, gap) {
+            (true, false) => viewer.queued_reports,
+            _ => (0, 0),
+        };
+        viewer.queued_reports = match report.queue_delay > PROBE_QUEUE {
+            true => (
+                reports.saturating_add(1),
+                ours.saturating_add(u32::from(report.ours)),
+            ),
+            false => (0, 0),
+        };
+        if report.queue_delay <= QUEUE_LIMIT || gap {
+            viewer.queued_since = None;
+        }
         if report.queue_delay > QUEUE_LIMIT {
             viewer.queued_since.get_or_insert(now);
-            viewer.queued_reports.0 += 1;
-            viewer.queued_reports.1 += u32::from(report.unsent);
-        } else {
-            viewer.queued_since = None;
-            viewer.queued_reports = (0, 0);
         }
-        if report.unsent {
-            viewer.waited_at = Some(now);
-        }
-        // The round trip also grows with a queue on the way back (behind
-        // the other end's own video, in a chat), which says nothing of this
-        // stream's link: the queue is this stream's only if its own data
-        // waited unsent since the queue rose.
-        viewer.own_queue = viewer
-            .queued_since
-            .is_some_and(|since| viewer.waited_at >= Some(since));
-        // It stands when it has for [`STANDING`], with this stream's data
-        // waiting unsent in most of the reports meanwhile: a queue on the
-        // way back, slowing the acknowledgements, makes it wait only now
-        // and then.
-        let (reports, unsent) = viewer.queued_reports;
+        // A queue is this stream's when every report since it passed
+        // [`PROBE_QUEUE`] said it could be, or most of three or more did
+        // (see [`Report::ours`]); one that is not makes the
+        // acknowledgements late, and what the link carried meanwhile says
+        // nothing of it.
+        let (reports, ours) = viewer.queued_reports;
+        let ours = ours == reports || (reports >= 3 && ours.saturating_mul(2) >= reports);
+        let foreign = report.queue_delay > PROBE_QUEUE && !ours;
+        viewer.own_queue = report.queue_delay > QUEUE_LIMIT && ours;
         let standing = viewer.own_queue
-            && unsent * 2 >= reports
             && viewer
                 .queued_since
                 .is_some_and(|since| now.duration_since(since) >= STANDING);
@@ -324,8 +335,8 @@ impl RateControl {
             // An app-limited sample says what the link carried of what it
             // was given; while the network's queue grows, that is more than
             // it can carry, so it is the capacity's upper bound, and
-            // draining from it still drains.
-            if (!report.app_limited || viewer.own_queue) && report.delivery_bps > 0 {
+            // draining from it still drains. (Not behind a foreign queue.)
+            if (!report.app_limited || viewer.own_queue) && !foreign && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
         }
@@ -404,7 +415,11 @@ impl RateControl {
             let held = self
                 .last_down
                 .is_some_and(|at| now.duration_since(at) < DOWN_HOLD);
-            let queued = self.viewers.values().all(|v| v.own_queue);
+            let queued = self
+                .viewers
+                .values()
+                .filter(|v| v.standing(now) != Standing::Silent)
+                .all(|v| v.own_queue);
             let share = if queued { DRAIN } else { HEADROOM };
             if let Some(bps) = best
                 && !held
@@ -435,22 +450,12 @@ impl RateControl {
                 // A link found to carry less than the target went out
                 // clear at has widened: what it carried is past.
                 for viewer in self.viewers.values_mut() {
-                    if viewer.known(now).is_some_and(|known| known < law_bps) {
+                    let clear = viewer.standing(now) == Standing::Clear;
+                    if clear && viewer.known(now).is_some_and(|known| known < law_bps) {
                         viewer.known = None;
                     }
                 }
-                let past_known = self
-                    .viewers
-                    .values()
-                    .filter(|v| v.standing(now) == Standing::Clear)
-                    .filter_map(|v| v.known(now))
-                    .max()
-                    .map(|known| (known as f64 * PAST_KNOWN / 1000.0) as u32);
                 let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
-                let up = match past_known {
-                    Some(limit) if limit > self.law_kbit => up.min(limit),
-                    _ => up,
-                };
                 self.law_kbit = up.min(self.ceiling_kbit);
                 self.last_up = Some(now);
                 self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
@@ -469,11 +474,12 @@ impl RateControl {
         let Some(bps) = self.draining else {
             return false;
         };
-        let queue_gone = self
+        let mut heard = self
             .viewers
             .values()
             .filter(|v| v.standing(now) != Standing::Silent)
-            .all(|v| v.queue_delay <= PROBE_QUEUE);
+            .peekable();
+        let queue_gone = heard.peek().is_some() && heard.all(|v| v.queue_delay <= PROBE_QUEUE);
         if !queue_gone {
             return false;
         }
@@ -504,7 +510,7 @@ mod tests {
             delivery_bps: u64::from(if fits { target_kbit } else { link_kbit }) * 1000,
             app_limited: fits,
             backed_up: !fits,
-            unsent: !fits,
+            ours: !fits,
             queue_delay: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: None,
@@ -607,12 +613,16 @@ mod tests {
             delivery_bps: 700_000,
             app_limited: false,
             backed_up: true,
-            unsent: true,
+            ours: true,
             queue_delay: Duration::from_millis(500),
             base_fits_kbit: None,
             carried_bps: None,
         };
-        law.report(1, start, queued);
+        // (Three reports: one alone does not say whose the queue is.)
+        for i in 0..3 {
+            law.report(1, start + Duration::from_millis(i * 33), queued);
+        }
+        let start = start + Duration::from_millis(66);
         assert_eq!(
             law.update(start),
             Some(350),
@@ -642,10 +652,10 @@ mod tests {
         law.law_kbit = 660;
         law.given_kbit = 660;
         let queued = |i: u64| Report {
-            delivery_bps: [950_000, 800_000, 700_000][i as usize % 3],
+            delivery_bps: [950_000, 800_000, 850_000][i as usize % 3],
             app_limited: false,
             backed_up: true,
-            unsent: true,
+            ours: true,
             queue_delay: Duration::from_millis(250),
             base_fits_kbit: None,
             carried_bps: Some(675_000),
@@ -665,7 +675,7 @@ mod tests {
         let gone = Report {
             queue_delay: Duration::from_millis(10),
             backed_up: false,
-            unsent: false,
+            ours: false,
             ..queued(0)
         };
         law.report(1, later, gone);
@@ -687,7 +697,7 @@ mod tests {
         // A second viewer that leaves out layers: a keyframe would stall it.
         let capped = Report {
             backed_up: true,
-            unsent: true,
+            ours: true,
             ..on_link(1000, CEILING)
         };
         law.report(2, start, capped);
@@ -712,20 +722,21 @@ mod tests {
         let mut law = RateControl::new(CEILING);
         // A chat whose other way is full: the acknowledgements wait behind
         // the other end's video, so the round trip says 200 ms of queue,
-        // and frames come late on a machine busy with both encoders; but
-        // this end's own data never waits unsent, and its link is wide.
-        let acks_late = Report {
-            delivery_bps: 20_000_000,
+        // the kernel's samples read low, frames come late on a machine
+        // busy with both encoders, and this end's data waits unsent now
+        // and then; but its own way is wide.
+        let acks_late = |i: u64| Report {
+            delivery_bps: 1_200_000,
             app_limited: true,
             backed_up: true,
-            unsent: false,
+            ours: i % 5 == 4,
             queue_delay: Duration::from_millis(200),
             base_fits_kbit: None,
-            carried_bps: Some(2_000_000),
+            carried_bps: Some(1_500_000),
         };
         for i in 0..90 {
             let now = start + Duration::from_millis(i * 33);
-            law.report(1, now, acks_late);
+            law.report(1, now, acks_late(i));
             law.update(now);
         }
         assert_eq!(law.target_kbit(), CEILING);
@@ -739,7 +750,7 @@ mod tests {
             delivery_bps: 3_000_000,
             app_limited: false,
             backed_up: true,
-            unsent: true,
+            ours: true,
             queue_delay: Duration::from_millis(150),
             base_fits_kbit: None,
             carried_bps: None,
@@ -758,7 +769,7 @@ mod tests {
             delivery_bps: 3_000_000,
             app_limited: false,
             backed_up: true,
-            unsent: true,
+            ours: true,
             queue_delay: Duration::from_millis(150),
             base_fits_kbit: None,
             carried_bps: None,
@@ -789,7 +800,7 @@ mod tests {
         let fast = on_link(10_000, CEILING);
         let slow = |fits: u32| Report {
             backed_up: true,
-            unsent: true,
+            ours: true,
             base_fits_kbit: Some(fits),
             ..on_link(1000, CEILING)
         };
@@ -819,7 +830,7 @@ mod tests {
         // Viewer 2 takes keyframes only: a report every 3 s, capped.
         let capped = Report {
             backed_up: true,
-            unsent: true,
+            ours: true,
             ..on_link(300, CEILING)
         };
         for i in 0..150 {

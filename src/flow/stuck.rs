@@ -6,24 +6,50 @@
 //! encoder goes on making frames for the old rate meanwhile. So the
 //! capture thread, which applies the bitrate law before each frame, asks
 //! the kernel about every write that has waited [`STUCK_AFTER`], and
-//! reports what the link carried since the write began.
+//! reports what the link carried since the write began. (The kernel is
+//! asked through a function the viewer thread gives: `flow` knows no
+//! sockets.)
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::flow::rate::Report;
-use crate::link::tcpinfo::{self, TcpSample};
+use crate::flow::rate::{Report, SILENT_AFTER};
 
 /// How long a write must have waited before the link is measured from
 /// it: long enough that the bytes acknowledged meanwhile measure it.
 pub const STUCK_AFTER: Duration = Duration::from_millis(100);
 
-/// One viewer's socket, and the write it is in, if any.
-#[derive(Debug)]
+/// What the kernel says of a connection (its `TCP_INFO`), as far as a
+/// write's wait is measured from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Bytes written but not yet sent.
+    pub notsent: u32,
+    /// Smoothed round trip, in microseconds.
+    pub rtt_us: u32,
+    /// The smallest round trip seen, in microseconds.
+    pub min_rtt_us: u32,
+    /// Bytes acknowledged in all.
+    pub bytes_acked: u64,
+    /// Microseconds in all that data waited for the peer's window.
+    pub rwnd_limited_us: u64,
+}
+
+/// Asks the kernel about one viewer's connection.
+pub type Ask = Box<dyn Fn() -> Option<Sample> + Send>;
+
+/// One viewer's connection, and the write it is in, if any.
 pub struct Writes {
-    socket: TcpStream,
+    ask: Ask,
     /// When the write began, and the kernel's counts then.
     began: Option<(Instant, Counts)>,
+}
+
+impl std::fmt::Debug for Writes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writes")
+            .field("began", &self.began)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The kernel's counts a write's wait is measured from.
@@ -35,8 +61,8 @@ pub struct Counts {
     pub rwnd_limited_us: u64,
 }
 
-impl From<&TcpSample> for Counts {
-    fn from(sample: &TcpSample) -> Self {
+impl From<&Sample> for Counts {
+    fn from(sample: &Sample) -> Self {
         Counts {
             acked: sample.bytes_acked,
             rwnd_limited_us: sample.rwnd_limited_us,
@@ -45,12 +71,9 @@ impl From<&TcpSample> for Counts {
 }
 
 impl Writes {
-    /// The writes to `socket` (a clone of the viewer's).
-    pub fn new(socket: TcpStream) -> Self {
-        Writes {
-            socket,
-            began: None,
-        }
+    /// The writes of a connection the kernel is asked about with `ask`.
+    pub fn new(ask: Ask) -> Self {
+        Writes { ask, began: None }
     }
 
     /// A write begins at `now`, the kernel's counts being `counts`; or,
@@ -64,15 +87,20 @@ impl Writes {
     /// held it (a full receive window: it reads slowly or not at all).
     pub fn report(&self, now: Instant) -> Option<Report> {
         let (since, counts) = self.began?;
-        let sample = tcpinfo::sample(&self.socket)?;
+        let sample = (self.ask)()?;
         stuck_report(now.duration_since(since), counts, &sample)
     }
 }
 
 /// The report for a write that has waited `waited`, from the kernel's
-/// `counts` when it began and its `sample` now.
-fn stuck_report(waited: Duration, counts: Counts, sample: &TcpSample) -> Option<Report> {
-    if waited < STUCK_AFTER || sample.notsent == 0 {
+/// `counts` when it began and its `sample` now. Nothing before two round
+/// trips past [`STUCK_AFTER`] (the first acknowledgements of a write to an
+/// idle link take a round trip to come), nothing once nothing at all was
+/// acknowledged (the peer or its network is gone: the viewer is silent,
+/// as `flow::rate` expects), and nothing from [`SILENT_AFTER`] on.
+fn stuck_report(waited: Duration, counts: Counts, sample: &Sample) -> Option<Report> {
+    let round_trips = Duration::from_micros(u64::from(sample.min_rtt_us) * 2);
+    if waited < STUCK_AFTER + round_trips || waited >= SILENT_AFTER || sample.notsent == 0 {
         return None;
     }
     let held = Duration::from_micros(
@@ -83,12 +111,18 @@ fn stuck_report(waited: Duration, counts: Counts, sample: &TcpSample) -> Option<
     if held * 2 >= waited {
         return None;
     }
-    let bits = sample.bytes_acked.saturating_sub(counts.acked) * 8;
+    let bits = sample
+        .bytes_acked
+        .saturating_sub(counts.acked)
+        .saturating_mul(8);
+    if bits == 0 {
+        return None;
+    }
     Some(Report {
         delivery_bps: (bits as f64 / waited.as_secs_f64()) as u64,
         app_limited: false,
         backed_up: true,
-        unsent: true,
+        ours: true,
         queue_delay: Duration::from_micros(u64::from(
             sample.rtt_us.saturating_sub(sample.min_rtt_us),
         )),
@@ -101,10 +135,8 @@ fn stuck_report(waited: Duration, counts: Counts, sample: &TcpSample) -> Option<
 mod tests {
     use super::*;
 
-    fn sample(acked: u64, rwnd_limited_ms: u64) -> TcpSample {
-        TcpSample {
-            delivery_rate: 0,
-            app_limited: false,
+    fn sample(acked: u64, rwnd_limited_ms: u64) -> Sample {
+        Sample {
             notsent: 5000,
             rtt_us: 90_000,
             min_rtt_us: 10_000,
@@ -120,18 +152,40 @@ mod tests {
         // 12.5 kB in 0.2 s: 0.5 Mbit/s, with 80 ms queued.
         let report = stuck_report(Duration::from_millis(200), began, &now).unwrap();
         assert_eq!(report.delivery_bps, 500_000);
-        assert!(report.backed_up && report.unsent && !report.app_limited);
+        assert!(report.backed_up && report.ours && !report.app_limited);
         assert_eq!(report.queue_delay, Duration::from_millis(80));
         assert_eq!(
             stuck_report(Duration::from_millis(50), began, &now),
             None,
             "too short to say"
         );
-        let sent = TcpSample { notsent: 0, ..now };
+        let sent = Sample { notsent: 0, ..now };
         assert_eq!(
             stuck_report(Duration::from_millis(200), began, &sent),
             None,
             "nothing waits: the write is about to end"
+        );
+    }
+
+    #[test]
+    fn a_write_that_nothing_was_acknowledged_of_says_nothing() {
+        let began = Counts::from(&sample(100_000, 0));
+        let now = sample(100_000, 0);
+        assert_eq!(stuck_report(Duration::from_millis(500), began, &now), None);
+        let moved = sample(150_000, 0);
+        assert_eq!(
+            stuck_report(Duration::from_secs(3), began, &moved),
+            None,
+            "a write stuck this long leaves its viewer silent"
+        );
+        let far = Sample {
+            min_rtt_us: 100_000,
+            ..moved
+        };
+        assert_eq!(
+            stuck_report(Duration::from_millis(250), began, &far),
+            None,
+            "two round trips of a far link have not passed"
         );
     }
 

@@ -11,7 +11,7 @@ use crate::console;
 use crate::flow::hub::{Cursor, Hub};
 use crate::flow::layers::{FIT, LayerCap, LayerRates, Seen};
 use crate::flow::rate::Report;
-use crate::flow::stuck::Counts;
+use crate::flow::stuck::{self, Counts};
 use crate::link::net;
 use crate::link::tcpinfo;
 use crate::media::codec;
@@ -116,6 +116,17 @@ impl Busy {
 /// shaper's burst is a small part of it.
 const CARRIED_OVER: Duration = Duration::from_secs(1);
 
+/// What `flow::stuck` needs of a `TCP_INFO` sample.
+fn stuck_sample(sample: &tcpinfo::TcpSample) -> stuck::Sample {
+    stuck::Sample {
+        notsent: sample.notsent,
+        rtt_us: sample.rtt_us,
+        min_rtt_us: sample.min_rtt_us,
+        bytes_acked: sample.bytes_acked,
+        rwnd_limited_us: sample.rwnd_limited_us,
+    }
+}
+
 /// What a link acknowledged over the last [`CARRIED_OVER`].
 #[derive(Debug, Default)]
 struct Carried {
@@ -178,7 +189,7 @@ impl<'a> LinkWatch<'a> {
             .kernel
             .then(|| tcpinfo::sample(self.conn.stream))
             .flatten();
-        self.counts = kernel.as_ref().map(Counts::from);
+        self.counts = kernel.as_ref().map(|k| Counts::from(&stuck_sample(k)));
         let sample = kernel.unwrap_or_else(|| self.writes.sample());
         let now = Instant::now();
         let skipped = cursor.skipped_count();
@@ -218,7 +229,8 @@ impl<'a> LinkWatch<'a> {
                 delivery_bps: link_bps.unwrap_or(sample.delivery_rate.saturating_mul(8)),
                 app_limited: link_bps.is_none() && (sample.app_limited || peer_held),
                 backed_up: waiting || late || capped,
-                unsent: waiting,
+                // (In a chat the way back carries the other end's video.)
+                ours: waiting || self.conn.far == Far::Viewer,
                 queue_delay: Duration::from_micros(u64::from(
                     sample.rtt_us.saturating_sub(sample.min_rtt_us),
                 )),
@@ -278,7 +290,8 @@ impl<'a> LinkWatch<'a> {
             && self.conn.far == Far::Viewer
             && let Ok(socket) = self.conn.stream.try_clone()
         {
-            hub.follow_writes(self.conn.id, socket);
+            let ask = move || tcpinfo::sample(&socket).as_ref().map(stuck_sample);
+            hub.follow_writes(self.conn.id, Box::new(ask));
         }
     }
 

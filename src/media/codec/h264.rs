@@ -76,12 +76,11 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .skip_frames(false)
             .complexity(Complexity::Low)
-            // A keyframe at each cut would stall a narrow link for nothing:
-            // keyframes come when a viewer needs one. (A hard cut made a
-            // keyframe is smaller than as a predicted frame: Big Buck
-            // Bunny's loop point is 33 KB against 95 KB at 2 Mbit/s. But
-            // OpenH264 also finds cuts in the test pattern, and the bursts
-            // made tests/slow_link.rs's chat test flaky.)
+            // Off, though a hard cut made a keyframe is smaller than as a
+            // predicted frame (Big Buck Bunny's loop point: 33 KB against
+            // 95 KB at 2 Mbit/s): OpenH264 also finds cuts in the test
+            // pattern, and their keyframes made tests/slow_link.rs's chat
+            // test flaky (about 1 run in 3).
             .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 fps * KEYFRAME_PERIOD_SECONDS,
