@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use crate::flow::layers::LayerRates;
 use crate::flow::rate::{RateControl, Report};
-use crate::flow::stuck::{Ask, Counts, Writes};
+use crate::flow::stuck::{Ask, Counts, Waiting};
 use crate::limits;
 use crate::media::codec;
 use crate::wire::{Codec, FrameKind};
@@ -145,7 +145,7 @@ struct State {
     /// The bitrate law, for a codec that has a bitrate.
     rate: Option<RateControl>,
     /// Each viewer's writes, where the kernel says how they go.
-    writes: HashMap<u64, Writes>,
+    writes: HashMap<u64, Waiting>,
     /// The id the next viewer gets.
     next_id: u64,
 }
@@ -262,7 +262,7 @@ impl Hub {
     /// Follows viewer `id`'s writes, asking the kernel about its
     /// connection with `ask`, for [`Hub::update_rate`].
     pub fn follow_writes(&self, id: u64, ask: Ask) {
-        self.lock().writes.insert(id, Writes::new(ask));
+        self.lock().writes.insert(id, Waiting::new(ask));
     }
 
     /// Viewer `id` begins a write, the kernel's counts being `counts`; or,

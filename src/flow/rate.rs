@@ -517,6 +517,19 @@ mod tests {
         }
     }
 
+    /// A keyframe queued for 150 ms on a 3 Mbit/s link.
+    fn keyframe_burst() -> Report {
+        Report {
+            delivery_bps: 3_000_000,
+            app_limited: false,
+            backed_up: true,
+            ours: true,
+            queue_delay: Duration::from_millis(150),
+            base_fits_kbit: None,
+            carried_bps: None,
+        }
+    }
+
     /// Runs the law for `seconds` at 30 reports a second from one viewer
     /// whose link carries `link_kbit(t)`; returns the target each 100 ms.
     fn run(
@@ -746,15 +759,7 @@ mod tests {
     fn a_keyframe_queued_on_a_wide_enough_link_changes_nothing() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
-        let burst = Report {
-            delivery_bps: 3_000_000,
-            app_limited: false,
-            backed_up: true,
-            ours: true,
-            queue_delay: Duration::from_millis(150),
-            base_fits_kbit: None,
-            carried_bps: None,
-        };
+        let burst = keyframe_burst();
         law.report(1, start, burst);
         assert_eq!(law.update(start), None);
         assert_eq!(law.target_kbit(), CEILING);
@@ -765,15 +770,7 @@ mod tests {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
         // A keyframe queues on a 3 Mbit/s link: nothing changes...
-        let burst = Report {
-            delivery_bps: 3_000_000,
-            app_limited: false,
-            backed_up: true,
-            ours: true,
-            queue_delay: Duration::from_millis(150),
-            base_fits_kbit: None,
-            carried_bps: None,
-        };
+        let burst = keyframe_burst();
         law.report(1, start, burst);
         law.update(start);
         run(&mut law, start, 0.1, 1.0, |_| 3000);

@@ -38,15 +38,15 @@ pub struct Sample {
 pub type Ask = Box<dyn Fn() -> Option<Sample> + Send>;
 
 /// One viewer's connection, and the write it is in, if any.
-pub struct Writes {
+pub struct Waiting {
     ask: Ask,
     /// When the write began, and the kernel's counts then.
     began: Option<(Instant, Counts)>,
 }
 
-impl std::fmt::Debug for Writes {
+impl std::fmt::Debug for Waiting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writes")
+        f.debug_struct("Waiting")
             .field("began", &self.began)
             .finish_non_exhaustive()
     }
@@ -70,10 +70,10 @@ impl From<&Sample> for Counts {
     }
 }
 
-impl Writes {
+impl Waiting {
     /// The writes of a connection the kernel is asked about with `ask`.
     pub fn new(ask: Ask) -> Self {
-        Writes { ask, began: None }
+        Waiting { ask, began: None }
     }
 
     /// A write begins at `now`, the kernel's counts being `counts`; or,
