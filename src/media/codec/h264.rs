@@ -31,6 +31,7 @@ use openh264_sys2::{
     ENCODER_OPTION_TRACE_LEVEL, SBitrateInfo, SEncParamExt, SPATIAL_LAYER_0, WELS_LOG_QUIET,
 };
 
+use super::cut::Cuts;
 use super::yuv::{self, Yuv};
 use super::{DecodeError, Decoded, Encoded, EncoderConfig, FrameDecoder, FrameEncoder, Image};
 use crate::wire::{FrameKind, StreamInfo};
@@ -58,6 +59,8 @@ pub struct H264Encoder {
     max_kbit: u32,
     /// RGB pictures converted to I420 for the encoder.
     scratch: Vec<u8>,
+    /// Where the pictures cut to a new scene, made keyframes.
+    cuts: Cuts,
 }
 
 impl H264Encoder {
@@ -76,11 +79,9 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .skip_frames(false)
             .complexity(Complexity::Low)
-            // Off, though a hard cut made a keyframe is smaller than as a
-            // predicted frame (Big Buck Bunny's loop point: 33 KB against
-            // 95 KB at 2 Mbit/s): OpenH264 also finds cuts in the test
-            // pattern, and their keyframes made tests/slow_link.rs's chat
-            // test flaky (about 1 run in 3).
+            // Off: OpenH264 also finds cuts in the test pattern, and their
+            // keyframes made tests/slow_link.rs's chat test flaky (about 1
+            // run in 3). Cuts are found in `cut` instead.
             .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 fps * KEYFRAME_PERIOD_SECONDS,
@@ -105,6 +106,7 @@ impl H264Encoder {
             bitrate_kbit: config.bitrate_kbit,
             max_kbit: config.bitrate_kbit,
             scratch: Vec::new(),
+            cuts: Cuts::default(),
         };
         made.prime()?;
         Ok(made)
@@ -193,7 +195,10 @@ impl FrameEncoder for H264Encoder {
             (w as usize, h as usize),
             (picture.y_stride, picture.uv_stride, picture.uv_stride),
         );
-        if keyframe {
+        let cut = self
+            .cuts
+            .is_cut(picture.y, w as usize, h as usize, picture.y_stride);
+        if keyframe || cut {
             self.encoder.force_intra_frame();
         }
         let stream = self
@@ -452,6 +457,23 @@ mod tests {
         let layers: Vec<u8> = frames[1..].iter().map(|f| f.kind.layer).collect();
         assert!(layers.contains(&2) && layers.contains(&1), "{layers:?}");
         assert!(frames[1..].iter().all(|f| !f.data.is_empty()));
+    }
+
+    #[test]
+    fn a_hard_cut_is_made_a_keyframe_and_the_moving_pattern_never_is() {
+        let (w, h) = (320, 192);
+        let mut enc = encoder(&config(w, h)).unwrap();
+        let mut keys = Vec::new();
+        for i in 0..40 {
+            let rgb = pattern_rgb(w, h, i);
+            keys.push(enc.encode(&Image::Rgb(&rgb), false).unwrap().kind.key);
+        }
+        assert_eq!(keys.iter().filter(|&&k| k).count(), 1, "only the first");
+        // The same bars, dimmed to a quarter: a new scene.
+        let dim: Vec<u8> = pattern_rgb(w, h, 40).iter().map(|c| c / 4).collect();
+        assert!(enc.encode(&Image::Rgb(&dim), false).unwrap().kind.key);
+        let next: Vec<u8> = pattern_rgb(w, h, 41).iter().map(|c| c / 4).collect();
+        assert!(!enc.encode(&Image::Rgb(&next), false).unwrap().kind.key);
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! - `h264`: H.264 with temporal layers (OpenH264 both ways).
 //! - `raw`: packed RGB as it is.
 //! - `jpeg`: one JPEG image a frame (mozjpeg out, zune-jpeg in).
+//! - `cut`: finds hard cuts, where the H.264 encoder makes a keyframe.
 //! - `convert`, `yuv`: colour conversions, for encoders and the window.
 
 pub mod convert;
+mod cut;
 pub mod h264;
 mod jpeg;
 mod raw;
