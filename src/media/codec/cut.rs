@@ -62,7 +62,7 @@ impl Cuts {
 
 /// The mean of each whole block of the plane, row by row, into `means`.
 /// Pixels right of or below the last whole block are left out; a plane
-/// smaller than one block has none.
+/// smaller than one block, or shorter than its size says, has none.
 fn block_means(y: &[u8], width: usize, height: usize, stride: usize, means: &mut Vec<u8>) {
     means.clear();
     let per_block = (BLOCK / SAMPLE) * (BLOCK / SAMPLE);
@@ -72,6 +72,8 @@ fn block_means(y: &[u8], width: usize, height: usize, stride: usize, means: &mut
             for row in (top..top + BLOCK).step_by(SAMPLE) {
                 let start = row * stride + left;
                 let Some(line) = y.get(start..start + BLOCK) else {
+                    // Shorter than its size says: no means at all.
+                    means.clear();
                     return;
                 };
                 sum += line
