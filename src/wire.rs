@@ -18,8 +18,9 @@ pub const MAGIC: [u8; 8] = *b"CAMWIRE\0";
 /// The protocol version this build speaks.
 /// Version 2 seals with AEGIS-128X2 where version 1 used AES-256-GCM;
 /// version 3 says of each frame whether it is a keyframe and its layer;
-/// version 4 adds H.264.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// version 4 adds H.264; in version 5 an H.264 stream may code its
+/// pictures at half the announced size (on a narrow link).
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The bincode configuration of every body.
 const CONFIG: bincode::config::Configuration<
@@ -467,7 +468,7 @@ mod tests {
         let body = encode(&Message::stream(INFO));
         let mut want = 1u32.to_le_bytes().to_vec();
         want.extend_from_slice(b"CAMWIRE\0");
-        want.extend_from_slice(&4u16.to_le_bytes());
+        want.extend_from_slice(&5u16.to_le_bytes());
         want.extend_from_slice(&640u32.to_le_bytes());
         want.extend_from_slice(&480u32.to_le_bytes());
         want.extend_from_slice(&0u32.to_le_bytes());
@@ -516,14 +517,14 @@ mod tests {
         body[12] = 9;
         assert_eq!(
             decode_opening(&body),
-            Err(WireError::Version { theirs: 9, ours: 4 })
+            Err(WireError::Version { theirs: 9, ours: 5 })
         );
         // A sender of version 9 turning us away says so the same way.
         let mut refusal = encode(&Message::version_refusal());
         refusal[12] = 9;
         assert_eq!(
             decode_opening(&refusal),
-            Err(WireError::Version { theirs: 9, ours: 4 })
+            Err(WireError::Version { theirs: 9, ours: 5 })
         );
     }
 

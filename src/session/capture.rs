@@ -76,6 +76,7 @@ fn capture_loop(
             Err(e) => return End::Failed(format!("{e:#}")),
         };
         let mut first = true;
+        let mut coded = encoder.coded_size();
         let mut keyframes = KeyframeLimit::new(limits::KEYFRAME_GAP);
         let mut last_keyframe = Instant::now();
         while hub.viewers() > 0 && hub.ended().is_none() {
@@ -111,6 +112,12 @@ fn capture_loop(
                 Ok(encoded) => encoded,
                 Err(e) => return End::Failed(format!("{e:#}")),
             };
+            if encoder.coded_size() != coded {
+                coded = encoder.coded_size();
+                if let Some((w, h)) = coded {
+                    console::info(&format!("pictures now coded at {w}x{h}"));
+                }
+            }
             if data.is_empty() {
                 // The encoder skipped the picture: nothing to send.
                 source.unsent();

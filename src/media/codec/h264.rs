@@ -32,6 +32,7 @@ use openh264_sys2::{
 };
 
 use super::cut::Cuts;
+use super::scale;
 use super::yuv::{self, Yuv};
 use super::{DecodeError, Decoded, Encoded, EncoderConfig, FrameDecoder, FrameEncoder, Image};
 use crate::wire::{FrameKind, StreamInfo};
@@ -50,15 +51,63 @@ pub const KEYFRAME_PERIOD_SECONDS: u32 = 60;
 /// The frame rate the encoder plans for when frames come unpaced.
 const UNPACED_FPS: u32 = 30;
 
+/// Bits a pixel a frame below which the encoder codes the picture at half
+/// size ([`scale::half_size`]): 600 kbit/s for 1280x720 at 30 fps, the
+/// least WebRTC gives 720p. Fewer bits than that spread over every pixel
+/// make a mush of blocks, and a keyframe (OpenH264 holds its quality up)
+/// costs half a second of such a link; at half size a keyframe is a
+/// third as large and the picture, scaled back up, is sharper.
+const HALVE_BELOW_BITS_PER_PIXEL: f64 = 0.022;
+
+/// Bits a pixel a frame above which the encoder goes back to the whole
+/// picture: half as much again as [`HALVE_BELOW_BITS_PER_PIXEL`], so that
+/// a target wavering around one threshold does not switch to and fro.
+const WHOLE_ABOVE_BITS_PER_PIXEL: f64 = 0.033;
+
+/// The share of the target a sequence's first keyframe is made at.
+/// OpenH264 picks that keyframe's quantiser from a table by bits a pixel,
+/// whose coarsest row is for about a third of what camwire aims at: at
+/// the full target, Big Buck Bunny's first keyframe at 640x360 and 450
+/// kbit/s is 22 KB (0.4 s of a 0.5 Mbit/s link), at a third 12 KB. The
+/// frames after it make up the difference.
+const OPENING_SHARE: u32 = 3;
+
+/// The target a sequence's first keyframe is made at, for `kbit`.
+fn opening_kbit(kbit: u32) -> u32 {
+    (kbit / OPENING_SHARE).max(1)
+}
+
+/// Seconds of frames the coded size keeps at least, once changed: each
+/// change is a keyframe.
+const RESIZE_HOLD_SECONDS: u32 = 3;
+
 /// Makes one H.264 access unit (Annex B, start codes included) a picture.
+///
+/// When the target bitrate is too low for the whole picture, it codes the
+/// picture at half size instead (a new sequence, beginning with a
+/// keyframe), and the whole picture again once the target has risen well
+/// past it; the decoder brings a half picture back to the stream's size.
 pub struct H264Encoder {
     info: StreamInfo,
+    fps: u32,
     encoder: OhEncoder,
+    /// The size OpenH264 codes: the stream's, or its half.
+    coded: (u32, u32),
+    /// The target bitrate, as last asked for.
     bitrate_kbit: u32,
+    /// The target OpenH264 has: a sequence's first keyframe is made at
+    /// [`OPENING_SHARE`] of the target, the rest at the target.
+    applied_kbit: u32,
     /// The rate control's ceiling, which the target may not pass.
     max_kbit: u32,
+    /// Whether the next picture opens a sequence (and is a keyframe).
+    opening: bool,
     /// RGB pictures converted to I420 for the encoder.
     scratch: Vec<u8>,
+    /// Pictures at half size, for the encoder.
+    half: Vec<u8>,
+    /// Frames since the coded size last changed.
+    since_resize: u32,
     /// Where the pictures cut to a new scene, made keyframes.
     cuts: Cuts,
 }
@@ -71,95 +120,145 @@ impl H264Encoder {
         } else {
             config.fps
         };
-        let oh = OhConfig::new()
-            .usage_type(UsageType::CameraVideoRealTime)
-            .rate_control_mode(RateControlMode::Bitrate)
-            .bitrate(BitRate::from_bps(config.bitrate_kbit.saturating_mul(1000)))
-            // OpenH264 takes 0 for 1 fps and then misses its target.
-            .max_frame_rate(FrameRate::from_hz(fps as f32))
-            .skip_frames(false)
-            .complexity(Complexity::Low)
-            // Off: OpenH264 also finds cuts in the test pattern, and their
-            // keyframes made tests/slow_link.rs's chat test flaky (about 1
-            // run in 3). Cuts are found in `cut` instead.
-            .scene_change_detect(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(
-                fps * KEYFRAME_PERIOD_SECONDS,
-            ))
-            .num_threads(1);
-        let mut encoder = OhEncoder::with_api_config(OpenH264API::from_source(), oh)
-            .context("could not start the H.264 encoder")?;
-        // Quiet from the start: OpenH264 otherwise writes its warnings
-        // (that frame skipping is off, which is meant) to standard error.
-        let mut quiet = WELS_LOG_QUIET;
-        // SAFETY: the trace level is the one option OpenH264 takes before
-        // initialisation; it reads one int from the pointer during the call.
-        unsafe {
-            encoder.raw_api().set_option(
-                ENCODER_OPTION_TRACE_LEVEL,
-                (&raw mut quiet).cast::<c_void>(),
-            );
-        }
+        let full = (config.info.width, config.info.height);
         let mut made = H264Encoder {
             info: config.info,
-            encoder,
+            fps,
+            encoder: start(full, opening_kbit(config.bitrate_kbit), fps)?,
+            coded: full,
             bitrate_kbit: config.bitrate_kbit,
-            max_kbit: config.bitrate_kbit,
+            applied_kbit: opening_kbit(config.bitrate_kbit),
+            max_kbit: opening_kbit(config.bitrate_kbit),
+            opening: true,
             scratch: Vec::new(),
+            half: Vec::new(),
+            since_resize: u32::MAX,
             cuts: Cuts::default(),
         };
-        made.prime()?;
+        made.resize_if_due()?;
         Ok(made)
     }
 
-    /// Initialises the encoder with a grey picture nobody sees, then turns
-    /// on temporal layers: the safe wrapper initialises OpenH264 (with one
-    /// layer) only on a first picture, and changing the layers afterwards
-    /// makes the next picture a keyframe, which is then the stream's first.
-    fn prime(&mut self) -> Result<()> {
-        let (w, h) = (self.info.width, self.info.height);
-        let mut grey = vec![128; yuv::i420_len(w, h)];
-        grey[..(w * h) as usize].fill(16);
-        let picture = Yuv::packed(&grey, w, h).context("grey picture")?;
-        let source = YUVSlices::new(
-            (picture.y, picture.u, picture.v),
-            (w as usize, h as usize),
-            (picture.y_stride, picture.uv_stride, picture.uv_stride),
-        );
-        self.encoder
-            .encode(&source)
-            .context("could not start the H.264 encoder")?;
-        if TEMPORAL_LAYERS > 1 {
-            self.add_layers()?;
+    /// The size the target bitrate calls for: half when it is below
+    /// [`HALVE_BELOW_BITS_PER_PIXEL`], whole when above
+    /// [`WHOLE_ABOVE_BITS_PER_PIXEL`], otherwise the size it has.
+    fn wanted_size(&self) -> (u32, u32) {
+        let full = (self.info.width, self.info.height);
+        let Some(half) = scale::half_size(full.0, full.1) else {
+            return full;
+        };
+        let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(self.fps);
+        let bits = f64::from(self.bitrate_kbit) * 1000.0 / pixel_rate;
+        if bits < HALVE_BELOW_BITS_PER_PIXEL {
+            half
+        } else if bits > WHOLE_ABOVE_BITS_PER_PIXEL {
+            full
+        } else {
+            self.coded
         }
-        self.encoder.force_intra_frame();
-        Ok(())
     }
 
-    /// Turns on temporal layers, once the encoder has been initialised.
-    fn add_layers(&mut self) -> Result<()> {
-        // SAFETY: the encoder is initialised (it has encoded a frame); the
-        // parameter block is the type the option names, read back first so
-        // that only the layer count changes.
-        unsafe {
-            let api = self.encoder.raw_api();
-            let mut params = SEncParamExt::default();
-            api.get_option(
-                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-                (&raw mut params).cast::<c_void>(),
-            )
-            .ok()
-            .context("could not read the H.264 encoder's parameters")?;
-            params.iTemporalLayerNum = i32::from(TEMPORAL_LAYERS);
-            api.set_option(
-                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-                (&raw mut params).cast::<c_void>(),
-            )
-            .ok()
-            .context("could not give the H.264 encoder temporal layers")?;
+    /// Starts a new encoder at the size the target calls for, if that is
+    /// not the size coded and the last change is old enough.
+    fn resize_if_due(&mut self) -> Result<()> {
+        let wanted = self.wanted_size();
+        let hold = self.fps.saturating_mul(RESIZE_HOLD_SECONDS);
+        if wanted == self.coded || self.since_resize < hold {
+            return Ok(());
         }
+        let opening = opening_kbit(self.bitrate_kbit);
+        self.encoder = start(wanted, opening, self.fps)?;
+        self.coded = wanted;
+        self.applied_kbit = opening;
+        self.max_kbit = opening;
+        self.opening = true;
+        self.since_resize = 0;
         Ok(())
     }
+}
+
+/// A started OpenH264 encoder of `size` pictures at `kbit`, whose next
+/// picture is a keyframe.
+fn start(size: (u32, u32), kbit: u32, fps: u32) -> Result<OhEncoder> {
+    let oh = OhConfig::new()
+        .usage_type(UsageType::CameraVideoRealTime)
+        .rate_control_mode(RateControlMode::Bitrate)
+        .bitrate(BitRate::from_bps(kbit.saturating_mul(1000)))
+        // OpenH264 takes 0 for 1 fps and then misses its target.
+        .max_frame_rate(FrameRate::from_hz(fps as f32))
+        .skip_frames(false)
+        .complexity(Complexity::Low)
+        // Off: OpenH264 also finds cuts in the test pattern, and their
+        // keyframes made tests/slow_link.rs's chat test flaky (about 1
+        // run in 3). Cuts are found in `cut` instead.
+        .scene_change_detect(false)
+        .intra_frame_period(IntraFramePeriod::from_num_frames(
+            fps * KEYFRAME_PERIOD_SECONDS,
+        ))
+        .num_threads(1);
+    let mut encoder = OhEncoder::with_api_config(OpenH264API::from_source(), oh)
+        .context("could not start the H.264 encoder")?;
+    // Quiet from the start: OpenH264 otherwise writes its warnings
+    // (that frame skipping is off, which is meant) to standard error.
+    let mut quiet = WELS_LOG_QUIET;
+    // SAFETY: the trace level is the one option OpenH264 takes before
+    // initialisation; it reads one int from the pointer during the call.
+    unsafe {
+        encoder.raw_api().set_option(
+            ENCODER_OPTION_TRACE_LEVEL,
+            (&raw mut quiet).cast::<c_void>(),
+        );
+    }
+    prime(&mut encoder, size)?;
+    Ok(encoder)
+}
+
+/// Initialises `encoder` with a grey picture nobody sees, then turns on
+/// temporal layers: the safe wrapper initialises OpenH264 (with one
+/// layer) only on a first picture, and changing the layers afterwards
+/// makes the next picture a keyframe, which is then the sequence's first.
+fn prime(encoder: &mut OhEncoder, (w, h): (u32, u32)) -> Result<()> {
+    let mut grey = vec![128; yuv::i420_len(w, h)];
+    grey[..(w * h) as usize].fill(16);
+    let picture = Yuv::packed(&grey, w, h).context("grey picture")?;
+    let source = YUVSlices::new(
+        (picture.y, picture.u, picture.v),
+        (w as usize, h as usize),
+        (picture.y_stride, picture.uv_stride, picture.uv_stride),
+    );
+    encoder
+        .encode(&source)
+        .context("could not start the H.264 encoder")?;
+    if TEMPORAL_LAYERS > 1 {
+        add_layers(encoder)?;
+    }
+    encoder.force_intra_frame();
+    Ok(())
+}
+
+/// Turns on temporal layers, once the encoder has been initialised.
+fn add_layers(encoder: &mut OhEncoder) -> Result<()> {
+    // SAFETY: the encoder is initialised (it has encoded a frame); the
+    // parameter block is the type the option names, read back first so
+    // that only the layer count changes.
+    unsafe {
+        let api = encoder.raw_api();
+        let mut params = SEncParamExt::default();
+        api.get_option(
+            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            (&raw mut params).cast::<c_void>(),
+        )
+        .ok()
+        .context("could not read the H.264 encoder's parameters")?;
+        params.iTemporalLayerNum = i32::from(TEMPORAL_LAYERS);
+        api.set_option(
+            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            (&raw mut params).cast::<c_void>(),
+        )
+        .ok()
+        .context("could not give the H.264 encoder temporal layers")?;
+    }
+    Ok(())
 }
 
 /// OpenH264's return codes: 0 is success.
@@ -175,6 +274,8 @@ impl Status for i32 {
 
 impl FrameEncoder for H264Encoder {
     fn encode(&mut self, image: &Image<'_>, keyframe: bool) -> Result<Encoded> {
+        self.since_resize = self.since_resize.saturating_add(1);
+        self.resize_if_due()?;
         let (w, h) = (self.info.width, self.info.height);
         let picture = match *image {
             Image::I420(picture) => picture,
@@ -183,21 +284,28 @@ impl FrameEncoder for H264Encoder {
                 Yuv::packed(&self.scratch, w, h).context("converted picture")?
             }
         };
-        if (picture.width, picture.height) != (w, h) {
+        if (picture.width, picture.height) != (w, h) || !picture.fits() {
             bail!(
                 "a {}x{} picture for a {w}x{h} stream",
                 picture.width,
                 picture.height
             );
         }
-        let source = YUVSlices::new(
-            (picture.y, picture.u, picture.v),
-            (w as usize, h as usize),
-            (picture.y_stride, picture.uv_stride, picture.uv_stride),
-        );
         let cut = self
             .cuts
             .is_cut(picture.y, w as usize, h as usize, picture.y_stride);
+        let picture = if self.coded == (w, h) {
+            picture
+        } else {
+            scale::halve(&picture, &mut self.half);
+            let (hw, hh) = self.coded;
+            Yuv::packed(&self.half, hw, hh).context("halved picture")?
+        };
+        let source = YUVSlices::new(
+            (picture.y, picture.u, picture.v),
+            (picture.width as usize, picture.height as usize),
+            (picture.y_stride, picture.uv_stride, picture.uv_stride),
+        );
         if keyframe || cut {
             self.encoder.force_intra_frame();
         }
@@ -214,6 +322,10 @@ impl FrameEncoder for H264Encoder {
         if stream.frame_type() != FrameType::Skip {
             stream.write_vec(&mut data);
         }
+        if self.opening && key {
+            self.opening = false;
+            self.apply(self.bitrate_kbit)?;
+        }
         let kind = if key {
             FrameKind::KEY
         } else {
@@ -222,8 +334,24 @@ impl FrameEncoder for H264Encoder {
         Ok(Encoded { data, kind })
     }
 
+    fn coded_size(&self) -> Option<(u32, u32)> {
+        Some(self.coded)
+    }
+
     fn set_bitrate(&mut self, kbit: u32) -> Result<()> {
-        if kbit == self.bitrate_kbit {
+        self.bitrate_kbit = kbit;
+        if self.opening {
+            // Applied once the opening keyframe is made.
+            return Ok(());
+        }
+        self.apply(kbit)
+    }
+}
+
+impl H264Encoder {
+    /// Gives OpenH264 the target `kbit`.
+    fn apply(&mut self, kbit: u32) -> Result<()> {
+        if kbit == self.applied_kbit {
             return Ok(());
         }
         let bps = i32::try_from(kbit.saturating_mul(1000)).unwrap_or(i32::MAX);
@@ -251,7 +379,7 @@ impl FrameEncoder for H264Encoder {
                 .ok()
                 .with_context(|| format!("the H.264 encoder refused {kbit} kbit/s"))?;
         }
-        self.bitrate_kbit = kbit;
+        self.applied_kbit = kbit;
         self.max_kbit = self.max_kbit.max(kbit);
         Ok(())
     }
@@ -265,6 +393,8 @@ pub struct H264Decoder {
     lost: bool,
     /// Whether the last frame failed, so that the decoder must be renewed.
     damaged: bool,
+    /// A picture coded at half size, brought back to the stream's.
+    whole: Vec<u8>,
 }
 
 /// `plane` for a lifetime the caller vouches for.
@@ -284,6 +414,7 @@ impl H264Decoder {
             decoder: new_decoder()?,
             lost: true,
             damaged: false,
+            whole: Vec::new(),
         })
     }
 }
@@ -311,13 +442,36 @@ impl FrameDecoder for H264Decoder {
             }
         };
         let (w, h) = picture.dimensions();
-        if (w as u32, h as u32) != (self.info.width, self.info.height) {
+        let size = (w as u32, h as u32);
+        let full = (self.info.width, self.info.height);
+        let (y_stride, uv_stride, _) = picture.strides();
+        if size != full && Some(size) == scale::half_size(full.0, full.1) {
+            let half = Yuv {
+                y: picture.y(),
+                u: picture.u(),
+                v: picture.v(),
+                y_stride,
+                uv_stride,
+                width: size.0,
+                height: size.1,
+            };
+            if !half.fits() {
+                return Err(DecodeError::Corrupt(
+                    "a picture smaller than its size".into(),
+                ));
+            }
+            scale::double(&half, &mut self.whole);
+            let whole = Yuv::packed(&self.whole, full.0, full.1)
+                .ok_or_else(|| DecodeError::Corrupt("a picture that would not scale".into()))?;
+            self.lost = false;
+            return Ok(Decoded::I420(whole));
+        }
+        if size != full {
             return Err(DecodeError::Protocol(format!(
                 "a {w}x{h} picture in a stream announced as {}x{}",
                 self.info.width, self.info.height
             )));
         }
-        let (y_stride, uv_stride, _) = picture.strides();
         // SAFETY: OpenH264 keeps the picture in the decoder's own buffers
         // until it decodes again or is dropped, which is what the crate's
         // `DecodedYUV<'a>` (a borrow of `self.decoder`) says; only its
@@ -362,8 +516,8 @@ const NAL_SPS: u8 = 7;
 const NAL_SUBSET_SPS: [u8; 2] = [15, 24];
 
 /// Checks every sequence parameter set in `data` against `info`: the
-/// pictures it describes must be the announced size, or the stream is
-/// not the one agreed.
+/// pictures it describes must be the announced size or its half
+/// ([`scale::half_size`]), or the stream is not the one agreed.
 pub fn check_parameter_sets(data: &[u8], info: StreamInfo) -> Result<(), DecodeError> {
     for nal in nal_units(data) {
         let Some(&header) = nal.first() else { continue };
@@ -383,7 +537,9 @@ pub fn check_parameter_sets(data: &[u8], info: StreamInfo) -> Result<(), DecodeE
             })
             .and_then(|sps| sps.pixel_dimensions().map_err(|e| format!("{e:?}")));
         match size {
-            Ok(size) if size == (info.width, info.height) => {}
+            Ok(size)
+                if size == (info.width, info.height)
+                    || Some(size) == scale::half_size(info.width, info.height) => {}
             Ok((w, h)) => {
                 return Err(DecodeError::Protocol(format!(
                     "H.264 parameters for {w}x{h} pictures in a stream announced as {}x{}",
@@ -520,6 +676,85 @@ mod tests {
         let mut out = vec![0; 160 * 96];
         let shown = decoder.decode_into(&big[0].data, big[0].kind, &mut out);
         assert!(matches!(shown, Err(DecodeError::Protocol(_))), "{shown:?}");
+    }
+
+    /// The size in the first SPS of `data`.
+    fn sps_size(data: &[u8]) -> (u32, u32) {
+        let sps = nal_units(data)
+            .find(|nal| nal[0] & 0x1f == NAL_SPS)
+            .expect("an SPS");
+        let rbsp = decode_nal(sps).unwrap();
+        let sps = SeqParameterSet::from_bits(BitReader::new(&rbsp[..])).unwrap();
+        sps.pixel_dimensions().unwrap()
+    }
+
+    /// Mean absolute difference per channel between shown pixels and RGB.
+    fn mean_error(shown: &[u32], rgb: &[u8]) -> f64 {
+        let mut err = 0u64;
+        for (px, src) in shown.iter().zip(rgb.chunks_exact(3)) {
+            let [b, g, r, _] = px.to_le_bytes();
+            err += u64::from(r.abs_diff(src[0])) + u64::from(g.abs_diff(src[1]));
+            err += u64::from(b.abs_diff(src[2]));
+        }
+        err as f64 / rgb.len() as f64
+    }
+
+    #[test]
+    fn a_low_target_codes_half_pictures_that_show_at_the_whole_size() {
+        let (w, h) = (640, 368);
+        let mut enc = H264Encoder::new(&config(w, h)).unwrap();
+        let mut decoder = Decoder::new(info(w, h)).unwrap();
+        let mut shown = vec![0; (w * h) as usize];
+        let mut sizes = Vec::new();
+        let mut keys = Vec::new();
+        for i in 0..100 {
+            match i {
+                // 0.014 bits a pixel: half.
+                3 => enc.set_bitrate(100).unwrap(),
+                // 0.042: whole again, once three seconds have passed.
+                5 => enc.set_bitrate(300).unwrap(),
+                _ => {}
+            }
+            let rgb = pattern_rgb(w, h, i);
+            let frame = enc.encode(&Image::Rgb(&rgb), false).unwrap();
+            if frame.kind.key {
+                keys.push(i);
+                sizes.push(sps_size(&frame.data));
+            }
+            decoder
+                .decode_into(&frame.data, frame.kind, &mut shown)
+                .unwrap();
+            let error = mean_error(&shown, &rgb);
+            assert!(error < 16.0, "frame {i}: mean error {error}");
+        }
+        assert_eq!(keys, [0, 3, 93], "a keyframe at each change of size");
+        assert_eq!(sizes, [(640, 368), (320, 184), (640, 368)]);
+        assert_eq!(enc.coded_size(), Some((640, 368)));
+    }
+
+    #[test]
+    fn a_stream_too_small_to_halve_keeps_its_size_at_any_target() {
+        let (w, h) = (320, 192);
+        let mut enc = H264Encoder::new(&config(w, h)).unwrap();
+        enc.set_bitrate(20).unwrap();
+        for i in 0..3 {
+            let rgb = pattern_rgb(w, h, i);
+            enc.encode(&Image::Rgb(&rgb), false).unwrap();
+        }
+        assert_eq!(enc.coded_size(), Some((w, h)));
+    }
+
+    #[test]
+    fn only_the_whole_size_and_its_half_pass_the_parameter_check() {
+        let half = frames(320, 192, 1);
+        assert!(check_parameter_sets(&half[0].data, info(640, 384)).is_ok());
+        for announced in [info(1280, 768), info(640, 382), info(320, 96)] {
+            let result = check_parameter_sets(&half[0].data, announced);
+            assert!(
+                matches!(result, Err(DecodeError::Protocol(_))),
+                "{announced:?}: {result:?}"
+            );
+        }
     }
 
     #[test]

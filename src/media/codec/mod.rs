@@ -14,6 +14,7 @@
 //! - `raw`: packed RGB as it is.
 //! - `jpeg`: one JPEG image a frame (mozjpeg out, zune-jpeg in).
 //! - `cut`: finds hard cuts, where the H.264 encoder makes a keyframe.
+//! - `scale`: halves pictures for a narrow link, and doubles them back.
 //! - `convert`, `yuv`: colour conversions, for encoders and the window.
 
 pub mod convert;
@@ -21,6 +22,7 @@ mod cut;
 pub mod h264;
 mod jpeg;
 mod raw;
+mod scale;
 pub mod yuv;
 
 use anyhow::Result;
@@ -72,6 +74,12 @@ pub trait FrameEncoder: Send {
     /// target bitrate ignore it).
     fn set_bitrate(&mut self, _kbit: u32) -> Result<()> {
         Ok(())
+    }
+
+    /// The size the pictures are coded at, when it can differ from the
+    /// stream's (H.264 codes them at half size on a narrow link).
+    fn coded_size(&self) -> Option<(u32, u32)> {
+        None
     }
 }
 
