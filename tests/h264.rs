@@ -104,6 +104,50 @@ fn h264_is_the_default_and_a_fraction_of_raw() {
 }
 
 #[test]
+fn a_stream_too_thin_for_its_size_is_coded_at_half_and_shown_whole() {
+    // 300 kbit/s for 1280x720: 0.011 bits a pixel, so the encoder codes
+    // 640x360 pictures and the receiver scales them back up.
+    let (mut sender, addr) = start_sender(&[
+        "--open",
+        "--source",
+        "test",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--bitrate",
+        "300",
+        "--fps",
+        "0",
+        "--frames",
+        "20",
+    ]);
+    let y4m = tempdir().join("shown.y4m");
+    let mut receiver = receiver_bin();
+    receiver.args(["--connect", &addr, "--headless", "--json", "--y4m"]);
+    receiver.arg(&y4m);
+    let output = run(receiver);
+    assert!(output.status.success(), "{output:?}");
+    let json = summary(&output);
+    assert_eq!(
+        (json["width"].as_u64(), json["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert_eq!(json["frames"], 20);
+    assert_eq!(json["decode_errors"], 0);
+    let written = fs::read(&y4m).unwrap();
+    let header = written.split(|&b| b == b'\n').next().unwrap();
+    let header = String::from_utf8_lossy(header);
+    assert!(header.starts_with("YUV4MPEG2 W1280 H720 "), "{header}");
+    // Each picture whole: its FRAME line and 1280x720 in I420.
+    let picture = 1280 * 720 * 3 / 2;
+    let frames = written.windows(6).filter(|w| w == b"FRAME ").count();
+    assert_eq!(frames, 20);
+    assert!(written.len() > 20 * picture, "{} bytes", written.len());
+    assert!(sender.wait_exit().success());
+}
+
+#[test]
 fn a_viewer_joining_mid_stream_starts_at_a_keyframe_within_a_second() {
     let dir = tempdir();
     let (first_log, late_log) = (dir.join("first.csv"), dir.join("late.csv"));
