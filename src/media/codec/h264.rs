@@ -322,7 +322,9 @@ impl FrameEncoder for H264Encoder {
         if stream.frame_type() != FrameType::Skip {
             stream.write_vec(&mut data);
         }
-        if self.opening && key {
+        // (The first picture of a sequence is always its keyframe: frame
+        // skipping is off. Were it not, the target still applies now.)
+        if self.opening {
             self.opening = false;
             self.apply(self.bitrate_kbit)?;
         }
