@@ -96,6 +96,10 @@ fn h264_is_the_default_and_a_fraction_of_raw() {
     assert_eq!(json["frames"], 60);
     assert_eq!(json["decode_errors"], 0);
     assert_eq!(json["dropped"], 0);
+    assert_eq!(
+        json["half_size_frames"], 0,
+        "1200 kbit/s is plenty for 640x480"
+    );
     // 640x480 at the default 1200 kbit/s, planned for 30 fps: about 5 KB
     // a frame against raw's 921,600.
     let per_frame = json["bytes"].as_u64().unwrap() / 60;
@@ -134,6 +138,7 @@ fn a_stream_too_thin_for_its_size_is_coded_at_half_and_shown_whole() {
         (Some(1280), Some(720))
     );
     assert_eq!(json["frames"], 20);
+    assert_eq!(json["half_size_frames"], 20, "{json}");
     assert_eq!(json["decode_errors"], 0);
     let written = fs::read(&y4m).unwrap();
     let header = written.split(|&b| b == b'\n').next().unwrap();

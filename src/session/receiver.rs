@@ -221,6 +221,7 @@ impl Incoming {
                     Err(e) => return Err(e.into()),
                 }
             }
+            lock(stats).frame_coded(decoder.coded_size());
             if max_frames > 0 && decoded >= max_frames {
                 return Ok(Outcome::FramesReached);
             }

@@ -59,6 +59,11 @@ pub struct Stats {
     last_latency_us: u64,
     /// Body length of the frame that arrived last, counted once decoded.
     arrived_bytes: u64,
+    /// The size the last frame was coded at, where smaller than the
+    /// stream's (H.264 at half size on a narrow link).
+    coded_smaller: Option<(u32, u32)>,
+    /// Frames coded smaller than the stream.
+    smaller_frames: u64,
     /// When each frame of the last [`NOW_WINDOW`] was decoded, and its bytes.
     recent: VecDeque<(Instant, u64)>,
     log: Option<Box<dyn Write + Send>>,
@@ -88,6 +93,8 @@ impl Default for Stats {
                 .expect("valid histogram bounds"),
             last_latency_us: 0,
             arrived_bytes: 0,
+            coded_smaller: None,
+            smaller_frames: 0,
             recent: VecDeque::new(),
             log: None,
         }
@@ -112,6 +119,7 @@ pub struct Summary {
     pub decode_errors: u64,
     pub fps_last_second: f64,
     pub mbit_per_s_last_second: f64,
+    pub half_size_frames: u64,
 }
 
 impl Stats {
@@ -210,6 +218,21 @@ impl Stats {
         }
     }
 
+    /// Records the size the frame just decoded was coded at (`None`: the
+    /// codec does not say).
+    pub fn frame_coded(&mut self, size: Option<(u32, u32)>) {
+        let whole = self.info.map(|i| (i.width, i.height));
+        self.coded_smaller = size.filter(|&s| Some(s) != whole);
+        if self.coded_smaller.is_some() {
+            self.smaller_frames += 1;
+        }
+    }
+
+    /// The size the last frame was coded at, when smaller than the stream.
+    pub fn coded_smaller(&self) -> Option<(u32, u32)> {
+        self.coded_smaller
+    }
+
     /// Records a frame whose pixels could not be decoded.
     /// Returns how many have been skipped so far.
     pub fn frame_undecodable(&mut self) -> u64 {
@@ -263,6 +286,7 @@ impl Stats {
             mbit_per_s_last_second: self.recent.iter().map(|&(_, b)| b).sum::<u64>() as f64 * 8.0
                 / 1e6
                 / NOW_WINDOW.as_secs_f64(),
+            half_size_frames: self.smaller_frames,
         }
     }
 }

@@ -139,7 +139,11 @@ impl TitleFigures {
         let mbit = stats.bytes().saturating_sub(self.bytes) as f64 * 8.0 / 1e6 / secs;
         (self.since, self.frames, self.bytes) = (now, stats.frames(), stats.bytes());
         let latency_ms = stats.last_latency_ms();
-        format!("{fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s")
+        let coded = match stats.coded_smaller() {
+            Some((w, h)) => format!("  coded at {w}x{h}"),
+            None => String::new(),
+        };
+        format!("{fps:.1} fps  {latency_ms:.0} ms  {mbit:.1} Mbit/s{coded}")
     }
 
     /// Counts from now on, leaving out what came before.

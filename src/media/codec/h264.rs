@@ -397,6 +397,8 @@ pub struct H264Decoder {
     damaged: bool,
     /// A picture coded at half size, brought back to the stream's.
     whole: Vec<u8>,
+    /// The size the last picture decoded was coded at.
+    coded: Option<(u32, u32)>,
 }
 
 /// `plane` for a lifetime the caller vouches for.
@@ -417,6 +419,7 @@ impl H264Decoder {
             lost: true,
             damaged: false,
             whole: Vec::new(),
+            coded: None,
         })
     }
 }
@@ -466,6 +469,7 @@ impl FrameDecoder for H264Decoder {
             let whole = Yuv::packed(&self.whole, full.0, full.1)
                 .ok_or_else(|| DecodeError::Corrupt("a picture that would not scale".into()))?;
             self.lost = false;
+            self.coded = Some(size);
             return Ok(Decoded::I420(whole));
         }
         if size != full {
@@ -497,11 +501,16 @@ impl FrameDecoder for H264Decoder {
             ));
         }
         self.lost = false;
+        self.coded = Some(size);
         Ok(Decoded::I420(lent))
     }
 
     fn needs_keyframe(&self) -> bool {
         self.lost
+    }
+
+    fn coded_size(&self) -> Option<(u32, u32)> {
+        self.coded
     }
 }
 

@@ -178,6 +178,12 @@ pub trait FrameDecoder: Send {
     fn needs_keyframe(&self) -> bool {
         false
     }
+
+    /// The size the last frame decoded was coded at, when it can differ
+    /// from the stream's (H.264 at half size on a narrow link).
+    fn coded_size(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 /// Decodes a stream's frames to display pixels, with the decoder its
@@ -202,6 +208,12 @@ impl Decoder {
     /// Whether only a keyframe can be decoded next.
     pub fn needs_keyframe(&self) -> bool {
         self.inner.needs_keyframe()
+    }
+
+    /// The size the last frame decoded was coded at, where the codec can
+    /// code smaller than the stream (see [`FrameDecoder::coded_size`]).
+    pub fn coded_size(&self) -> Option<(u32, u32)> {
+        self.inner.coded_size()
     }
 
     /// Decodes `data`, a frame of `kind`. A frame that needs one the
