@@ -121,41 +121,28 @@ impl H264Encoder {
             config.fps
         };
         let full = (config.info.width, config.info.height);
-        let mut made = H264Encoder {
+        let coded = size_for(full, fps, config.bitrate_kbit, full);
+        let opening = opening_kbit(config.bitrate_kbit);
+        Ok(H264Encoder {
             info: config.info,
             fps,
-            encoder: start(full, opening_kbit(config.bitrate_kbit), fps)?,
-            coded: full,
+            encoder: start(coded, opening, fps)?,
+            coded,
             bitrate_kbit: config.bitrate_kbit,
-            applied_kbit: opening_kbit(config.bitrate_kbit),
-            max_kbit: opening_kbit(config.bitrate_kbit),
+            applied_kbit: opening,
+            max_kbit: opening,
             opening: true,
             scratch: Vec::new(),
             half: Vec::new(),
             since_resize: u32::MAX,
             cuts: Cuts::default(),
-        };
-        made.resize_if_due()?;
-        Ok(made)
+        })
     }
 
-    /// The size the target bitrate calls for: half when it is below
-    /// [`HALVE_BELOW_BITS_PER_PIXEL`], whole when above
-    /// [`WHOLE_ABOVE_BITS_PER_PIXEL`], otherwise the size it has.
+    /// The size the target bitrate calls for (see [`size_for`]).
     fn wanted_size(&self) -> (u32, u32) {
         let full = (self.info.width, self.info.height);
-        let Some(half) = scale::half_size(full.0, full.1) else {
-            return full;
-        };
-        let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(self.fps);
-        let bits = f64::from(self.bitrate_kbit) * 1000.0 / pixel_rate;
-        if bits < HALVE_BELOW_BITS_PER_PIXEL {
-            half
-        } else if bits > WHOLE_ABOVE_BITS_PER_PIXEL {
-            full
-        } else {
-            self.coded
-        }
+        size_for(full, self.fps, self.bitrate_kbit, self.coded)
     }
 
     /// Starts a new encoder at the size the target calls for, if that is
@@ -174,6 +161,25 @@ impl H264Encoder {
         self.opening = true;
         self.since_resize = 0;
         Ok(())
+    }
+}
+
+/// The size `kbit` calls for in a stream of `full` pictures at `fps`,
+/// coded at `coded` now: half when it is below
+/// [`HALVE_BELOW_BITS_PER_PIXEL`], whole when above
+/// [`WHOLE_ABOVE_BITS_PER_PIXEL`], otherwise `coded`.
+fn size_for(full: (u32, u32), fps: u32, kbit: u32, coded: (u32, u32)) -> (u32, u32) {
+    let Some(half) = scale::half_size(full.0, full.1) else {
+        return full;
+    };
+    let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(fps);
+    let bits = f64::from(kbit) * 1000.0 / pixel_rate;
+    if bits < HALVE_BELOW_BITS_PER_PIXEL {
+        half
+    } else if bits > WHOLE_ABOVE_BITS_PER_PIXEL {
+        full
+    } else {
+        coded
     }
 }
 

@@ -76,16 +76,24 @@ fn double_plane(src: &[u8], stride: usize, width: usize, height: usize, out: &mu
         return;
     }
     let row = |r: usize| &src[r * stride..][..width];
-    // One output row from two source rows, `near` weighted 3 and `far` 1.
-    let blend = |near: &[u8], far: &[u8], out: &mut [u8]| {
-        let column = |x: usize| 3 * u16::from(near[x]) + u16::from(far[x]);
-        for x in 0..width {
-            let here = column(x);
-            let left = column(x.saturating_sub(1));
-            let right = column((x + 1).min(width - 1));
-            // Weights 3/4 x 3/4 and so on, out of 16, rounded.
-            out[2 * x] = ((3 * here + left + 8) / 16) as u8;
-            out[2 * x + 1] = ((3 * here + right + 8) / 16) as u8;
+    // A source row blended with its neighbour, 3 to 1, before the columns
+    // are (the weights of both passes make 16).
+    let mut column = vec![0u16; width];
+    let mut blend = |near: &[u8], far: &[u8], out: &mut [u8]| {
+        for ((c, &n), &f) in column.iter_mut().zip(near).zip(far) {
+            *c = 3 * u16::from(n) + u16::from(f);
+        }
+        let (first, last) = (column[0], column[width - 1]);
+        let left = std::iter::once(first).chain(column.iter().copied());
+        let right = column.iter().copied().skip(1).chain(std::iter::once(last));
+        for (((pair, &here), left), right) in out
+            .chunks_exact_mut(2)
+            .zip(column.iter())
+            .zip(left)
+            .zip(right)
+        {
+            pair[0] = ((3 * here + left + 8) >> 4) as u8;
+            pair[1] = ((3 * here + right + 8) >> 4) as u8;
         }
     };
     for (r, pair) in out.chunks_exact_mut(4 * width).take(height).enumerate() {
