@@ -6,7 +6,7 @@
 mod common;
 
 use std::fs::{self, File};
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -73,31 +73,6 @@ fn write_clip(path: &Path) {
     }
 }
 
-/// A recording read back: each frame's sequence number and luma plane.
-fn read_recording(reader: impl Read) -> Vec<(u64, Vec<u8>)> {
-    let mut decoder = y4m::Decoder::new(reader).expect("a YUV4MPEG2 header");
-    assert_eq!((decoder.get_width(), decoder.get_height()), (W, H));
-    assert!(matches!(
-        decoder.get_colorspace(),
-        y4m::Colorspace::C420jpeg
-    ));
-    let mut frames = Vec::new();
-    loop {
-        let frame = match decoder.read_frame() {
-            Ok(frame) => frame,
-            Err(y4m::Error::EOF) => return frames,
-            Err(e) => panic!("a broken recording: {e}"),
-        };
-        let params = String::from_utf8(frame.get_raw_params().unwrap().to_vec()).unwrap();
-        let seq = params
-            .strip_prefix("Xseq=")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no Xseq in {params:?}"));
-        assert_eq!(frame.get_u_plane().len(), (W / 2) * (H / 2));
-        frames.push((seq, frame.get_y_plane().to_vec()));
-    }
-}
-
 /// Mean absolute difference of two planes.
 fn distance(a: &[u8], b: &[u8]) -> f64 {
     let sum: u64 = a
@@ -151,7 +126,7 @@ fn stream_and_record(codec: &str) -> Vec<(u64, Vec<u8>)> {
         (Some(64), Some(48))
     );
     assert!(sender.wait_exit().success());
-    read_recording(BufReader::new(File::open(&out.0).unwrap()))
+    read_recording(BufReader::new(File::open(&out.0).unwrap()), W, H)
 }
 
 fn seqs(frames: &[(u64, Vec<u8>)]) -> Vec<u64> {
@@ -204,7 +179,7 @@ fn viewers_coming_and_going_keep_frame_k_the_clip_frame_k_mod_its_length() {
         receiver.args(["--y4m", out.arg()]);
         let output = run(receiver);
         assert!(output.status.success(), "{output:?}");
-        let frames = read_recording(File::open(&out.0).unwrap());
+        let frames = read_recording(File::open(&out.0).unwrap(), W, H);
         assert_eq!(frames.len(), 7);
         all.extend(frames);
     }
@@ -240,7 +215,7 @@ fn the_recording_can_go_to_standard_output() {
     ]);
     let output = run(receiver);
     assert!(output.status.success(), "{output:?}");
-    let frames = read_recording(&output.stdout[..]);
+    let frames = read_recording(&output.stdout[..], W, H);
     assert_eq!(frames.len(), 12);
     check_frames(&frames, 3.0);
 }
@@ -415,5 +390,5 @@ fn a_stream_of_another_size_after_a_reconnection_ends_the_recording_with_one_lin
         said[0].starts_with("the stream is now 128x96, but the YUV4MPEG2 recording in"),
         "{said:?}"
     );
-    assert_eq!(read_recording(File::open(&out.0).unwrap()).len(), 5);
+    assert_eq!(read_recording(File::open(&out.0).unwrap(), W, H).len(), 5);
 }

@@ -428,3 +428,29 @@ pub fn checked(command: &mut Command) {
         .expect("iproute2 is needed: apt-get install iproute2");
     assert!(output.status.success(), "{command:?}: {output:?}");
 }
+
+/// A `--y4m` recording read back, checked to be `width` x `height` I420:
+/// each frame's sequence number and luma plane.
+pub fn read_recording(reader: impl Read, width: usize, height: usize) -> Vec<(u64, Vec<u8>)> {
+    let mut decoder = y4m::Decoder::new(reader).expect("a YUV4MPEG2 header");
+    assert_eq!((decoder.get_width(), decoder.get_height()), (width, height));
+    assert!(matches!(
+        decoder.get_colorspace(),
+        y4m::Colorspace::C420jpeg
+    ));
+    let mut frames = Vec::new();
+    loop {
+        let frame = match decoder.read_frame() {
+            Ok(frame) => frame,
+            Err(y4m::Error::EOF) => return frames,
+            Err(e) => panic!("a broken recording: {e}"),
+        };
+        let params = String::from_utf8(frame.get_raw_params().unwrap().to_vec()).unwrap();
+        let seq = params
+            .strip_prefix("Xseq=")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no Xseq in {params:?}"));
+        assert_eq!(frame.get_u_plane().len(), (width / 2) * (height / 2));
+        frames.push((seq, frame.get_y_plane().to_vec()));
+    }
+}
