@@ -290,12 +290,15 @@ impl FrameEncoder for H264Encoder {
                 Yuv::packed(&self.scratch, w, h).context("converted picture")?
             }
         };
-        if (picture.width, picture.height) != (w, h) || !picture.fits() {
+        if (picture.width, picture.height) != (w, h) {
             bail!(
                 "a {}x{} picture for a {w}x{h} stream",
                 picture.width,
                 picture.height
             );
+        }
+        if !picture.fits() {
+            bail!("a {w}x{h} picture whose planes are shorter than its size");
         }
         let cut = self
             .cuts
