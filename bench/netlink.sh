@@ -133,8 +133,16 @@ camwire_sender() {
   # (a camwire from before discovery has no such flag).
   local quiet=()
   [[ $("$BIN/sender" --help) == *--no-announce* ]] && quiet=(--no-announce)
-  exec {SENDER_FD}< <(exec timeout "$LIMIT" ip netns exec "$NS" "$BIN/sender" --bind "$FAR_IP:0" --open \
-                        "${quiet[@]}" "$@" 2>"$out.sender.err")
+  # BENCH_VERBOSE=1: the sender says what it does (bitrate, layers), each
+  # line stamped with the time it came, in $out.sender.err.
+  if [[ ${BENCH_VERBOSE:-0} == 1 ]]; then
+    quiet+=(--verbose)
+    exec {SENDER_FD}< <(exec timeout "$LIMIT" ip netns exec "$NS" "$BIN/sender" --bind "$FAR_IP:0" --open \
+                          "${quiet[@]}" "$@" 2> >(while IFS= read -r l; do echo "$(date +%s.%3N) $l"; done >"$out.sender.err"))
+  else
+    exec {SENDER_FD}< <(exec timeout "$LIMIT" ip netns exec "$NS" "$BIN/sender" --bind "$FAR_IP:0" --open \
+                          "${quiet[@]}" "$@" 2>"$out.sender.err")
+  fi
   SENDER_PID=$!; PIDS+=("$SENDER_PID")
   while [[ -z $ADDR ]] && IFS= read -r -t 30 line <&"$SENDER_FD"; do
     if [[ $line =~ ^listening\ on\ ([0-9.]+:[0-9]+)$ ]]; then ADDR=${BASH_REMATCH[1]}; fi

@@ -22,6 +22,7 @@
 #   BENCH_BITRATE=2000       H.264 target of both tools, kbit/s
 #   BENCH_INSTALL=1          apt-get install GStreamer, ffmpeg, iproute2, matplotlib if missing
 #   BENCH_KEEP=1             keep the logs and frame logs
+#   BENCH_VERBOSE=1          the camwire sender says what it does, in its kept log
 # Prints a per-second table and a summary against the targets (PASS/MISS) for
 # each scenario, writes target/bench/steps-DATE.json, and draws
 # bench/steps.png and bench/two-viewers.png.

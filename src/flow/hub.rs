@@ -368,6 +368,11 @@ impl Hub {
             state.recent.pop_front();
         }
         state.recent.push_back((packet.seq, packet.kind));
+        if packet.kind.key
+            && let Some(rate) = state.rate.as_mut()
+        {
+            rate.keyframe(Instant::now());
+        }
         if state.backlog.len() >= state.lag.backlog.max(1) {
             state.backlog.pop_front();
         }

@@ -30,7 +30,14 @@
 //!   passes makes the next step half as large again, up to
 //!   [`MAX_PROBE_STEP`], so that a link that widened from 0.5 to 3 Mbit/s
 //!   is filled in seconds, not half a minute. A probe that builds a queue
-//!   is undone by the first rule, and the step starts small again.
+//!   is undone as soon as a queue shows, before [`PROBE_EVERY`] is out:
+//!   the target goes back to where it went out clear, and the step starts
+//!   small again. For [`FAILED_FOR`] the next probes stop [`SHORT_OF`] the
+//!   level that failed (or the capacity the target last came down from),
+//!   until one goes out clear just short of it: the link may have widened
+//!   since, and the probes go on from there. A keyframe's burst is no
+//!   sign of a failed probe: for [`KEYFRAME_BURST`] after one, no probe is
+//!   undone (the rules above still hold).
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
@@ -93,6 +100,14 @@ pub const KNOWN_FOR: Duration = Duration::from_secs(10);
 /// How long a link must have been clear for a new backlog on it to start
 /// afresh, the capacities measured before it forgotten.
 pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
+/// How long the level a probe failed at holds the next probes short of it
+/// (by [`SHORT_OF`]).
+pub const FAILED_FOR: Duration = Duration::from_secs(10);
+/// The share of a level a probe failed at that the next probes go up to.
+pub const SHORT_OF: f64 = 0.95;
+/// How long after a keyframe its burst may queue without undoing a probe:
+/// the 40 kB of a 720p keyframe take a third of a second at 1 Mbit/s.
+pub const KEYFRAME_BURST: Duration = Duration::from_millis(400);
 /// How long a viewer's last report counts: after that it is silent.
 pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
@@ -121,8 +136,14 @@ pub struct Report {
     /// the acknowledgements, and this end's data waits only now and then).
     pub ours: bool,
     /// How long data waits in the network's queues: the round trip above
-    /// the smallest one seen.
+    /// the smallest one seen, or how far behind the stream's rate the link
+    /// acknowledges its frames, whichever is more.
     pub queue_delay: Duration,
+    /// How far behind the stream's rate the link acknowledges its frames
+    /// (`flow::ack_lag`; zero where that is not followed). Unlike the
+    /// round trip, which a burst through a shaper's queue leaves high for
+    /// a while, it allows for each frame's size: a keyframe is no sign.
+    pub behind: Duration,
     /// For a viewer that leaves out layers: the bitrate, in kbit/s, at
     /// which the stream's base layer would fit its link.
     pub base_fits_kbit: Option<u32>,
@@ -147,6 +168,8 @@ struct Viewer {
     since: Option<Instant>,
     /// The network's queueing delay at the last report.
     queue_delay: Duration,
+    /// How far behind its link was at the last report.
+    behind: Duration,
     /// The bitrate at which its base layer would fit, from its last report.
     base_fits_kbit: Option<u32>,
     /// When the network last held more than [`PROBE_QUEUE`] of its data.
@@ -238,6 +261,15 @@ pub struct RateControl {
     /// The last target every frame went out clear at for a whole probe
     /// period: where a drain ends, unless the link carries less.
     clear_kbit: u32,
+    /// The last probe up while it is on trial: when, and the target it
+    /// rose from.
+    probe: Option<(Instant, u32)>,
+    /// The target a probe that was undone had reached, or the capacity the
+    /// target last came down from, and when: the next probes stop short of
+    /// it (see [`RateControl::undo_probe`]).
+    failed: Option<(Instant, u32)>,
+    /// When the last keyframe went out.
+    keyframe_at: Option<Instant>,
 }
 
 impl RateControl {
@@ -253,6 +285,9 @@ impl RateControl {
             step: PROBE_STEP,
             draining: None,
             clear_kbit: ceiling_kbit,
+            probe: None,
+            failed: None,
+            keyframe_at: None,
         }
     }
 
@@ -266,6 +301,7 @@ impl RateControl {
         let viewer = self.viewers.entry(id).or_default();
         viewer.since.get_or_insert(now);
         viewer.queue_delay = report.queue_delay;
+        viewer.behind = report.behind;
         viewer.base_fits_kbit = report.base_fits_kbit;
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
@@ -362,6 +398,12 @@ impl RateControl {
                 .all(|v| v.standing(now) == Standing::Clear)
     }
 
+    /// Counts a keyframe made at `now`: for [`KEYFRAME_BURST`] the queue it
+    /// builds undoes no probe.
+    pub fn keyframe(&mut self, now: Instant) {
+        self.keyframe_at = Some(now);
+    }
+
     /// Forgets viewer `id` (it left).
     pub fn forget(&mut self, id: u64) {
         self.viewers.remove(&id);
@@ -398,7 +440,7 @@ impl RateControl {
 
     /// The law itself: moves `law_kbit` (see the module's description).
     fn follow(&mut self, now: Instant) {
-        if self.drained(now) {
+        if self.drained(now) || self.undo_probe(now) {
             return;
         }
         let standing = |wanted| self.viewers.values().any(|v| v.standing(now) == wanted);
@@ -435,6 +477,9 @@ impl RateControl {
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
                     self.draining = queued.then_some(bps);
+                    // The link did not carry more than that: the next
+                    // probes stop short of it, as of a probe that failed.
+                    self.failed = Some((now, (bps / 1000) as u32));
                 }
             }
         } else if self.law_kbit < self.ceiling_kbit {
@@ -455,8 +500,20 @@ impl RateControl {
                         viewer.known = None;
                     }
                 }
+                // Short of a level a probe failed at lately; once the
+                // target has gone out clear just short of it, the link may
+                // have widened, and the probes go on as before.
+                let short_of = self
+                    .failed
+                    .filter(|&(at, _)| now.duration_since(at) < FAILED_FOR)
+                    .map(|(_, kbit)| (f64::from(kbit) * SHORT_OF) as u32)
+                    .filter(|&short| short > self.law_kbit);
+                if short_of.is_none() {
+                    self.failed = None;
+                }
                 let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
-                self.law_kbit = up.min(self.ceiling_kbit);
+                self.probe = Some((now, self.law_kbit));
+                self.law_kbit = up.min(short_of.unwrap_or(u32::MAX)).min(self.ceiling_kbit);
                 self.last_up = Some(now);
                 self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
             }
@@ -465,6 +522,46 @@ impl RateControl {
 }
 
 impl RateControl {
+    /// Undoes a probe up that builds a queue before its [`PROBE_EVERY`] is
+    /// out: the target goes straight back to where it went out clear,
+    /// before the queue grows into a backlog (waiting to measure the link
+    /// and dropping below it would cost the picture more), and the level
+    /// the probe reached is remembered for [`FAILED_FOR`]. A queue counts
+    /// when no viewer that is heard from is without one now (backed up at
+    /// its last report, or acknowledging more than [`PROBE_QUEUE`] behind
+    /// the rate). Returns whether it undid one.
+    fn undo_probe(&mut self, now: Instant) -> bool {
+        let Some((at, from)) = self.probe else {
+            return false;
+        };
+        if now.duration_since(at) >= PROBE_EVERY {
+            self.probe = None;
+            return false;
+        }
+        if self
+            .keyframe_at
+            .is_some_and(|key| now.duration_since(key) < KEYFRAME_BURST)
+        {
+            return false;
+        }
+        let mut heard = self
+            .viewers
+            .values()
+            .filter(|v| v.standing(now) != Standing::Silent)
+            .peekable();
+        let queued = heard.peek().is_some()
+            && heard.all(|v| v.last_report.is_some_and(|(_, b)| b) || v.behind > PROBE_QUEUE);
+        if !queued {
+            return false;
+        }
+        self.failed = Some((now, self.law_kbit));
+        self.law_kbit = from.min(self.law_kbit);
+        self.last_down = Some(now);
+        self.step = PROBE_STEP;
+        self.probe = None;
+        true
+    }
+
     /// Ends a drain once no viewer's network holds more than
     /// [`PROBE_QUEUE`]: the target goes back to [`HEADROOM`] of the
     /// capacity it drained from, or to the last target that went out
@@ -512,6 +609,7 @@ mod tests {
             backed_up: !fits,
             ours: !fits,
             queue_delay: Duration::ZERO,
+            behind: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: None,
         }
@@ -525,6 +623,7 @@ mod tests {
             backed_up: true,
             ours: true,
             queue_delay: Duration::from_millis(150),
+            behind: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: None,
         }
@@ -594,6 +693,99 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_that_builds_a_queue_is_undone_to_where_it_went_out_clear() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // From here the link shows its queue (acknowledgements late,
+        // `flow::ack_lag`) as soon as the stream passes it, before anything
+        // waits unsent or is measured.
+        let report = |target: u32| Report {
+            delivery_bps: u64::from(target.min(1000)) * 1000,
+            app_limited: true,
+            backed_up: false,
+            ours: true,
+            queue_delay: Duration::from_millis(if target > 1000 { 40 } else { 0 }),
+            behind: Duration::from_millis(if target > 1000 { 40 } else { 0 }),
+            base_fits_kbit: None,
+            carried_bps: None,
+        };
+        let mut targets = vec![law.target_kbit()];
+        for i in 0..30 * 20 {
+            let now = start + Duration::from_secs_f64(3.0 + f64::from(i) / 30.0);
+            law.report(1, now, report(law.target_kbit()));
+            law.update(now);
+            targets.push(law.target_kbit());
+        }
+        let mut failed = Vec::new();
+        for w in targets.windows(3) {
+            if w[1] > 1000 {
+                // Undone at the next report, to where it rose from.
+                assert_eq!(w[2], w[0], "{targets:?}");
+                failed.push((w[0], w[1]));
+            }
+        }
+        assert!(failed.len() >= 3, "it probed: {targets:?}");
+        // A probe that failed holds the next ones short of it, until one
+        // goes out clear just short of it.
+        for f in failed.windows(2) {
+            let ((_, level), (from, next)) = (f[0], f[1]);
+            let short = (f64::from(level) * SHORT_OF) as u32;
+            assert!(next < level || from >= short, "{failed:?}");
+        }
+        assert!(failed.len() * 20 <= targets.len(), "{failed:?}");
+        let mean = targets.iter().map(|&k| u64::from(k)).sum::<u64>() / targets.len() as u64;
+        assert!(mean >= 900, "the link is used: {mean} kbit/s on average");
+    }
+
+    #[test]
+    fn a_keyframe_that_queues_during_a_probe_does_not_undo_it() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // Clear on a wide link until a probe goes up.
+        let clear = Report {
+            ours: true,
+            ..on_link(20_000, 0)
+        };
+        let mut t = 3.0;
+        let report = |law: &mut RateControl, t: f64, report: Report| {
+            let now = start + Duration::from_secs_f64(t);
+            law.report(
+                1,
+                now,
+                Report {
+                    delivery_bps: u64::from(law.target_kbit()) * 1000,
+                    ..report
+                },
+            );
+            law.update(now)
+        };
+        let before = law.target_kbit();
+        while law.target_kbit() == before {
+            t += 1.0 / 30.0;
+            report(&mut law, t, clear);
+        }
+        let probed = law.target_kbit();
+        // The probe makes a keyframe (a change of size) whose burst queues
+        // for 150 ms.
+        law.keyframe(start + Duration::from_secs_f64(t));
+        for _ in 0..5 {
+            t += 1.0 / 30.0;
+            report(
+                &mut law,
+                t,
+                Report {
+                    queue_delay: Duration::from_millis(40),
+                    behind: Duration::from_millis(40),
+                    ..clear
+                },
+            );
+        }
+        assert_eq!(law.target_kbit(), probed, "the probe stands");
+    }
+
+    #[test]
     fn one_fast_viewer_keeps_the_rate_up_for_everyone() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
@@ -628,6 +820,7 @@ mod tests {
             backed_up: true,
             ours: true,
             queue_delay: Duration::from_millis(500),
+            behind: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: None,
         };
@@ -670,6 +863,7 @@ mod tests {
             backed_up: true,
             ours: true,
             queue_delay: Duration::from_millis(250),
+            behind: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: Some(675_000),
         };
@@ -744,6 +938,7 @@ mod tests {
             backed_up: true,
             ours: i % 5 == 4,
             queue_delay: Duration::from_millis(200),
+            behind: Duration::ZERO,
             base_fits_kbit: None,
             carried_bps: Some(1_500_000),
         };

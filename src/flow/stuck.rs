@@ -126,6 +126,9 @@ fn stuck_report(waited: Duration, counts: Counts, sample: &Sample) -> Option<Rep
         queue_delay: Duration::from_micros(u64::from(
             sample.rtt_us.saturating_sub(sample.min_rtt_us),
         )),
+        // (The viewer thread follows how late its frames are acknowledged;
+        // it reports that once its write is done.)
+        behind: Duration::ZERO,
         base_fits_kbit: None,
         carried_bps: None,
     })

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::viewer::{Conn, Far};
 use crate::console;
+use crate::flow::ack_lag::{AckLag, BEHIND_LIMIT};
 use crate::flow::hub::{Cursor, Hub};
 use crate::flow::layers::{FIT, LayerCap, LayerRates, Seen};
 use crate::flow::rate::Report;
@@ -43,11 +44,36 @@ pub(super) struct LinkWatch<'a> {
     counts: Option<Counts>,
     /// What `--verbose` last said: when, the layers and the link's rate.
     told: Option<(Instant, u8, Option<u64>)>,
+    /// How far behind the stream's rate its link acknowledges (a viewer
+    /// of a one-way stream, where the kernel says).
+    lag: AckLag,
+    /// The frame about to be written: when, the kernel's counts of bytes
+    /// acknowledged and waiting then, and the rate it is sent for.
+    pending: Option<Pending>,
+    /// Whether the viewer is held to the base layer while its link is
+    /// behind (see [`LinkWatch::before_sending`]).
+    held: bool,
+}
+
+/// The frame about to be written, for [`AckLag::wrote`].
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    at: Instant,
+    acked: u64,
+    queued: u64,
+    bps: u64,
 }
 
 /// How long a frame may wait in the hub for this viewer, after newer ones
 /// came, before its link counts as backed up: a frame and a half at 30 fps.
 const LATE: Duration = Duration::from_millis(50);
+
+/// How far behind the stream's rate a link must fall (see `flow::ack_lag`)
+/// for its viewer to be held to the base layer until it is back within
+/// [`BEHIND_LIMIT`]: a link that narrowed under the stream (on one of a
+/// quarter of the rate, each frame adds three frames' time), not a probe
+/// of the bitrate a little past the link, which the bitrate law undoes.
+const HOLD_BEHIND: Duration = Duration::from_millis(80);
 
 /// A frame's write that took this long waited for the link: the kernel's
 /// unsent limit was reached.
@@ -83,6 +109,7 @@ impl Writes {
             rtt_us: 0,
             min_rtt_us: 0,
             bytes_acked: self.written,
+            queued: 0,
             rwnd_limited_us: 0,
         }
     }
@@ -175,15 +202,24 @@ impl<'a> LinkWatch<'a> {
             kernel: tcpinfo::wanted(),
             counts: None,
             told: None,
+            lag: AckLag::default(),
+            pending: None,
+            held: false,
         }
     }
 
     /// Reports the link to the hub, just before the next frame goes (which
     /// waited `behind` its newest): a link that keeps up has sent the last
     /// frame by now (nothing waits unsent), and the viewer neither skipped
-    /// frames to get here nor is it far behind the newest. Then sets the
-    /// layers the viewer takes, and the unsent limit for the bitrate when
-    /// that changed.
+    /// frames to get here nor is it far behind the newest, nor are its
+    /// frames acknowledged later than the stream's rate allows (see
+    /// `flow::ack_lag`). Then sets the layers the viewer takes, and the
+    /// unsent limit for the bitrate when that changed.
+    ///
+    /// A link that falls far behind the rate has narrowed under the
+    /// stream: until it catches up, the viewer takes the base layer only,
+    /// whatever else it takes, so that what is queued drains while the
+    /// bitrate comes down.
     pub(super) fn before_sending(&mut self, hub: &Hub, cursor: &mut Cursor, behind: Duration) {
         let kernel = self
             .kernel
@@ -197,7 +233,23 @@ impl<'a> LinkWatch<'a> {
         // while newer ones came.
         let late = skipped > self.skipped || behind >= LATE;
         self.skipped = skipped;
-        let waiting = sample.notsent > 0;
+        // (In a chat the way back carries the other end's video, and the
+        // acknowledgements wait behind it.)
+        let follows_acks = kernel.is_some() && self.conn.far == Far::Viewer;
+        let link_behind = match follows_acks {
+            true => self.lag.behind(
+                now,
+                sample.bytes_acked,
+                Duration::from_micros(u64::from(sample.min_rtt_us)),
+            ),
+            false => Duration::ZERO,
+        };
+        let lagging = link_behind > BEHIND_LIMIT;
+        self.held = match self.held {
+            true => lagging,
+            false => link_behind > HOLD_BEHIND,
+        };
+        let waiting = sample.notsent > 0 || lagging;
         let measured = self.measure(now, waiting, &sample);
         let link_bps = match measured {
             Measured::Rate(bps) => Some(bps),
@@ -213,13 +265,25 @@ impl<'a> LinkWatch<'a> {
             link_bps,
             others_clear: hub.others_clear(self.conn.id),
         };
-        if !peer_held && let Some(layers) = self.cap.update(now, seen, rates) {
-            cursor.set_layers(layers);
+        if !peer_held {
+            self.cap.update(now, seen, rates);
+        }
+        if rates.layers > 0 {
+            let layers = match self.held {
+                true => self.cap.taken(rates.layers).min(1),
+                false => self.cap.taken(rates.layers),
+            };
+            if layers != cursor.layers().min(rates.layers) {
+                cursor.set_layers(layers);
+            }
         }
         self.tell(now, cursor.layers().min(rates.layers), rates, link_bps);
         // A viewer that leaves out layers cannot take the whole stream:
-        // the bitrate law must not count it as clear.
-        let capped = rates.layers > 0 && cursor.layers() < rates.layers;
+        // the bitrate law must not count it as clear. (Held to the base
+        // layer while behind, it is backed up, not slower.)
+        let capped = rates.layers > 0 && self.cap.taken(rates.layers) < rates.layers;
+        let rtt_queue =
+            Duration::from_micros(u64::from(sample.rtt_us.saturating_sub(sample.min_rtt_us)));
         hub.report(
             self.conn.id,
             Report {
@@ -227,18 +291,34 @@ impl<'a> LinkWatch<'a> {
                 // steadier than the kernel's latest sample, and all there
                 // is where the kernel says nothing.
                 delivery_bps: link_bps.unwrap_or(sample.delivery_rate.saturating_mul(8)),
-                app_limited: link_bps.is_none() && (sample.app_limited || peer_held),
+                // (Behind with nothing unsent, the kernel's latest sample
+                // was taken over a few acknowledgements of a link that
+                // just changed: no capacity.)
+                app_limited: link_bps.is_none()
+                    && (sample.app_limited || peer_held || (lagging && sample.notsent == 0)),
                 backed_up: waiting || late || capped,
                 // (In a chat the way back carries the other end's video.)
                 ours: waiting || self.conn.far == Far::Viewer,
-                queue_delay: Duration::from_micros(u64::from(
-                    sample.rtt_us.saturating_sub(sample.min_rtt_us),
-                )),
+                // What is late in the kernel's queues counts as queued in
+                // the network: on a shaper that drops rather than queues,
+                // the round trip never shows it.
+                queue_delay: rtt_queue.max(link_behind),
+                behind: link_behind,
                 base_fits_kbit: self.base_fits_kbit(now, capped, rates),
                 carried_bps: self.carried.count(now, sample.bytes_acked),
             },
         );
-        self.follow_unsent_limit(hub, now, capped);
+        let sent_for = self.sent_for_kbit(hub, now, capped);
+        self.pending = kernel
+            .filter(|_| follows_acks)
+            .zip(sent_for)
+            .map(|(k, kbit)| Pending {
+                at: now,
+                acked: k.bytes_acked,
+                queued: u64::from(k.queued),
+                bps: u64::from(kbit) * 1000,
+            });
+        self.follow_unsent_limit(sent_for);
     }
 
     /// What the link carried while busy, measured from `sample` at `now`
@@ -260,13 +340,17 @@ impl<'a> LinkWatch<'a> {
         measured
     }
 
-    /// Sets the unsent limit for what this viewer takes: the encoder's
-    /// bitrate, or what its link carries when it takes less (`capped`).
-    fn follow_unsent_limit(&mut self, hub: &Hub, now: Instant, capped: bool) {
-        let target = match (hub.target_kbit(), self.cap.believed(now)) {
+    /// The bitrate, in kbit/s, this viewer is sent: the encoder's, or
+    /// what its link carries when it takes less (`capped`).
+    fn sent_for_kbit(&self, hub: &Hub, now: Instant, capped: bool) -> Option<u32> {
+        match (hub.target_kbit(), self.cap.believed(now)) {
             (Some(kbit), Some(bps)) if capped => Some(kbit.min((bps / 1000) as u32).max(1)),
             (target, _) => target,
-        };
+        }
+    }
+
+    /// Sets the unsent limit for the bitrate this viewer is sent.
+    fn follow_unsent_limit(&mut self, target: Option<u32>) {
         // (Set again only when it moved by a fifth: a socket option a frame
         // would be a waste.)
         let moved = match (self.limit_kbit, target) {
@@ -304,6 +388,9 @@ impl<'a> LinkWatch<'a> {
     pub(super) fn wrote(&mut self, hub: &Hub, bytes: u64, took: Duration) {
         hub.writing(self.conn.id, None);
         self.writes.wrote(bytes, took);
+        if let Some(p) = self.pending.take() {
+            self.lag.wrote(p.at, p.acked, p.queued, bytes, p.bps);
+        }
     }
 
     /// For a viewer that leaves out layers, the encoder's bitrate at which
@@ -405,6 +492,7 @@ mod tests {
             rtt_us: 0,
             min_rtt_us: 0,
             bytes_acked: acked,
+            queued: 0,
             rwnd_limited_us: rwnd_limited_ms * 1000,
         }
     }

@@ -81,6 +81,13 @@ fn opening_kbit(kbit: u32) -> u32 {
 /// change is a keyframe.
 const RESIZE_HOLD_SECONDS: u32 = 3;
 
+/// The share of a second of frames for which the target must call for
+/// half the size before the size changes: the target falls when a link
+/// narrows, and a keyframe then would wait behind what the link still
+/// holds; half a second later that has drained. (Back to the whole size
+/// at once: the target rises on a link found clear.)
+const HALVE_AFTER_SHARE: u32 = 2;
+
 /// Makes one H.264 access unit (Annex B, start codes included) a picture.
 ///
 /// When the target bitrate is too low for the whole picture, it codes the
@@ -108,6 +115,8 @@ pub struct H264Encoder {
     half: Vec<u8>,
     /// Frames since the coded size last changed.
     since_resize: u32,
+    /// Frames for which the target has called for another size.
+    wanted_for: u32,
     /// Where the pictures cut to a new scene, made keyframes.
     cuts: Cuts,
 }
@@ -135,6 +144,7 @@ impl H264Encoder {
             scratch: Vec::new(),
             half: Vec::new(),
             since_resize: u32::MAX,
+            wanted_for: 0,
             cuts: Cuts::default(),
         })
     }
@@ -146,13 +156,24 @@ impl H264Encoder {
     }
 
     /// Starts a new encoder at the size the target calls for, if that is
-    /// not the size coded and the last change is old enough.
+    /// not the size coded, the target has called for it for long enough
+    /// ([`HALVE_AFTER_SHARE`]) and the last change is old enough.
     fn resize_if_due(&mut self) -> Result<()> {
         let wanted = self.wanted_size();
-        let hold = self.fps.saturating_mul(RESIZE_HOLD_SECONDS);
-        if wanted == self.coded || self.since_resize < hold {
+        if wanted == self.coded {
+            self.wanted_for = 0;
             return Ok(());
         }
+        self.wanted_for = self.wanted_for.saturating_add(1);
+        let hold = self.fps.saturating_mul(RESIZE_HOLD_SECONDS);
+        let after = match wanted < self.coded {
+            true => (self.fps / HALVE_AFTER_SHARE).max(1),
+            false => 1,
+        };
+        if self.since_resize < hold || self.wanted_for < after {
+            return Ok(());
+        }
+        self.wanted_for = 0;
         let opening = opening_kbit(self.bitrate_kbit);
         self.encoder = start(wanted, opening, self.fps)?;
         self.coded = wanted;
@@ -727,12 +748,13 @@ mod tests {
         let mut shown = vec![0; (w * h) as usize];
         let mut sizes = Vec::new();
         let mut keys = Vec::new();
-        for i in 0..100 {
+        for i in 0..120 {
             match i {
-                // 0.014 bits a pixel: half.
+                // 0.014 bits a pixel: half, once it has been so for half a
+                // second (15 frames).
                 3 => enc.set_bitrate(100).unwrap(),
                 // 0.042: whole again, once three seconds have passed.
-                5 => enc.set_bitrate(300).unwrap(),
+                20 => enc.set_bitrate(300).unwrap(),
                 _ => {}
             }
             let rgb = pattern_rgb(w, h, i);
@@ -747,7 +769,9 @@ mod tests {
             let error = mean_error(&shown, &rgb);
             assert!(error < 16.0, "frame {i}: mean error {error}");
         }
-        assert_eq!(keys, [0, 3, 93], "a keyframe at each change of size");
+        assert_eq!(keys, [0, 17, 107], "a keyframe at each change of size");
+        // (Half a second after the target called for half, three seconds
+        // after that for the whole.)
         assert_eq!(sizes, [(640, 368), (320, 184), (640, 368)]);
         assert_eq!(enc.coded_size(), Some((640, 368)));
     }
