@@ -103,6 +103,9 @@ pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
 /// How long the level a probe failed at holds the next probes short of it
 /// (by [`SHORT_OF`]).
 pub const FAILED_FOR: Duration = Duration::from_secs(10);
+/// The most probes an undo can go back through (see
+/// [`RateControl::undo_probe`]).
+const LADDER: usize = 8;
 /// The share of a level a probe failed at that the next probes go up to.
 pub const SHORT_OF: f64 = 0.95;
 /// How long after a keyframe its burst may queue without undoing a probe:
@@ -261,9 +264,12 @@ pub struct RateControl {
     /// The last target every frame went out clear at for a whole probe
     /// period: where a drain ends, unless the link carries less.
     clear_kbit: u32,
-    /// The last probe up while it is on trial: when, and the target it
-    /// rose from.
-    probe: Option<(Instant, u32)>,
+    /// When the last probe up (or undo of one) was made, while it is on
+    /// trial.
+    probe_at: Option<Instant>,
+    /// The targets the probes since the last decrease rose from, lowest
+    /// first: where each undo goes back to.
+    ladder: Vec<u32>,
     /// The target a probe that was undone had reached, or the capacity the
     /// target last came down from, and when: the next probes stop short of
     /// it (see [`RateControl::undo_probe`]).
@@ -285,7 +291,8 @@ impl RateControl {
             step: PROBE_STEP,
             draining: None,
             clear_kbit: ceiling_kbit,
-            probe: None,
+            probe_at: None,
+            ladder: Vec::new(),
             failed: None,
             keyframe_at: None,
         }
@@ -477,6 +484,8 @@ impl RateControl {
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
                     self.draining = queued.then_some(bps);
+                    self.ladder.clear();
+                    self.probe_at = None;
                     // The link did not carry more than that: the next
                     // probes stop short of it, as of a probe that failed.
                     self.failed = Some((now, (bps / 1000) as u32));
@@ -512,7 +521,11 @@ impl RateControl {
                     self.failed = None;
                 }
                 let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
-                self.probe = Some((now, self.law_kbit));
+                self.probe_at = Some(now);
+                if self.ladder.len() == LADDER {
+                    self.ladder.remove(0);
+                }
+                self.ladder.push(self.law_kbit);
                 self.law_kbit = up.min(short_of.unwrap_or(u32::MAX)).min(self.ceiling_kbit);
                 self.last_up = Some(now);
                 self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
@@ -529,13 +542,22 @@ impl RateControl {
     /// the probe reached is remembered for [`FAILED_FOR`]. A queue counts
     /// when no viewer that is heard from is without one now (backed up at
     /// its last report, or acknowledging more than [`PROBE_QUEUE`] behind
-    /// the rate). Returns whether it undid one.
+    /// the rate). A queue that stays [`DOWN_HOLD`] after an undo undoes the
+    /// probe before it too: a probe past the link can go out clear for a
+    /// while when the encoder makes less than its target. Returns whether
+    /// it undid one.
     fn undo_probe(&mut self, now: Instant) -> bool {
-        let Some((at, from)) = self.probe else {
+        let Some(at) = self.probe_at else {
             return false;
         };
         if now.duration_since(at) >= PROBE_EVERY {
-            self.probe = None;
+            self.probe_at = None;
+            return false;
+        }
+        if self
+            .last_down
+            .is_some_and(|down| now.duration_since(down) < DOWN_HOLD)
+        {
             return false;
         }
         if self
@@ -554,11 +576,16 @@ impl RateControl {
         if !queued {
             return false;
         }
+        let Some(from) = self.ladder.pop() else {
+            self.probe_at = None;
+            return false;
+        };
         self.failed = Some((now, self.law_kbit));
         self.law_kbit = from.min(self.law_kbit);
         self.last_down = Some(now);
         self.step = PROBE_STEP;
-        self.probe = None;
+        // (On trial again: see above.)
+        self.probe_at = Some(now);
         true
     }
 
@@ -736,6 +763,48 @@ mod tests {
         assert!(failed.len() * 20 <= targets.len(), "{failed:?}");
         let mean = targets.iter().map(|&k| u64::from(k)).sum::<u64>() / targets.len() as u64;
         assert!(mean >= 900, "the link is used: {mean} kbit/s on average");
+    }
+
+    #[test]
+    fn a_queue_that_stays_after_an_undo_undoes_the_probe_before() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        let clear = Report {
+            ours: true,
+            ..on_link(20_000, 0)
+        };
+        let queued = Report {
+            behind: Duration::from_millis(40),
+            queue_delay: Duration::from_millis(40),
+            ..clear
+        };
+        // Two probes go out clear (the encoder made less than their
+        // targets), then a queue shows after the third.
+        let mut t = 3.0;
+        let mut levels = vec![law.target_kbit()];
+        while levels.len() < 4 {
+            t += 1.0 / 30.0;
+            law.report(1, at(t), clear);
+            if law.update(at(t)).is_some() {
+                levels.push(law.target_kbit());
+            }
+        }
+        let mut after = Vec::new();
+        for _ in 0..30 {
+            t += 1.0 / 30.0;
+            law.report(1, at(t), queued);
+            if law.update(at(t)).is_some() {
+                after.push(law.target_kbit());
+            }
+        }
+        // Back down the ladder, one probe each DOWN_HOLD while it stays.
+        assert_eq!(
+            after[..2],
+            [levels[2], levels[1]],
+            "{levels:?} then {after:?}"
+        );
     }
 
     #[test]

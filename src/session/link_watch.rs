@@ -53,6 +53,8 @@ pub(super) struct LinkWatch<'a> {
     /// Whether the viewer is held to the base layer while its link is
     /// behind (see [`LinkWatch::before_sending`]).
     held: bool,
+    /// How far behind the link was before the last frame.
+    was_behind: Duration,
 }
 
 /// The frame about to be written, for [`AckLag::wrote`].
@@ -70,10 +72,17 @@ const LATE: Duration = Duration::from_millis(50);
 
 /// How far behind the stream's rate a link must fall (see `flow::ack_lag`)
 /// for its viewer to be held to the base layer until it is back within
-/// [`BEHIND_LIMIT`]: a link that narrowed under the stream (on one of a
-/// quarter of the rate, each frame adds three frames' time), not a probe
-/// of the bitrate a little past the link, which the bitrate law undoes.
-const HOLD_BEHIND: Duration = Duration::from_millis(80);
+/// [`BEHIND_LIMIT`]: a link that narrowed under the stream, not a probe of
+/// the bitrate a little past the link, which the bitrate law undoes.
+const HOLD_BEHIND: Duration = Duration::from_millis(150);
+
+/// Falling behind by this much more from one frame to the next also holds
+/// a viewer past [`BEHIND_LIMIT`] to the base layer, without waiting for
+/// [`HOLD_BEHIND`]: the link carries less than half the rate (on one of a
+/// quarter of it, each frame adds three frames' time), and every frame
+/// written meanwhile waits behind the others. A probe past the link falls
+/// behind by a few milliseconds a frame.
+const FALLING: Duration = Duration::from_millis(25);
 
 /// A frame's write that took this long waited for the link: the kernel's
 /// unsent limit was reached.
@@ -205,6 +214,7 @@ impl<'a> LinkWatch<'a> {
             lag: AckLag::default(),
             pending: None,
             held: false,
+            was_behind: Duration::ZERO,
         }
     }
 
@@ -245,9 +255,11 @@ impl<'a> LinkWatch<'a> {
             false => Duration::ZERO,
         };
         let lagging = link_behind > BEHIND_LIMIT;
+        let falling = link_behind.saturating_sub(self.was_behind) >= FALLING;
+        self.was_behind = link_behind;
         self.held = match self.held {
             true => lagging,
-            false => link_behind > HOLD_BEHIND,
+            false => link_behind > HOLD_BEHIND || (lagging && falling),
         };
         let waiting = sample.notsent > 0 || lagging;
         let measured = self.measure(now, waiting, &sample);
