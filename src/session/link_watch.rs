@@ -78,11 +78,11 @@ const HOLD_BEHIND: Duration = Duration::from_millis(150);
 
 /// Falling behind by this much more from one frame to the next also holds
 /// a viewer past [`BEHIND_LIMIT`] to the base layer, without waiting for
-/// [`HOLD_BEHIND`]: the link carries less than half the rate (on one of a
-/// quarter of it, each frame adds three frames' time), and every frame
-/// written meanwhile waits behind the others. A probe past the link falls
-/// behind by a few milliseconds a frame.
-const FALLING: Duration = Duration::from_millis(25);
+/// [`HOLD_BEHIND`]: the link carries a fraction of the rate (on one of a
+/// quarter of it, each 8 kB frame adds 100 ms), and every frame written
+/// meanwhile waits behind the others. A probe half as much again as the
+/// link adds 25 ms with a 5 kB frame.
+const FALLING: Duration = Duration::from_millis(50);
 
 /// A frame's write that took this long waited for the link: the kernel's
 /// unsent limit was reached.
