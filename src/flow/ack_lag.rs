@@ -9,11 +9,16 @@
 //! each frame is acknowledged later than the rate allows.
 //!
 //! [`AckLag`] keeps, for each frame written and not yet acknowledged, when
-//! it was written and when, at the rate it was sent for, the link should
-//! have carried it and everything written before it. The oldest frame
-//! still unacknowledged past that time (and a round trip) says by how much
-//! the link is behind: a link that carries the rate or more is never
-//! behind, one that carries less falls further behind with every frame.
+//! a link carrying exactly the rate it was sent for would have carried its
+//! last byte: the frames go through such a link one after the other, each
+//! from when it was written or when the one before it was through,
+//! whichever is later (so a keyframe's burst takes its time there too).
+//! A frame still unacknowledged past that time (and a round trip) says by
+//! how much the link is behind: a link that carries the rate or more is
+//! never behind, one that carries less falls further behind with every
+//! frame, and a queue it left stays counted until it has drained (the real
+//! link's backlog is no excuse, only the one a link at the rate would
+//! have).
 //!
 //! Like `flow::rate`, it runs on times given to it, so tests drive it on a
 //! simulated clock.
@@ -33,20 +38,19 @@ const MOST_FRAMES: usize = 300;
 /// One frame written and not yet acknowledged.
 #[derive(Debug, Clone, Copy)]
 struct Written {
-    /// When it was written.
-    at: Instant,
     /// The byte count at its end, in the kernel's count of bytes
     /// acknowledged.
     end: u64,
-    /// How long, at the rate it was sent for, the link needs to carry it
-    /// and everything that waited before it.
-    due: Duration,
+    /// When a link carrying the rate would have carried its last byte.
+    due: Instant,
 }
 
 /// The frames a link has yet to acknowledge (see the module's description).
 #[derive(Debug, Default)]
 pub struct AckLag {
     frames: VecDeque<Written>,
+    /// When a link carrying the rate would be through the last frame.
+    through: Option<Instant>,
 }
 
 impl AckLag {
@@ -60,11 +64,12 @@ impl AckLag {
         if self.frames.len() == MOST_FRAMES {
             self.frames.pop_front();
         }
-        let ahead = queued + bytes;
+        let start = self.through.map_or(at, |through| through.max(at));
+        let due = start + Duration::from_secs_f64(bytes as f64 * 8.0 / bps as f64);
+        self.through = Some(due);
         self.frames.push_back(Written {
-            at,
-            end: acked + ahead,
-            due: Duration::from_secs_f64(ahead as f64 * 8.0 / bps as f64),
+            end: acked + queued + bytes,
+            due,
         });
     }
 
@@ -77,7 +82,7 @@ impl AckLag {
         }
         self.frames
             .iter()
-            .map(|f| now.saturating_duration_since(f.at + f.due + rtt))
+            .map(|f| now.saturating_duration_since(f.due + rtt))
             .max()
             .unwrap_or_default()
     }
@@ -154,17 +159,45 @@ mod tests {
             Duration::from_secs(1) - Duration::from_millis(8)
         );
         assert_eq!(lag.behind(later, 1000, Duration::ZERO), Duration::ZERO);
-        // Written behind another 9 kB: due when the 10 kB are carried.
-        lag.wrote(later, 1000, 9000, 1000, 1_000_000);
-        let due = later + Duration::from_millis(80);
-        assert_eq!(lag.behind(due, 1000, Duration::ZERO), Duration::ZERO);
-        assert_eq!(
-            lag.behind(
-                due + Duration::from_millis(5),
-                1000,
-                Duration::from_millis(2)
-            ),
-            Duration::from_millis(3)
-        );
+    }
+
+    #[test]
+    fn frames_written_together_are_due_one_after_the_other() {
+        let start = Instant::now();
+        let mut lag = AckLag::default();
+        // A 9 kB keyframe and a 1 kB frame just after it, at 1 Mbit/s: due
+        // 72 ms and 80 ms on.
+        lag.wrote(start, 0, 0, 9000, 1_000_000);
+        lag.wrote(start + Duration::from_millis(1), 0, 9000, 1000, 1_000_000);
+        let rtt = Duration::from_millis(2);
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(lag.behind(at(74), 0, rtt), Duration::ZERO);
+        assert_eq!(lag.behind(at(77), 9000, rtt), Duration::ZERO);
+        assert_eq!(lag.behind(at(85), 9000, rtt), Duration::from_millis(3));
+    }
+
+    #[test]
+    fn a_queue_the_link_left_counts_until_it_drains() {
+        // 2 Mbit/s of 8.3 kB frames: half a second at 1 Mbit/s builds a
+        // queue, and the link then carries 3 Mbit/s.
+        let link = |t: f64| if t < 0.5 { 1_000_000 } else { 3_000_000 };
+        let start = Instant::now();
+        let mut lag = AckLag::default();
+        let (mut written, mut carried) = (0u64, 0f64);
+        let mut seen = Vec::new();
+        for i in 0..60u32 {
+            let t = f64::from(i) / 30.0;
+            // What the link has carried by t (it is never idle here).
+            let acked = carried.min(written as f64) as u64;
+            let now = start + Duration::from_secs_f64(t);
+            seen.push(lag.behind(now, acked, Duration::ZERO));
+            lag.wrote(now, acked, written - acked, 8_300, 2_000_000);
+            written += 8_300;
+            carried += f64::from(link(t)) / 8.0 / 30.0;
+        }
+        // Still behind just after the link widened (frame 16), caught up
+        // once the queue it left has gone.
+        assert!(seen[16] > BEHIND_LIMIT, "{seen:?}");
+        assert_eq!(seen[59], Duration::ZERO, "{seen:?}");
     }
 }
