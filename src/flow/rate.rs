@@ -464,11 +464,7 @@ impl RateControl {
             let held = self
                 .last_down
                 .is_some_and(|at| now.duration_since(at) < DOWN_HOLD);
-            let queued = self
-                .viewers
-                .values()
-                .filter(|v| v.standing(now) != Standing::Silent)
-                .all(|v| v.own_queue);
+            let queued = self.every_heard(now, |v| v.own_queue);
             let share = if queued { DRAIN } else { HEADROOM };
             if let Some(bps) = best
                 && !held
@@ -535,6 +531,17 @@ impl RateControl {
 }
 
 impl RateControl {
+    /// Whether some viewer was heard from lately (not silent) and every
+    /// one that was is `such`.
+    fn every_heard(&self, now: Instant, such: impl Fn(&Viewer) -> bool) -> bool {
+        let mut heard = self
+            .viewers
+            .values()
+            .filter(|v| v.standing(now) != Standing::Silent)
+            .peekable();
+        heard.peek().is_some() && heard.all(such)
+    }
+
     /// Undoes a probe up that builds a queue before its [`PROBE_EVERY`] is
     /// out: the target goes straight back to where it went out clear,
     /// before the queue grows into a backlog (waiting to measure the link
@@ -566,13 +573,9 @@ impl RateControl {
         {
             return false;
         }
-        let mut heard = self
-            .viewers
-            .values()
-            .filter(|v| v.standing(now) != Standing::Silent)
-            .peekable();
-        let queued = heard.peek().is_some()
-            && heard.all(|v| v.last_report.is_some_and(|(_, b)| b) || v.behind > PROBE_QUEUE);
+        let queued = self.every_heard(now, |v| {
+            v.last_report.is_some_and(|(_, b)| b) || v.behind > PROBE_QUEUE
+        });
         if !queued {
             return false;
         }
@@ -598,13 +601,7 @@ impl RateControl {
         let Some(bps) = self.draining else {
             return false;
         };
-        let mut heard = self
-            .viewers
-            .values()
-            .filter(|v| v.standing(now) != Standing::Silent)
-            .peekable();
-        let queue_gone = heard.peek().is_some() && heard.all(|v| v.queue_delay <= PROBE_QUEUE);
-        if !queue_gone {
+        if !self.every_heard(now, |v| v.queue_delay <= PROBE_QUEUE) {
             return false;
         }
         self.draining = None;

@@ -118,7 +118,6 @@ impl Writes {
             rtt_us: 0,
             min_rtt_us: 0,
             bytes_acked: self.written,
-            queued: 0,
             rwnd_limited_us: 0,
         }
     }
@@ -321,13 +320,13 @@ impl<'a> LinkWatch<'a> {
             },
         );
         let sent_for = self.sent_for_kbit(hub, now, capped);
-        self.pending = kernel
+        self.pending = sent_for
             .filter(|_| follows_acks)
-            .zip(sent_for)
-            .map(|(k, kbit)| Pending {
+            .zip(tcpinfo::unacked(self.conn.stream))
+            .map(|(kbit, queued)| Pending {
                 at: now,
-                acked: k.bytes_acked,
-                queued: u64::from(k.queued),
+                acked: sample.bytes_acked,
+                queued: u64::from(queued),
                 bps: u64::from(kbit) * 1000,
             });
         self.follow_unsent_limit(sent_for);
@@ -504,7 +503,6 @@ mod tests {
             rtt_us: 0,
             min_rtt_us: 0,
             bytes_acked: acked,
-            queued: 0,
             rwnd_limited_us: rwnd_limited_ms * 1000,
         }
     }
