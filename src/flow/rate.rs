@@ -32,12 +32,19 @@
 //!   is filled in seconds, not half a minute. A probe that builds a queue
 //!   is undone as soon as a queue shows, before [`PROBE_EVERY`] is out:
 //!   the target goes back to where it went out clear, and the step starts
-//!   small again. For [`FAILED_FOR`] the next probes stop [`SHORT_OF`] the
-//!   level that failed (or the capacity the target last came down from),
-//!   until one goes out clear just short of it: the link may have widened
-//!   since, and the probes go on from there. A keyframe's burst is no
-//!   sign of a failed probe: for [`KEYFRAME_BURST`] after one, no probe is
-//!   undone (the rules above still hold).
+//!   small again. A keyframe's burst is no sign of a failed probe: for
+//!   [`KEYFRAME_BURST`] after one, no probe is undone (the rules above
+//!   still hold).
+//! - **Past a known limit, only on evidence.** The capacity the target
+//!   last came down from, or the lowest level a probe was undone at since,
+//!   is the link's limit. The probes go straight up to [`SHORT_OF`] it,
+//!   then once to [`PROBE_PAST`] it (BBR probes at a quarter above its
+//!   estimate), and no further until some viewer's link, clear, carried
+//!   [`WIDER`] than the limit over the last second: the encoder makes
+//!   about a tenth less than its target, so a probe past the link can go
+//!   out clear, and the next from there built a queue of a quarter of a
+//!   second. A probe past the limit stays on trial (undone when a queue
+//!   shows) until that evidence comes.
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
@@ -64,7 +71,7 @@
 //! Everything here runs on times given to it, so tests drive it on a
 //! simulated clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::flow::layers::FIT;
@@ -100,13 +107,32 @@ pub const KNOWN_FOR: Duration = Duration::from_secs(10);
 /// How long a link must have been clear for a new backlog on it to start
 /// afresh, the capacities measured before it forgotten.
 pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
-/// How long the level a probe failed at holds the next probes short of it
-/// (by [`SHORT_OF`]).
-pub const FAILED_FOR: Duration = Duration::from_secs(10);
+/// How far past the link's limit (see the module's description) a probe goes
+/// to see whether the link has widened, as BBR's bandwidth probe sends at
+/// a quarter above its estimate: far enough that the encoder, which
+/// makes about a tenth less than its target, still offers more than
+/// the limit.
+pub const PROBE_PAST: f64 = 1.4;
+/// How much more than its limit a link must carry, with no queue, for
+/// [`WIDER_FOR`], to count as wider: then the probes go on past it.
+pub const WIDER: f64 = 1.15;
+/// How long a link must carry [`WIDER`] than its limit: the counts of
+/// the last second over this long, on average. A shaper's bucket lets a
+/// probe past the link through for a while (the bench's 16 kB lets a
+/// fifth more than 0.5 Mbit/s through for a second and a half); a wider
+/// link does so for good.
+pub const WIDER_FOR: Duration = Duration::from_millis(1500);
+/// The step of each probe once a link has shown it is wider than its
+/// limit, until one fails: each doubles the target, as BBR's startup
+/// does, every [`STARTUP_EVERY`]. A probe far past the link builds its
+/// queue within a few frames, and is undone as soon.
+pub const WIDER_STEP: f64 = 1.0;
+/// How long each such probe must go out clear before the next.
+pub const STARTUP_EVERY: Duration = Duration::from_millis(500);
 /// The most probes an undo can go back through (see
 /// [`RateControl::undo_probe`]).
 const LADDER: usize = 8;
-/// The share of a level a probe failed at that the next probes go up to.
+/// The share of the link's limit that the probes go straight up to.
 pub const SHORT_OF: f64 = 0.95;
 /// How long after a keyframe its burst may queue without undoing a probe:
 /// the 40 kB of a 720p keyframe take a third of a second at 1 Mbit/s.
@@ -175,6 +201,10 @@ struct Viewer {
     behind: Duration,
     /// The bitrate at which its base layer would fit, from its last report.
     base_fits_kbit: Option<u32>,
+    /// What its link acknowledged over about the last second, in bits a
+    /// second, at each report over the last [`WIDER_FOR`] and one before,
+    /// oldest first.
+    carried: VecDeque<(Instant, u64)>,
     /// When the network last held more than [`PROBE_QUEUE`] of its data.
     queued_at: Option<Instant>,
     /// Since when the network has held more than [`QUEUE_LIMIT`] of its
@@ -199,6 +229,18 @@ impl Viewer {
             .map(|&(_, bps)| bps)
             .max()?;
         Some(self.known(now).map_or(best, |known| best.min(known)))
+    }
+
+    /// Whether its link carried at least `bps` on average over the counts
+    /// of the last [`WIDER_FOR`] (each of about the last second: the
+    /// encoder's output moves by a sixth from one second to the next).
+    fn carried_at_least(&self, now: Instant, bps: u64) -> bool {
+        let counts = self.carried.len() as u64;
+        let sum: u64 = self.carried.iter().map(|&(_, carried)| carried).sum();
+        self.carried
+            .front()
+            .is_some_and(|&(at, _)| now.duration_since(at) >= WIDER_FOR)
+            && sum >= bps.saturating_mul(counts)
     }
 
     /// What its link carried under a standing queue, while believed.
@@ -270,10 +312,26 @@ pub struct RateControl {
     /// The targets the probes since the last decrease rose from, lowest
     /// first: where each undo goes back to.
     ladder: Vec<u32>,
-    /// The target a probe that was undone had reached, or the capacity the
-    /// target last came down from, and when: the next probes stop short of
-    /// it (see [`RateControl::undo_probe`]).
-    failed: Option<(Instant, u32)>,
+    /// The link's limit, in kbit/s: the capacity the target last came
+    /// down from, or the lowest level a probe was undone at since. The
+    /// probes go straight up to [`SHORT_OF`] it, then once to
+    /// [`PROBE_PAST`] it; further only once some viewer's link, clear,
+    /// carried [`WIDER`] than it. (A probe past the link goes out clear
+    /// when the encoder makes less than its target; the next, from there,
+    /// would build a queue of a quarter of a second before it is undone.)
+    limit: Option<u32>,
+    /// Whether the last change was an undo: one that follows it, while
+    /// the queue stays, goes down the ladder and leaves the limit alone
+    /// (the queue is the first probe's).
+    undoing: bool,
+    /// Whether the probes double every [`STARTUP_EVERY`]: since a link
+    /// showed it is wider than its limit, until a probe fails.
+    startup: bool,
+    /// How far behind the link was at the last undo.
+    undone_behind: Duration,
+    /// The lowest level undos go back to since the first: just short of
+    /// the link's limit before it.
+    undo_floor: u32,
     /// When the last keyframe went out.
     keyframe_at: Option<Instant>,
 }
@@ -293,7 +351,11 @@ impl RateControl {
             clear_kbit: ceiling_kbit,
             probe_at: None,
             ladder: Vec::new(),
-            failed: None,
+            limit: None,
+            undoing: false,
+            startup: false,
+            undone_behind: Duration::ZERO,
+            undo_floor: 0,
             keyframe_at: None,
         }
     }
@@ -310,6 +372,17 @@ impl RateControl {
         viewer.queue_delay = report.queue_delay;
         viewer.behind = report.behind;
         viewer.base_fits_kbit = report.base_fits_kbit;
+        // (A report from a write that waits carries none.)
+        if let Some(bps) = report.carried_bps {
+            viewer.carried.push_back((now, bps));
+            while viewer
+                .carried
+                .get(1)
+                .is_some_and(|&(at, _)| now.duration_since(at) >= WIDER_FOR)
+            {
+                viewer.carried.pop_front();
+            }
+        }
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
         }
@@ -479,20 +552,26 @@ impl RateControl {
                     self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
+                    self.startup = false;
                     self.draining = queued.then_some(bps);
                     self.ladder.clear();
                     self.probe_at = None;
-                    // The link did not carry more than that: the next
-                    // probes stop short of it, as of a probe that failed.
-                    self.failed = Some((now, (bps / 1000) as u32));
+                    // The link did not carry more than that: its limit.
+                    self.limit = Some((bps / 1000) as u32);
+                    self.undoing = false;
                 }
             }
         } else if self.law_kbit < self.ceiling_kbit {
+            let every = match self.startup {
+                true => STARTUP_EVERY,
+                false => PROBE_EVERY,
+            };
             let probed = self
                 .last_up
-                .into_iter()
-                .chain(self.last_down)
-                .all(|at| now.duration_since(at) >= PROBE_EVERY);
+                .is_none_or(|at| now.duration_since(at) >= every)
+                && self
+                    .last_down
+                    .is_none_or(|at| now.duration_since(at) >= PROBE_EVERY);
             let clear = self.viewers.values().any(|v| v.clear_for_a_probe(now));
             if probed && clear {
                 self.clear_kbit = self.law_kbit;
@@ -505,26 +584,21 @@ impl RateControl {
                         viewer.known = None;
                     }
                 }
-                // Short of a level a probe failed at lately; once the
-                // target has gone out clear just short of it, the link may
-                // have widened, and the probes go on as before.
-                let short_of = self
-                    .failed
-                    .filter(|&(at, _)| now.duration_since(at) < FAILED_FOR)
-                    .map(|(_, kbit)| (f64::from(kbit) * SHORT_OF) as u32)
-                    .filter(|&short| short > self.law_kbit);
-                if short_of.is_none() {
-                    self.failed = None;
-                }
-                let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
+                let Some(up) = self.past_the_limit(now) else {
+                    return;
+                };
                 self.probe_at = Some(now);
+                self.undoing = false;
                 if self.ladder.len() == LADDER {
                     self.ladder.remove(0);
                 }
                 self.ladder.push(self.law_kbit);
-                self.law_kbit = up.min(short_of.unwrap_or(u32::MAX)).min(self.ceiling_kbit);
+                self.law_kbit = up.min(self.ceiling_kbit);
                 self.last_up = Some(now);
-                self.step = (self.step * 1.5).min(MAX_PROBE_STEP);
+                self.step = match self.startup {
+                    true => WIDER_STEP,
+                    false => (self.step * 1.5).min(MAX_PROBE_STEP),
+                };
             }
         }
     }
@@ -542,22 +616,58 @@ impl RateControl {
         heard.peek().is_some() && heard.all(such)
     }
 
+    /// Where the next probe goes, given the link's limit (see
+    /// [`RateControl::limit`]): the step up, but straight up to
+    /// [`SHORT_OF`] the limit at most, then to [`PROBE_PAST`] it, then
+    /// nowhere (`None`) until some viewer's link, clear for a probe,
+    /// carried [`WIDER`] than it for [`WIDER_FOR`]. That lifts the limit,
+    /// and the step is [`WIDER_STEP`] at least.
+    fn past_the_limit(&mut self, now: Instant) -> Option<u32> {
+        let up = |step: f64| (f64::from(self.law_kbit) * (1.0 + step)).ceil() as u32;
+        let Some(limit) = self.limit else {
+            return Some(up(self.step));
+        };
+        let wider = (f64::from(limit) * WIDER * 1000.0) as u64;
+        let evidence = self
+            .viewers
+            .values()
+            .any(|v| v.clear_for_a_probe(now) && v.carried_at_least(now, wider));
+        if evidence {
+            self.limit = None;
+            self.startup = true;
+            self.step = WIDER_STEP;
+            return Some(up(self.step));
+        }
+        let short = (f64::from(limit) * SHORT_OF) as u32;
+        let past = (f64::from(limit) * PROBE_PAST).ceil() as u32;
+        if self.law_kbit < short {
+            Some(up(self.step).min(short))
+        } else if self.law_kbit < past {
+            Some(past)
+        } else {
+            None
+        }
+    }
+
     /// Undoes a probe up that builds a queue before its [`PROBE_EVERY`] is
     /// out: the target goes straight back to where it went out clear,
     /// before the queue grows into a backlog (waiting to measure the link
     /// and dropping below it would cost the picture more), and the level
-    /// the probe reached is remembered for [`FAILED_FOR`]. A queue counts
-    /// when no viewer that is heard from is without one now (backed up at
-    /// its last report, or acknowledging more than [`PROBE_QUEUE`] behind
-    /// the rate). A queue that stays [`DOWN_HOLD`] after an undo undoes the
-    /// probe before it too: a probe past the link can go out clear for a
-    /// while when the encoder makes less than its target. Returns whether
-    /// it undid one.
+    /// the probe reached is the link's limit if it is lower. A queue
+    /// counts when no viewer that is heard from is without one now (backed
+    /// up at its last report, or acknowledging more than [`PROBE_QUEUE`]
+    /// behind the rate). A queue that stays [`DOWN_HOLD`] after an undo,
+    /// no shorter than it was then, undoes the probe before it too: the
+    /// link may have narrowed under both. Returns whether it undid one.
     fn undo_probe(&mut self, now: Instant) -> bool {
         let Some(at) = self.probe_at else {
             return false;
         };
-        if now.duration_since(at) >= PROBE_EVERY {
+        // (A probe past the link's limit stays on trial until the link
+        // shows it is wider: the encoder may have made too little to
+        // fill it yet.)
+        let past = self.limit.is_some_and(|limit| self.law_kbit > limit);
+        if now.duration_since(at) >= PROBE_EVERY && !past {
             self.probe_at = None;
             return false;
         }
@@ -579,14 +689,42 @@ impl RateControl {
         if !queued {
             return false;
         }
-        let Some(from) = self.ladder.pop() else {
+        // (Once the queue drains, the target is below the link.)
+        let behind = self
+            .viewers
+            .values()
+            .filter(|v| v.standing(now) != Standing::Silent)
+            .map(|v| v.behind)
+            .max()
+            .unwrap_or_default();
+        if self.undoing && behind < self.undone_behind {
+            return false;
+        }
+        // (No lower than just short of the link's limit before the first
+        // undo: a queue that stays there says the link narrowed, which the
+        // law's way down follows.)
+        let floor = match self.undoing {
+            true => self.undo_floor,
+            false => 0,
+        };
+        if !self.undoing {
+            self.undo_floor = self
+                .limit
+                .map_or(0, |limit| (f64::from(limit) * SHORT_OF) as u32);
+        }
+        let Some(from) = self.ladder.pop().filter(|&from| from >= floor) else {
             self.probe_at = None;
             return false;
         };
-        self.failed = Some((now, self.law_kbit));
+        self.undone_behind = behind;
+        if !self.undoing {
+            self.limit = Some(self.limit.map_or(self.law_kbit, |l| l.min(self.law_kbit)));
+        }
+        self.undoing = true;
         self.law_kbit = from.min(self.law_kbit);
         self.last_down = Some(now);
         self.step = PROBE_STEP;
+        self.startup = false;
         // (On trial again: see above.)
         self.probe_at = Some(now);
         true
@@ -635,7 +773,7 @@ mod tests {
             queue_delay: Duration::ZERO,
             behind: Duration::ZERO,
             base_fits_kbit: None,
-            carried_bps: None,
+            carried_bps: Some(u64::from(target_kbit.min(link_kbit)) * 1000),
         }
     }
 
@@ -653,6 +791,12 @@ mod tests {
         }
     }
 
+    /// A viewer on a link of `link_kbit` while the encoder makes `share`
+    /// of its target.
+    fn encoder_on_link(link_kbit: u32, target_kbit: u32, share: f64) -> Report {
+        on_link(link_kbit, (f64::from(target_kbit) * share) as u32)
+    }
+
     /// Runs the law for `seconds` at 30 reports a second from one viewer
     /// whose link carries `link_kbit(t)`; returns the target each 100 ms.
     fn run(
@@ -662,12 +806,26 @@ mod tests {
         seconds: f64,
         link_kbit: impl Fn(f64) -> u32,
     ) -> Vec<(f64, u32)> {
+        run_reports(law, start, from, seconds, |t, target| {
+            on_link(link_kbit(t), target)
+        })
+    }
+
+    /// Runs the law for `seconds` at 30 reports a second from one viewer
+    /// that reports `report(t, target)`; returns the target each 100 ms.
+    fn run_reports(
+        law: &mut RateControl,
+        start: Instant,
+        from: f64,
+        seconds: f64,
+        report: impl Fn(f64, u32) -> Report,
+    ) -> Vec<(f64, u32)> {
         let mut out = Vec::new();
         let frames = (seconds * 30.0) as usize;
         for i in 0..frames {
             let t = from + i as f64 / 30.0;
             let now = start + Duration::from_secs_f64(t);
-            law.report(1, now, on_link(link_kbit(t), law.target_kbit()));
+            law.report(1, now, report(t, law.target_kbit()));
             law.update(now);
             if i % 3 == 0 {
                 out.push((t, law.target_kbit()));
@@ -706,6 +864,44 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_past_the_link_that_goes_out_clear_goes_no_further() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // The encoder makes 70% of its target: a probe a little past the
+        // link still fits it, and says nothing of what is beyond.
+        let trace = run_reports(&mut law, start, 3.0, 20.0, |_, target| {
+            encoder_on_link(1000, target, 0.7)
+        });
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        assert!(trace.iter().all(|&(_, kbit)| kbit <= past), "{trace:?}");
+        assert_eq!(law.target_kbit(), past, "{trace:?}");
+        // Once the link carries more than it was found to, the probes go on.
+        let trace = run_reports(&mut law, start, 23.0, 10.0, |_, target| {
+            encoder_on_link(20_000, target, 0.9)
+        });
+        assert!(trace.iter().any(|&(_, kbit)| kbit > past), "{trace:?}");
+        assert_eq!(law.target_kbit(), CEILING, "{trace:?}");
+    }
+
+    #[test]
+    fn a_link_that_widens_past_its_limit_is_filled_within_six_seconds() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        // The encoder makes a tenth less than its target, as OpenH264 does
+        // on Big Buck Bunny.
+        let at = |link: u32| move |_, target| encoder_on_link(link, target, 0.9);
+        run_reports(&mut law, start, 0.0, 12.0, at(500));
+        assert!(law.target_kbit() <= 700, "{}", law.target_kbit());
+        let trace = run_reports(&mut law, start, 12.0, 10.0, at(3000));
+        let back = trace
+            .iter()
+            .find(|(_, kbit)| *kbit >= CEILING * 8 / 10)
+            .unwrap();
+        assert!(back.0 - 12.0 <= 6.0, "80% after {:.1} s", back.0 - 12.0);
+    }
+
+    #[test]
     fn a_probe_that_overshoots_is_undone() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
@@ -732,7 +928,7 @@ mod tests {
             queue_delay: Duration::from_millis(if target > 1000 { 40 } else { 0 }),
             behind: Duration::from_millis(if target > 1000 { 40 } else { 0 }),
             base_fits_kbit: None,
-            carried_bps: None,
+            carried_bps: Some(u64::from(target.min(1000)) * 1000),
         };
         let mut targets = vec![law.target_kbit()];
         for i in 0..30 * 20 {
@@ -750,13 +946,14 @@ mod tests {
             }
         }
         assert!(failed.len() >= 3, "it probed: {targets:?}");
-        // A probe that failed holds the next ones short of it, until one
-        // goes out clear just short of it.
-        for f in failed.windows(2) {
-            let ((_, level), (from, next)) = (f[0], f[1]);
-            let short = (f64::from(level) * SHORT_OF) as u32;
-            assert!(next < level || from >= short, "{failed:?}");
-        }
+        // The link showed its limit when the target came down to it: the
+        // probes go from just short of it to a little past it, no further.
+        let short = (1000.0 * SHORT_OF) as u32;
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        assert!(
+            failed.iter().all(|&(from, to)| from >= short && to <= past),
+            "{failed:?}"
+        );
         assert!(failed.len() * 20 <= targets.len(), "{failed:?}");
         let mean = targets.iter().map(|&k| u64::from(k)).sum::<u64>() / targets.len() as u64;
         assert!(mean >= 900, "the link is used: {mean} kbit/s on average");
@@ -770,6 +967,7 @@ mod tests {
         let at = |t: f64| start + Duration::from_secs_f64(t);
         let clear = Report {
             ours: true,
+            carried_bps: Some(u64::from(CEILING) * 1000),
             ..on_link(20_000, 0)
         };
         let queued = Report {
@@ -777,11 +975,13 @@ mod tests {
             queue_delay: Duration::from_millis(40),
             ..clear
         };
-        // Two probes go out clear (the encoder made less than their
-        // targets), then a queue shows after the third.
+        // Two probes go out clear (the link shows it is wider than it was
+        // found to be, so the second may pass it far), then a queue shows
+        // after the second.
         let mut t = 3.0;
         let mut levels = vec![law.target_kbit()];
-        while levels.len() < 4 {
+        while levels.len() < 3 {
+            assert!(t < 30.0, "no probes: {levels:?}");
             t += 1.0 / 30.0;
             law.report(1, at(t), clear);
             if law.update(at(t)).is_some() {
@@ -799,9 +999,89 @@ mod tests {
         // Back down the ladder, one probe each DOWN_HOLD while it stays.
         assert_eq!(
             after[..2],
-            [levels[2], levels[1]],
+            [levels[1], levels[0]],
             "{levels:?} then {after:?}"
         );
+    }
+
+    #[test]
+    fn a_queue_that_drains_after_an_undo_leaves_the_probe_before() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        let clear = Report {
+            ours: true,
+            carried_bps: Some(u64::from(CEILING) * 1000),
+            ..on_link(20_000, 0)
+        };
+        let mut t = 3.0;
+        let mut levels = vec![law.target_kbit()];
+        while levels.len() < 3 {
+            assert!(t < 30.0, "no probes: {levels:?}");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), clear);
+            if law.update(at(t)).is_some() {
+                levels.push(law.target_kbit());
+            }
+        }
+        // The queue the last probe built shows, then drains (by a
+        // millisecond a report): the target it went back to is below the
+        // link.
+        let mut after = Vec::new();
+        for i in 0..30 {
+            t += 1.0 / 30.0;
+            let behind = Duration::from_millis(70 - i);
+            let queued = Report {
+                behind,
+                queue_delay: behind,
+                ..clear
+            };
+            law.report(1, at(t), queued);
+            if law.update(at(t)).is_some() {
+                after.push(law.target_kbit());
+            }
+        }
+        assert_eq!(after, [levels[1]], "{levels:?} then {after:?}");
+    }
+
+    #[test]
+    fn a_queue_that_stays_after_a_probe_past_the_limit_goes_back_just_short_of_it() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        // The encoder makes 70% of its target: the probe past the limit
+        // goes out clear.
+        let clear = |target: u32| encoder_on_link(20_000, target, 0.7);
+        let short = (1000.0 * SHORT_OF) as u32;
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let mut t = 3.0;
+        let mut levels = vec![law.target_kbit()];
+        while law.target_kbit() != past {
+            assert!(t < 30.0, "no probe past: {levels:?}");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), clear(law.target_kbit()));
+            if law.update(at(t)).is_some() {
+                levels.push(law.target_kbit());
+            }
+        }
+        assert!(levels.ends_with(&[short, past]), "{levels:?}");
+        // Then a queue shows, and stays.
+        let mut after = Vec::new();
+        for _ in 0..60 {
+            t += 1.0 / 30.0;
+            let queued = Report {
+                behind: Duration::from_millis(40),
+                queue_delay: Duration::from_millis(40),
+                ..clear(law.target_kbit())
+            };
+            law.report(1, at(t), queued);
+            if law.update(at(t)).is_some() {
+                after.push(law.target_kbit());
+            }
+        }
+        assert_eq!(after, [short], "{levels:?} then {after:?}");
     }
 
     #[test]
@@ -812,6 +1092,7 @@ mod tests {
         // Clear on a wide link until a probe goes up.
         let clear = Report {
             ours: true,
+            carried_bps: Some(u64::from(CEILING) * 1000),
             ..on_link(20_000, 0)
         };
         let mut t = 3.0;
@@ -829,6 +1110,7 @@ mod tests {
         };
         let before = law.target_kbit();
         while law.target_kbit() == before {
+            assert!(t < 30.0, "no probe");
             t += 1.0 / 30.0;
             report(&mut law, t, clear);
         }
