@@ -38,13 +38,23 @@
 //! - **Past a known limit, only on evidence.** The capacity the target
 //!   last came down from, or the lowest level a probe was undone at since,
 //!   is the link's limit. The probes go straight up to [`SHORT_OF`] it,
-//!   then once to [`PROBE_PAST`] it (BBR probes at a quarter above its
-//!   estimate), and no further until some viewer's link, clear, carried
-//!   [`WIDER`] than the limit over the last second: the encoder makes
-//!   about a tenth less than its target, so a probe past the link can go
-//!   out clear, and the next from there built a queue of a quarter of a
-//!   second. A probe past the limit stays on trial (undone when a queue
-//!   shows) until that evidence comes.
+//!   then to [`PROBE_PAST`] it (BBR probes at a quarter above its
+//!   estimate), and no further until, since the target went there, some
+//!   viewer's link, clear, carried [`WIDER`] than the limit on average
+//!   over [`WIDER_FOR`]: the encoder makes about a tenth less than its
+//!   target, so a probe just past the link can go out clear (the next
+//!   from there built a queue of a quarter of a second), and a shaper's
+//!   bucket lets even a probe well past it out clear for a second or so.
+//!   A probe past the limit stays on trial (undone when a queue shows)
+//!   until that evidence comes; after it, each probe doubles the target
+//!   ([`WIDER_STEP`]) every [`STARTUP_EVERY`], as BBR's startup does,
+//!   until one fails. A limit holds for [`LIMIT_FOR`] after it was set or
+//!   last confirmed (a probe past it undone), and not for the next viewer
+//!   once every viewer has left. An undo goes on down the ladder of
+//!   probes only while the queue has not shrunk since the last one, and
+//!   no lower than [`SHORT_OF`] the limit: once the queue drains, the
+//!   target is below the link, and a queue that stays below the limit
+//!   says the link narrowed, which the way down follows.
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
@@ -110,12 +120,19 @@ pub const AFRESH_AFTER: Duration = Duration::from_millis(500);
 /// How far past the link's limit (see the module's description) a probe goes
 /// to see whether the link has widened, as BBR's bandwidth probe sends at
 /// a quarter above its estimate: far enough that the encoder, which
-/// makes about a tenth less than its target, still offers more than
+/// makes about a tenth less than its target, still offers [`WIDER`] than
 /// the limit.
 pub const PROBE_PAST: f64 = 1.4;
 /// How much more than its limit a link must carry, with no queue, for
-/// [`WIDER_FOR`], to count as wider: then the probes go on past it.
-pub const WIDER: f64 = 1.15;
+/// [`WIDER_FOR`], to count as wider: then the probes go on past it. The
+/// limit is a capacity measured behind a queue, which can read a twentieth
+/// low, and a shaper's bucket adds a tenth over a few seconds.
+pub const WIDER: f64 = 1.2;
+/// How long the link's limit holds once set or confirmed (a probe past it
+/// undone): a link whose encoder cannot make enough to show it is wider
+/// (a still picture, or a target given up for a slower viewer) is probed
+/// as before after this.
+pub const LIMIT_FOR: Duration = Duration::from_secs(15);
 /// How long a link must carry [`WIDER`] than its limit: the counts of
 /// the last second over this long, on average. A shaper's bucket lets a
 /// probe past the link through for a while (the bench's 16 kB lets a
@@ -233,13 +250,14 @@ impl Viewer {
 
     /// Whether its link carried at least `bps` on average over the counts
     /// of the last [`WIDER_FOR`] (each of about the last second: the
-    /// encoder's output moves by a sixth from one second to the next).
-    fn carried_at_least(&self, now: Instant, bps: u64) -> bool {
+    /// encoder's output moves by a sixth from one second to the next),
+    /// all made at `since` or later.
+    fn carried_at_least(&self, now: Instant, bps: u64, since: Instant) -> bool {
         let counts = self.carried.len() as u64;
         let sum: u64 = self.carried.iter().map(|&(_, carried)| carried).sum();
         self.carried
             .front()
-            .is_some_and(|&(at, _)| now.duration_since(at) >= WIDER_FOR)
+            .is_some_and(|&(at, _)| at >= since && now.duration_since(at) >= WIDER_FOR)
             && sum >= bps.saturating_mul(counts)
     }
 
@@ -286,6 +304,18 @@ enum Standing {
     Silent,
 }
 
+/// The link's limit (see the module's description).
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    kbit: u32,
+    /// When it was set or last confirmed (a probe past it undone).
+    at: Instant,
+    /// When the target last went past it.
+    past_at: Option<Instant>,
+    /// When a probe past it was last undone.
+    confirmed_at: Option<Instant>,
+}
+
 /// The encoder's target, kept from every viewer's reports.
 #[derive(Debug, Clone)]
 pub struct RateControl {
@@ -312,14 +342,10 @@ pub struct RateControl {
     /// The targets the probes since the last decrease rose from, lowest
     /// first: where each undo goes back to.
     ladder: Vec<u32>,
-    /// The link's limit, in kbit/s: the capacity the target last came
-    /// down from, or the lowest level a probe was undone at since. The
-    /// probes go straight up to [`SHORT_OF`] it, then once to
-    /// [`PROBE_PAST`] it; further only once some viewer's link, clear,
-    /// carried [`WIDER`] than it. (A probe past the link goes out clear
-    /// when the encoder makes less than its target; the next, from there,
-    /// would build a queue of a quarter of a second before it is undone.)
-    limit: Option<u32>,
+    /// The link's limit: the capacity the target last came down from, or
+    /// the lowest level a probe was undone at since (see the module's
+    /// description).
+    limit: Option<Limit>,
     /// Whether the last change was an undo: one that follows it, while
     /// the queue stays, goes down the ladder and leaves the limit alone
     /// (the queue is the first probe's).
@@ -487,6 +513,14 @@ impl RateControl {
     /// Forgets viewer `id` (it left).
     pub fn forget(&mut self, id: u64) {
         self.viewers.remove(&id);
+        if self.viewers.is_empty() {
+            // The next viewer's link is another: nothing learnt holds.
+            self.limit = None;
+            self.startup = false;
+            self.undoing = false;
+            self.ladder.clear();
+            self.probe_at = None;
+        }
     }
 
     /// Applies the law at `now`; returns the encoder's new target when it
@@ -520,6 +554,18 @@ impl RateControl {
 
     /// The law itself: moves `law_kbit` (see the module's description).
     fn follow(&mut self, now: Instant) {
+        if self
+            .limit
+            .is_some_and(|limit| now.duration_since(limit.at) >= LIMIT_FOR)
+        {
+            self.limit = None;
+        }
+        if self.wider(now) {
+            // (The probes double from here.)
+            self.limit = None;
+            self.startup = true;
+            self.step = WIDER_STEP;
+        }
         if self.drained(now) || self.undo_probe(now) {
             return;
         }
@@ -557,7 +603,27 @@ impl RateControl {
                     self.ladder.clear();
                     self.probe_at = None;
                     // The link did not carry more than that: its limit.
-                    self.limit = Some((bps / 1000) as u32);
+                    // (Soon after an undo, what backs it up is the queue
+                    // the failed probe left, measured low while it
+                    // drains: the limit the undo confirmed stands.)
+                    let measured = (bps / 1000) as u32;
+                    let after_undo = |limit: &Limit| {
+                        limit
+                            .confirmed_at
+                            .is_some_and(|at| now.duration_since(at) < PROBE_EVERY)
+                    };
+                    self.limit = Some(match self.limit {
+                        Some(limit) if after_undo(&limit) => Limit {
+                            kbit: limit.kbit.max(measured),
+                            ..limit
+                        },
+                        _ => Limit {
+                            kbit: measured,
+                            at: now,
+                            past_at: None,
+                            confirmed_at: None,
+                        },
+                    });
                     self.undoing = false;
                 }
             }
@@ -578,9 +644,11 @@ impl RateControl {
                 let law_bps = u64::from(self.law_kbit) * 1000;
                 // A link found to carry less than the target went out
                 // clear at has widened: what it carried is past.
+                // (Not past a limit: the encoder may have made less.)
+                let free = self.limit.is_none();
                 for viewer in self.viewers.values_mut() {
                     let clear = viewer.standing(now) == Standing::Clear;
-                    if clear && viewer.known(now).is_some_and(|known| known < law_bps) {
+                    if free && clear && viewer.known(now).is_some_and(|known| known < law_bps) {
                         viewer.known = None;
                     }
                 }
@@ -616,41 +684,53 @@ impl RateControl {
         heard.peek().is_some() && heard.all(such)
     }
 
-    /// Where the next probe goes, given the link's limit (see
-    /// [`RateControl::limit`]): the step up, but straight up to
+    /// Where the next probe goes, given the link's limit: the step up, but straight up to
     /// [`SHORT_OF`] the limit at most, then to [`PROBE_PAST`] it, then
-    /// nowhere (`None`) until some viewer's link, clear for a probe,
-    /// carried [`WIDER`] than it for [`WIDER_FOR`]. That lifts the limit,
-    /// and the step is [`WIDER_STEP`] at least.
+    /// nowhere (`None`) until the link shows it is wider
+    /// ([`RateControl::wider`]).
     fn past_the_limit(&mut self, now: Instant) -> Option<u32> {
-        let up = |step: f64| (f64::from(self.law_kbit) * (1.0 + step)).ceil() as u32;
-        let Some(limit) = self.limit else {
-            return Some(up(self.step));
+        let up = (f64::from(self.law_kbit) * (1.0 + self.step)).ceil() as u32;
+        let Some(limit) = self.limit.as_mut() else {
+            return Some(up);
         };
-        let wider = (f64::from(limit) * WIDER * 1000.0) as u64;
-        let evidence = self
-            .viewers
-            .values()
-            .any(|v| v.clear_for_a_probe(now) && v.carried_at_least(now, wider));
-        if evidence {
-            self.limit = None;
-            self.startup = true;
-            self.step = WIDER_STEP;
-            return Some(up(self.step));
-        }
-        let short = (f64::from(limit) * SHORT_OF) as u32;
-        let past = (f64::from(limit) * PROBE_PAST).ceil() as u32;
+        let short = (f64::from(limit.kbit) * SHORT_OF) as u32;
+        let past = (f64::from(limit.kbit) * PROBE_PAST).ceil() as u32;
         if self.law_kbit < short {
-            Some(up(self.step).min(short))
+            Some(up.min(short))
         } else if self.law_kbit < past {
+            limit.past_at = Some(now);
             Some(past)
         } else {
             None
         }
     }
 
-    /// Undoes a probe up that builds a queue before its [`PROBE_EVERY`] is
-    /// out: the target goes straight back to where it went out clear,
+    /// Whether the link has shown it is wider than its limit: the target
+    /// is past it, and since it went there, some viewer's link, clear for
+    /// a probe, carried [`WIDER`] than the limit on average over
+    /// [`WIDER_FOR`]. (What was counted before says nothing: the
+    /// acknowledgements of a backlog draining after a narrowing, or of a
+    /// target too far below the limit to pass it.)
+    fn wider(&self, now: Instant) -> bool {
+        let Some(Limit {
+            kbit,
+            past_at: Some(since),
+            ..
+        }) = self.limit
+        else {
+            return false;
+        };
+        let wider = (f64::from(kbit) * WIDER * 1000.0) as u64;
+        self.law_kbit > kbit
+            && self
+                .viewers
+                .values()
+                .any(|v| v.clear_for_a_probe(now) && v.carried_at_least(now, wider, since))
+    }
+
+    /// Undoes a probe up that builds a queue while it is on trial (for
+    /// [`PROBE_EVERY`], or past the link's limit until the link shows it
+    /// is wider): the target goes straight back to where it went out clear,
     /// before the queue grows into a backlog (waiting to measure the link
     /// and dropping below it would cost the picture more), and the level
     /// the probe reached is the link's limit if it is lower. A queue
@@ -666,7 +746,9 @@ impl RateControl {
         // (A probe past the link's limit stays on trial until the link
         // shows it is wider: the encoder may have made too little to
         // fill it yet.)
-        let past = self.limit.is_some_and(|limit| self.law_kbit > limit);
+        // (At the ceiling there is nothing to probe for.)
+        let past = self.limit.is_some_and(|limit| self.law_kbit > limit.kbit)
+            && self.law_kbit < self.ceiling_kbit;
         if now.duration_since(at) >= PROBE_EVERY && !past {
             self.probe_at = None;
             return false;
@@ -710,7 +792,7 @@ impl RateControl {
         if !self.undoing {
             self.undo_floor = self
                 .limit
-                .map_or(0, |limit| (f64::from(limit) * SHORT_OF) as u32);
+                .map_or(0, |limit| (f64::from(limit.kbit) * SHORT_OF) as u32);
         }
         let Some(from) = self.ladder.pop().filter(|&from| from >= floor) else {
             self.probe_at = None;
@@ -718,7 +800,15 @@ impl RateControl {
         };
         self.undone_behind = behind;
         if !self.undoing {
-            self.limit = Some(self.limit.map_or(self.law_kbit, |l| l.min(self.law_kbit)));
+            let kbit = self
+                .limit
+                .map_or(self.law_kbit, |l| l.kbit.min(self.law_kbit));
+            self.limit = Some(Limit {
+                kbit,
+                at: now,
+                past_at: None,
+                confirmed_at: Some(now),
+            });
         }
         self.undoing = true;
         self.law_kbit = from.min(self.law_kbit);
@@ -868,19 +958,70 @@ mod tests {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
         run(&mut law, start, 0.0, 3.0, |_| 1000);
-        // The encoder makes 70% of its target: a probe a little past the
-        // link still fits it, and says nothing of what is beyond.
-        let trace = run_reports(&mut law, start, 3.0, 20.0, |_, target| {
-            encoder_on_link(1000, target, 0.7)
+        // The encoder makes 60% of its target: a probe past the link still
+        // fits it, and says nothing of what is beyond.
+        let trace = run_reports(&mut law, start, 3.0, 10.0, |_, target| {
+            encoder_on_link(1000, target, 0.6)
         });
         let past = (1000.0 * PROBE_PAST).ceil() as u32;
         assert!(trace.iter().all(|&(_, kbit)| kbit <= past), "{trace:?}");
         assert_eq!(law.target_kbit(), past, "{trace:?}");
         // Once the link carries more than it was found to, the probes go on.
-        let trace = run_reports(&mut law, start, 23.0, 10.0, |_, target| {
+        let trace = run_reports(&mut law, start, 13.0, 5.0, |_, target| {
             encoder_on_link(20_000, target, 0.9)
         });
         assert!(trace.iter().any(|&(_, kbit)| kbit > past), "{trace:?}");
+        assert_eq!(law.target_kbit(), CEILING, "{trace:?}");
+    }
+
+    #[test]
+    fn a_limit_the_encoder_cannot_show_wider_is_forgotten_in_time() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // A wide link, but the encoder makes too little to show it.
+        let trace = run_reports(&mut law, start, 3.0, 20.0, |_, target| {
+            encoder_on_link(20_000, target, 0.7)
+        });
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let held_until = trace.iter().find(|&&(_, kbit)| kbit > past).unwrap().0;
+        assert!(held_until >= LIMIT_FOR.as_secs_f64(), "{trace:?}");
+        assert!(held_until <= LIMIT_FOR.as_secs_f64() + 3.0, "{trace:?}");
+    }
+
+    #[test]
+    fn a_ceiling_past_the_limit_ends_the_trial() {
+        let start = Instant::now();
+        // The limit is found at 1000, a ceiling of 1200 is past it.
+        let mut law = RateControl::new(1200);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let trace = run_reports(&mut law, start, 3.0, 4.0, |_, target| {
+            encoder_on_link(20_000, target, 0.7)
+        });
+        assert_eq!(law.target_kbit(), 1200, "{trace:?}");
+        // A queue that shows long after is no failed probe: the link has
+        // room (it carried the target), and the law stays.
+        let keyframe = Report {
+            delivery_bps: 20_000_000,
+            ..keyframe_burst()
+        };
+        let now = start + Duration::from_secs(8);
+        law.report(1, now, keyframe);
+        law.update(now);
+        assert_eq!(law.target_kbit(), 1200);
+    }
+
+    #[test]
+    fn the_next_viewer_inherits_no_limit() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 500);
+        law.forget(1);
+        // Another viewer, on a wide link, from the next second: its
+        // encoder's undershoot would hold the first one's limit.
+        let trace = run_reports(&mut law, start, 4.0, 8.0, |_, target| {
+            encoder_on_link(20_000, target, 0.7)
+        });
         assert_eq!(law.target_kbit(), CEILING, "{trace:?}");
     }
 
@@ -1082,6 +1223,53 @@ mod tests {
             }
         }
         assert_eq!(after, [short], "{levels:?} then {after:?}");
+    }
+
+    #[test]
+    fn the_queue_a_failed_probe_leaves_does_not_lower_the_limit() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        let short = (1000.0 * SHORT_OF) as u32;
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let mut t = 3.0;
+        while law.target_kbit() != past {
+            assert!(t < 30.0, "no probe past");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), encoder_on_link(20_000, law.target_kbit(), 0.6));
+            law.update(at(t));
+        }
+        // It builds a queue: undone. The queue drains behind a link that
+        // reads low meanwhile, and the law comes down further.
+        let drains = Report {
+            delivery_bps: 800_000,
+            app_limited: false,
+            backed_up: true,
+            ours: true,
+            queue_delay: Duration::from_millis(80),
+            behind: Duration::from_millis(80),
+            base_fits_kbit: None,
+            carried_bps: Some(800_000),
+        };
+        for _ in 0..15 {
+            t += 1.0 / 30.0;
+            law.report(1, at(t), drains);
+            law.update(at(t));
+        }
+        assert!(law.target_kbit() < short, "{}", law.target_kbit());
+        // Then the link is clear again: the probes go back up to just
+        // short of the limit the failed probe confirmed.
+        let mut levels = Vec::new();
+        while levels.len() < 3 {
+            assert!(t < 60.0, "no probes: {levels:?}");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), encoder_on_link(20_000, law.target_kbit(), 0.6));
+            if law.update(at(t)).is_some() {
+                levels.push(law.target_kbit());
+            }
+        }
+        assert!(levels.contains(&short), "{levels:?}");
     }
 
     #[test]
