@@ -159,7 +159,7 @@ pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
 /// The largest share of the target given up so that a slower viewer's base
 /// layer fits its link.
-pub const SPARE: f64 = 0.2;
+pub const SPARE: f64 = 0.15;
 
 /// The lowest target, in kbit/s: below it the picture is not worth having,
 /// and a viewer that cannot take even this much gets keyframes only.
@@ -531,9 +531,9 @@ impl RateControl {
         }
         let before = self.given_kbit;
         self.follow(now);
-        // Give up to a fifth of the target so that the slowest viewer
-        // leaving out layers keeps its base layer (nothing when even a
-        // fifth would not make it fit), and move only by a twentieth or
+        // Give up to SPARE of the target so that the slowest viewer
+        // leaving out layers keeps its base layer (nothing when even that
+        // would not make it fit), and move only by a twentieth or
         // more (each change is a line on the console), never above the law.
         let target = self.law_kbit;
         let least = (f64::from(target) * (1.0 - SPARE)) as u32;
@@ -1522,7 +1522,7 @@ mod tests {
     }
 
     #[test]
-    fn the_encoder_gives_up_a_fifth_at_most_so_a_slow_viewers_base_layer_fits() {
+    fn the_encoder_gives_up_15_percent_at_most_so_a_slow_viewers_base_layer_fits() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
         let fast = on_link(10_000, CEILING);
@@ -1533,20 +1533,20 @@ mod tests {
             ..on_link(1000, CEILING)
         };
         law.report(1, start, fast);
-        law.report(2, start, slow(1700));
-        assert_eq!(law.update(start), Some(1700));
-        law.report(2, start, slow(1650));
+        law.report(2, start, slow(1800));
+        assert_eq!(law.update(start), Some(1800));
+        law.report(2, start, slow(1750));
         assert_eq!(law.update(start), None, "small moves are not followed");
         law.report(2, start, slow(1600));
-        assert_eq!(law.update(start), Some(1600), "a fifth at most");
+        assert_eq!(law.update(start), Some(1700), "15% at most");
         law.report(2, start, slow(900));
         assert_eq!(
             law.update(start),
             Some(CEILING),
             "nothing is given up for a base layer that would not fit anyway"
         );
-        law.report(2, start, slow(1700));
-        assert_eq!(law.update(start), Some(1700));
+        law.report(2, start, slow(1800));
+        assert_eq!(law.update(start), Some(1800));
         law.forget(2);
         assert_eq!(law.update(start), Some(CEILING), "the slow viewer left");
     }
