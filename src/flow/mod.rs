@@ -9,9 +9,24 @@
 //! - [`stuck`]: writes that wait for the link, measured meanwhile.
 //! - [`slot`]: the newest decoded picture, for the window.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 pub mod ack_lag;
 pub mod hub;
 pub mod layers;
 pub mod rate;
 pub mod slot;
 pub mod stuck;
+
+/// Drops the timed samples, oldest first, that lie wholly before the last
+/// `span` to `now`: the one at or just before its start stays, so that the
+/// window is covered from its start.
+pub fn keep_last<T>(samples: &mut VecDeque<(Instant, T)>, now: Instant, span: Duration) {
+    while samples
+        .get(1)
+        .is_some_and(|(at, _)| now.duration_since(*at) >= span)
+    {
+        samples.pop_front();
+    }
+}

@@ -84,6 +84,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::flow;
 use crate::flow::layers::FIT;
 
 /// The share of a measured capacity the target is set to.
@@ -316,6 +317,16 @@ struct Limit {
     confirmed_at: Option<Instant>,
 }
 
+/// What the undos since the last other change of the target keep.
+#[derive(Debug, Clone, Copy)]
+struct Undo {
+    /// How far behind the link was at the last one.
+    behind: Duration,
+    /// The lowest level they go back to: just short of the link's limit
+    /// before the first.
+    floor: u32,
+}
+
 /// The encoder's target, kept from every viewer's reports.
 #[derive(Debug, Clone)]
 pub struct RateControl {
@@ -346,18 +357,13 @@ pub struct RateControl {
     /// the lowest level a probe was undone at since (see the module's
     /// description).
     limit: Option<Limit>,
-    /// Whether the last change was an undo: one that follows it, while
-    /// the queue stays, goes down the ladder and leaves the limit alone
-    /// (the queue is the first probe's).
-    undoing: bool,
+    /// While the last change was an undo: one that follows it, while the
+    /// queue stays, goes down the ladder and leaves the limit alone (the
+    /// queue is the first probe's).
+    undo: Option<Undo>,
     /// Whether the probes double every [`STARTUP_EVERY`]: since a link
     /// showed it is wider than its limit, until a probe fails.
     startup: bool,
-    /// How far behind the link was at the last undo.
-    undone_behind: Duration,
-    /// The lowest level undos go back to since the first: just short of
-    /// the link's limit before it.
-    undo_floor: u32,
     /// When the last keyframe went out.
     keyframe_at: Option<Instant>,
 }
@@ -378,10 +384,8 @@ impl RateControl {
             probe_at: None,
             ladder: Vec::new(),
             limit: None,
-            undoing: false,
+            undo: None,
             startup: false,
-            undone_behind: Duration::ZERO,
-            undo_floor: 0,
             keyframe_at: None,
         }
     }
@@ -401,13 +405,7 @@ impl RateControl {
         // (A report from a write that waits carries none.)
         if let Some(bps) = report.carried_bps {
             viewer.carried.push_back((now, bps));
-            while viewer
-                .carried
-                .get(1)
-                .is_some_and(|&(at, _)| now.duration_since(at) >= WIDER_FOR)
-            {
-                viewer.carried.pop_front();
-            }
+            flow::keep_last(&mut viewer.carried, now, WIDER_FOR);
         }
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
@@ -517,7 +515,7 @@ impl RateControl {
             // The next viewer's link is another: nothing learnt holds.
             self.limit = None;
             self.startup = false;
-            self.undoing = false;
+            self.undo = None;
             self.ladder.clear();
             self.probe_at = None;
         }
@@ -624,7 +622,7 @@ impl RateControl {
                             confirmed_at: None,
                         },
                     });
-                    self.undoing = false;
+                    self.undo = None;
                 }
             }
         } else if self.law_kbit < self.ceiling_kbit {
@@ -656,7 +654,7 @@ impl RateControl {
                     return;
                 };
                 self.probe_at = Some(now);
-                self.undoing = false;
+                self.undo = None;
                 if self.ladder.len() == LADDER {
                     self.ladder.remove(0);
                 }
@@ -779,38 +777,36 @@ impl RateControl {
             .map(|v| v.behind)
             .max()
             .unwrap_or_default();
-        if self.undoing && behind < self.undone_behind {
+        if self.undo.is_some_and(|undo| behind < undo.behind) {
             return false;
         }
         // (No lower than just short of the link's limit before the first
         // undo: a queue that stays there says the link narrowed, which the
         // law's way down follows.)
-        let floor = match self.undoing {
-            true => self.undo_floor,
-            false => 0,
-        };
-        if !self.undoing {
-            self.undo_floor = self
-                .limit
-                .map_or(0, |limit| (f64::from(limit.kbit) * SHORT_OF) as u32);
-        }
+        let floor = self.undo.map_or(0, |undo| undo.floor);
         let Some(from) = self.ladder.pop().filter(|&from| from >= floor) else {
             self.probe_at = None;
             return false;
         };
-        self.undone_behind = behind;
-        if !self.undoing {
-            let kbit = self
-                .limit
-                .map_or(self.law_kbit, |l| l.kbit.min(self.law_kbit));
-            self.limit = Some(Limit {
-                kbit,
-                at: now,
-                past_at: None,
-                confirmed_at: Some(now),
-            });
-        }
-        self.undoing = true;
+        let floor = match self.undo {
+            Some(undo) => undo.floor,
+            None => {
+                let floor = self
+                    .limit
+                    .map_or(0, |limit| (f64::from(limit.kbit) * SHORT_OF) as u32);
+                let kbit = self
+                    .limit
+                    .map_or(self.law_kbit, |l| l.kbit.min(self.law_kbit));
+                self.limit = Some(Limit {
+                    kbit,
+                    at: now,
+                    past_at: None,
+                    confirmed_at: Some(now),
+                });
+                floor
+            }
+        };
+        self.undo = Some(Undo { behind, floor });
         self.law_kbit = from.min(self.law_kbit);
         self.last_down = Some(now);
         self.step = PROBE_STEP;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::viewer::{Conn, Far};
 use crate::console;
+use crate::flow;
 use crate::flow::ack_lag::{AckLag, BEHIND_LIMIT};
 use crate::flow::hub::{Cursor, Hub};
 use crate::flow::layers::{FIT, LayerCap, LayerRates, Seen};
@@ -176,13 +177,7 @@ impl Carried {
     /// before half of that was seen.
     fn count(&mut self, now: Instant, acked: u64) -> Option<u64> {
         self.acked.push_back((now, acked));
-        while self
-            .acked
-            .get(1)
-            .is_some_and(|&(at, _)| now.duration_since(at) >= CARRIED_OVER)
-        {
-            self.acked.pop_front();
-        }
+        flow::keep_last(&mut self.acked, now, CARRIED_OVER);
         let &(since, acked_then) = self.acked.front()?;
         let span = now.duration_since(since);
         (span >= CARRIED_OVER / 2)
