@@ -41,7 +41,8 @@
 //!   then to [`PROBE_PAST`] it (BBR probes at a quarter above its
 //!   estimate), and no further until, since the target went there, some
 //!   viewer's link, clear, carried [`WIDER`] than the limit on average
-//!   over [`WIDER_FOR`]: the encoder makes about a tenth less than its
+//!   over [`WIDER_FOR`] with hardly any queue ([`WIDER_QUEUE`]) all that
+//!   while: the encoder makes about a tenth less than its
 //!   target, so a probe just past the link can go out clear (the next
 //!   from there built a queue of a quarter of a second), and a shaper's
 //!   bucket lets even a probe well past it out clear for a second or so.
@@ -140,6 +141,17 @@ pub const LIMIT_FOR: Duration = Duration::from_secs(15);
 /// fifth more than 0.5 Mbit/s through for a second and a half); a wider
 /// link does so for good.
 pub const WIDER_FOR: Duration = Duration::from_millis(1500);
+/// The most queueing delay a link may show, at any report over
+/// [`WIDER_FOR`], for what it carried to count as [`WIDER`]: a link that
+/// has widened carries the probe past its limit with no queue at all. A
+/// limit measured low (0.38 Mbit/s on a 0.5 Mbit/s link, seen here)
+/// lets a link that has not widened carry a fifth more than it for a
+/// while, but the probe past it then builds a queue: 3 ms, then 12, then
+/// 17 within the 0.4 s before the evidence would have come, and the
+/// probes, doubling from there, built a 0.7 s backlog. (Below
+/// [`PROBE_QUEUE`], which stops a probe: the queue starts to grow only
+/// once the encoder fills the probe, a second after it.)
+pub const WIDER_QUEUE: Duration = Duration::from_millis(10);
 /// The step of each probe once a link has shown it is wider than its
 /// limit, until one fails: each doubles the target, as BBR's startup
 /// does, every [`STARTUP_EVERY`]. A probe far past the link builds its
@@ -225,6 +237,8 @@ struct Viewer {
     carried: VecDeque<(Instant, u64)>,
     /// When the network last held more than [`PROBE_QUEUE`] of its data.
     queued_at: Option<Instant>,
+    /// Since when every report has shown at most [`WIDER_QUEUE`].
+    tight_since: Option<Instant>,
     /// Since when the network has held more than [`QUEUE_LIMIT`] of its
     /// data, without a break.
     queued_since: Option<Instant>,
@@ -252,14 +266,16 @@ impl Viewer {
     /// Whether its link carried at least `bps` on average over the counts
     /// of the last [`WIDER_FOR`] (each of about the last second: the
     /// encoder's output moves by a sixth from one second to the next),
-    /// all made at `since` or later.
+    /// all made at `since` or later, with no more than [`WIDER_QUEUE`]
+    /// queued at any of them.
     fn carried_at_least(&self, now: Instant, bps: u64, since: Instant) -> bool {
         let counts = self.carried.len() as u64;
         let sum: u64 = self.carried.iter().map(|&(_, carried)| carried).sum();
-        self.carried
-            .front()
-            .is_some_and(|&(at, _)| at >= since && now.duration_since(at) >= WIDER_FOR)
-            && sum >= bps.saturating_mul(counts)
+        self.carried.front().is_some_and(|&(at, _)| {
+            at >= since
+                && now.duration_since(at) >= WIDER_FOR
+                && self.tight_since.is_some_and(|tight| tight <= at)
+        }) && sum >= bps.saturating_mul(counts)
     }
 
     /// What its link carried under a standing queue, while believed.
@@ -409,6 +425,10 @@ impl RateControl {
         }
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
+        }
+        match report.queue_delay > WIDER_QUEUE {
+            true => viewer.tight_since = None,
+            false => _ = viewer.tight_since.get_or_insert(now),
         }
         // (A queue is followed without a break: reports far apart say
         // nothing of the time between them.)
@@ -968,6 +988,39 @@ mod tests {
         });
         assert!(trace.iter().any(|&(_, kbit)| kbit > past), "{trace:?}");
         assert_eq!(law.target_kbit(), CEILING, "{trace:?}");
+    }
+
+    #[test]
+    fn a_limit_measured_low_is_no_evidence_of_a_wider_link() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // The link carries 1300, more than a fifth above the limit found.
+        // The encoder takes a second to fill the probe past the limit:
+        // till then it fits, and after it makes a twentieth too much, so
+        // that a queue grows, slowly, from a second on.
+        let probed = std::cell::Cell::new(None);
+        let queue = std::cell::Cell::new(0.0_f64);
+        let trace = run_reports(&mut law, start, 3.0, 4.0, |t, target| {
+            if target > 1000 {
+                probed.set(probed.get().or(Some(t)));
+            }
+            let filled = probed.get().is_some_and(|at| t - at >= 1.0);
+            let made = if filled {
+                1365.0
+            } else {
+                1250.0_f64.min(f64::from(target))
+            };
+            queue.set((queue.get() + (made - 1300.0) / 1300.0 / 30.0).max(0.0));
+            Report {
+                queue_delay: Duration::from_secs_f64(queue.get()),
+                carried_bps: Some((made.min(1300.0) * 1000.0) as u64),
+                ..on_link(20_000, target)
+            }
+        });
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        assert!(trace.iter().any(|&(_, kbit)| kbit == past), "{trace:?}");
+        assert!(trace.iter().all(|&(_, kbit)| kbit <= past), "{trace:?}");
     }
 
     #[test]

@@ -193,8 +193,7 @@ fn size_for(full: (u32, u32), fps: u32, kbit: u32, coded: (u32, u32)) -> (u32, u
     let Some(half) = scale::half_size(full.0, full.1) else {
         return full;
     };
-    let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(fps);
-    let bits = f64::from(kbit) * 1000.0 / pixel_rate;
+    let bits = bits_per_pixel(full, fps, kbit);
     if bits < HALVE_BELOW_BITS_PER_PIXEL {
         half
     } else if bits > WHOLE_ABOVE_BITS_PER_PIXEL {
@@ -202,6 +201,12 @@ fn size_for(full: (u32, u32), fps: u32, kbit: u32, coded: (u32, u32)) -> (u32, u
     } else {
         coded
     }
+}
+
+/// Bits a pixel a frame at `kbit` for `full` pictures at `fps`.
+fn bits_per_pixel(full: (u32, u32), fps: u32, kbit: u32) -> f64 {
+    let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(fps);
+    f64::from(kbit) * 1000.0 / pixel_rate
 }
 
 /// A started OpenH264 encoder of `size` pictures at `kbit`, whose next
@@ -337,10 +342,9 @@ impl FrameEncoder for H264Encoder {
             (picture.y_stride, picture.uv_stride, picture.uv_stride),
         );
         // A keyframe within a sequence (asked for, or at a cut) is made at
-        // the opening's share of the target too: at the whole target, a hard
-        // cut's keyframe in Big Buck Bunny is 34 KB at 1.4 Mbit/s, a fifth
-        // of a second of a link that carries the stream.
-        let within = (keyframe || cut) && !self.opening;
+        // the opening's share of the target too while the target is low
+        // for the picture coded (see `lowers_keyframes`).
+        let within = (keyframe || cut) && !self.opening && self.lowers_keyframes();
         if keyframe || cut {
             self.encoder.force_intra_frame();
         }
@@ -397,6 +401,21 @@ impl FrameEncoder for H264Encoder {
 }
 
 impl H264Encoder {
+    /// Whether a keyframe within a sequence is made at the opening's share
+    /// of the target: only while the whole picture is coded at a target
+    /// below [`WHOLE_ABOVE_BITS_PER_PIXEL`], where it pays. There, in Big
+    /// Buck Bunny at 700 kbit/s, a hard cut's keyframe is 21 KB against 31
+    /// KB at the whole target. Above, it saved a sixth at most (31 KB
+    /// against 38 KB at 2 Mbit/s, and the same at half size), and OpenH264
+    /// then starved the second after it, at 60-75% of the target: 4% of
+    /// all the bits at 1.75 Mbit/s, lost after every cut (measured with
+    /// `examples/h264_rate`).
+    fn lowers_keyframes(&self) -> bool {
+        let full = (self.info.width, self.info.height);
+        self.coded == full
+            && bits_per_pixel(full, self.fps, self.bitrate_kbit) < WHOLE_ABOVE_BITS_PER_PIXEL
+    }
+
     /// Gives OpenH264 the target `kbit`.
     fn apply(&mut self, kbit: u32) -> Result<()> {
         give_target(
