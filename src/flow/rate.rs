@@ -37,8 +37,8 @@
 //!   still hold).
 //! - **Past a known limit, only on evidence.** The capacity the target
 //!   last came down from, or the lowest level a probe was undone at since,
-//!   is the link's limit. The probes go straight up to [`SHORT_OF`] it,
-//!   then to [`PROBE_PAST`] it (BBR probes at a quarter above its
+//!   is the link's limit. The probes climb no higher than [`SHORT_OF`]
+//!   it, then go straight to [`PROBE_PAST`] it (BBR probes at a quarter above its
 //!   estimate), and no further until, since the target went there, some
 //!   viewer's link, clear, carried [`WIDER`] than the limit on average
 //!   over [`WIDER_FOR`] with hardly any queue ([`WIDER_QUEUE`]) all that
@@ -702,8 +702,8 @@ impl RateControl {
         heard.peek().is_some() && heard.all(such)
     }
 
-    /// Where the next probe goes, given the link's limit: the step up, but straight up to
-    /// [`SHORT_OF`] the limit at most, then to [`PROBE_PAST`] it, then
+    /// Where the next probe goes, given the link's limit: the step up, but
+    /// to [`SHORT_OF`] the limit at most, then to [`PROBE_PAST`] it, then
     /// nowhere (`None`) until the link shows it is wider
     /// ([`RateControl::wider`]).
     fn past_the_limit(&mut self, now: Instant) -> Option<u32> {

@@ -409,7 +409,9 @@ impl H264Encoder {
     /// against 38 KB at 2 Mbit/s, and the same at half size), and OpenH264
     /// then starved the second after it, at 60-75% of the target: 4% of
     /// all the bits at 1.75 Mbit/s, lost after every cut (measured with
-    /// `examples/h264_rate`).
+    /// `examples/h264_rate`). (A new target scales what OpenH264 has left
+    /// to spend by new over old, so a keyframe's overspend, made at a
+    /// third, is owed three times over once the target is back.)
     fn lowers_keyframes(&self) -> bool {
         let full = (self.info.width, self.info.height);
         self.coded == full
