@@ -77,7 +77,9 @@
 //!   temporal layers instead (`flow::layers`). But they give up to
 //!   [`SPARE`] of their bitrate so that its base layer fits its link: a
 //!   viewer on a link of half the stream then keeps a quarter of the
-//!   frames, fresh, instead of falling to keyframes only.
+//!   frames, fresh, instead of falling to keyframes only. Once given, the
+//!   spare stays while the base layer nearly fits ([`SPARE_KEPT`]) and
+//!   through a short time unmeasured ([`BASE_FITS_FOR`]).
 //!
 //! Everything here runs on times given to it, so tests drive it on a
 //! simulated clock.
@@ -173,6 +175,16 @@ pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 /// The largest share of the target given up so that a slower viewer's base
 /// layer fits its link.
 pub const SPARE: f64 = 0.15;
+/// Once given up, the spare is kept while the slower viewer's base layer
+/// would fit at this share of the least it may be given: its share of the
+/// stream moves with the picture, and a spare given and taken back each
+/// time it crossed the line (ten times a second in a hard scene, seen
+/// here) sent that viewer the bigger base layer just when it was biggest.
+pub const SPARE_KEPT: f64 = 0.8;
+/// How long a slower viewer's base-layer fit counts once its reports stop
+/// saying (its link not measured while it tries another layer for half a
+/// second, or it takes every layer again).
+pub const BASE_FITS_FOR: Duration = Duration::from_secs(2);
 
 /// The lowest target, in kbit/s: below it the picture is not worth having,
 /// and a viewer that cannot take even this much gets keyframes only.
@@ -229,8 +241,9 @@ struct Viewer {
     queue_delay: Duration,
     /// How far behind its link was at the last report.
     behind: Duration,
-    /// The bitrate at which its base layer would fit, from its last report.
-    base_fits_kbit: Option<u32>,
+    /// The bitrate at which its base layer would fit, from the last
+    /// report that said, and when (see [`BASE_FITS_FOR`]).
+    base_fits: Option<(Instant, u32)>,
     /// What its link acknowledged over about the last second, in bits a
     /// second, at each report over the last [`WIDER_FOR`] and one before,
     /// oldest first.
@@ -352,6 +365,9 @@ pub struct RateControl {
     /// What the encoder is given: the target, or up to [`SPARE`] less so
     /// that a slower viewer's base layer fits.
     given_kbit: u32,
+    /// Whether the last update gave up some of the target for a slower
+    /// viewer's base layer.
+    sparing: bool,
     viewers: HashMap<u64, Viewer>,
     last_down: Option<Instant>,
     last_up: Option<Instant>,
@@ -391,6 +407,7 @@ impl RateControl {
             ceiling_kbit,
             law_kbit: ceiling_kbit,
             given_kbit: ceiling_kbit,
+            sparing: false,
             viewers: HashMap::new(),
             last_down: None,
             last_up: None,
@@ -417,7 +434,14 @@ impl RateControl {
         viewer.since.get_or_insert(now);
         viewer.queue_delay = report.queue_delay;
         viewer.behind = report.behind;
-        viewer.base_fits_kbit = report.base_fits_kbit;
+        match report.base_fits_kbit {
+            Some(kbit) => viewer.base_fits = Some((now, kbit)),
+            None => {
+                viewer.base_fits = viewer
+                    .base_fits
+                    .filter(|&(at, _)| now.duration_since(at) < BASE_FITS_FOR);
+            }
+        }
         // (A report from a write that waits carries none.)
         if let Some(bps) = report.carried_bps {
             viewer.carried.push_back((now, bps));
@@ -551,18 +575,24 @@ impl RateControl {
         self.follow(now);
         // Give up to SPARE of the target so that the slowest viewer
         // leaving out layers keeps its base layer (nothing when even that
-        // would not make it fit), and move only by a twentieth or
-        // more (each change is a line on the console), never above the law.
+        // would not make it fit, or once given, SPARE_KEPT of that), and
+        // move only by a twentieth or more (each change is a line on the
+        // console), never above the law.
         let target = self.law_kbit;
         let least = (f64::from(target) * (1.0 - SPARE)) as u32;
+        let kept = match self.sparing {
+            true => SPARE_KEPT,
+            false => 1.0,
+        };
         let spared = self
             .viewers
             .values()
-            .filter_map(|v| v.base_fits_kbit)
+            .filter_map(|v| v.base_fits.map(|(_, kbit)| kbit))
             // (`fits` leaves room in the link; the base layer may fill it.)
-            .filter(|&fits| f64::from(fits) / FIT >= f64::from(least))
+            .filter(|&fits| f64::from(fits) / FIT >= f64::from(least) * kept)
             .min()
             .map_or(target, |fits| fits.clamp(least, target));
+        self.sparing = spared < target;
         if spared == target || spared.abs_diff(self.given_kbit) * 20 > self.given_kbit {
             self.given_kbit = spared.max(FLOOR_KBIT.min(target));
         }
@@ -1598,6 +1628,40 @@ mod tests {
         assert_eq!(law.update(start), Some(1800));
         law.forget(2);
         assert_eq!(law.update(start), Some(CEILING), "the slow viewer left");
+    }
+
+    #[test]
+    fn a_spare_given_is_kept_through_small_moves_and_unmeasured_moments() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let slow = |fits: Option<u32>| Report {
+            backed_up: true,
+            ours: true,
+            base_fits_kbit: fits,
+            ..on_link(1000, CEILING)
+        };
+        law.report(1, at(0), on_link(10_000, CEILING));
+        // Not given for a base layer that fits only below the least.
+        let short = (f64::from(CEILING) * (1.0 - SPARE) * FIT * 0.9) as u32;
+        law.report(2, at(0), slow(Some(short)));
+        assert_eq!(law.update(at(0)), None);
+        law.report(2, at(0), slow(Some(1700)));
+        assert_eq!(law.update(at(0)), Some(1700));
+        // Once given, a base layer a tenth short keeps it.
+        law.report(2, at(100), slow(Some(short)));
+        assert_eq!(law.update(at(100)), None);
+        assert_eq!(law.target_kbit(), 1700);
+        // Half a second unmeasured keeps it too.
+        for ms in [200, 400, 700] {
+            law.report(1, at(ms), on_link(10_000, CEILING));
+            law.report(2, at(ms), slow(None));
+            assert_eq!(law.update(at(ms)), None, "at {ms} ms");
+        }
+        // Unmeasured for longer, it goes.
+        law.report(2, at(2200), slow(None));
+        law.report(1, at(2200), on_link(10_000, CEILING));
+        assert_eq!(law.update(at(2200)), Some(CEILING));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! describe the stream that was announced, so no stream can make the
 //! decoder allocate for a picture larger than the one agreed.
 
+use std::collections::VecDeque;
 use std::ffi::c_void;
 
 use anyhow::{Context, Result, bail};
@@ -77,6 +78,12 @@ fn opening_kbit(kbit: u32) -> u32 {
     (kbit / OPENING_SHARE).max(1)
 }
 
+/// How far the target must have risen within the last second for a
+/// keyframe to be made at [`OPENING_SHARE`] of it (see
+/// `H264Encoder::lowers_keyframes`): as far as the rate law's smallest
+/// probe up, more than its other moves.
+const RISEN: f64 = 1.15;
+
 /// Seconds of frames the coded size keeps at least, once changed: each
 /// change is a keyframe.
 const RESIZE_HOLD_SECONDS: u32 = 3;
@@ -119,6 +126,8 @@ pub struct H264Encoder {
     wanted_for: u32,
     /// Where the pictures cut to a new scene, made keyframes.
     cuts: Cuts,
+    /// The target at each of the last second's frames, oldest first.
+    recent_kbit: VecDeque<u32>,
 }
 
 impl H264Encoder {
@@ -146,6 +155,7 @@ impl H264Encoder {
             since_resize: u32::MAX,
             wanted_for: 0,
             cuts: Cuts::default(),
+            recent_kbit: VecDeque::new(),
         })
     }
 
@@ -307,6 +317,10 @@ impl Status for i32 {
 impl FrameEncoder for H264Encoder {
     fn encode(&mut self, image: &Image<'_>, keyframe: bool) -> Result<Encoded> {
         self.since_resize = self.since_resize.saturating_add(1);
+        if self.recent_kbit.len() >= self.fps as usize {
+            self.recent_kbit.pop_front();
+        }
+        self.recent_kbit.push_back(self.bitrate_kbit);
         self.resize_if_due()?;
         let (w, h) = (self.info.width, self.info.height);
         let picture = match *image {
@@ -402,20 +416,29 @@ impl FrameEncoder for H264Encoder {
 
 impl H264Encoder {
     /// Whether a keyframe within a sequence is made at the opening's share
-    /// of the target: only while the whole picture is coded at a target
-    /// below [`WHOLE_ABOVE_BITS_PER_PIXEL`], where it pays. There, in Big
-    /// Buck Bunny at 700 kbit/s, a hard cut's keyframe is 21 KB against 31
-    /// KB at the whole target. Above, it saved a sixth at most (31 KB
-    /// against 38 KB at 2 Mbit/s, and the same at half size), and OpenH264
-    /// then starved the second after it, at 60-75% of the target: 4% of
-    /// all the bits at 1.75 Mbit/s, lost after every cut (measured with
-    /// `examples/h264_rate`). (A new target scales what OpenH264 has left
-    /// to spend by new over old, so a keyframe's overspend, made at a
-    /// third, is owed three times over once the target is back.)
+    /// of the target. Only where that pays, with the whole picture coded:
+    /// - below [`WHOLE_ABOVE_BITS_PER_PIXEL`]: in Big Buck Bunny at 700
+    ///   kbit/s a hard cut's keyframe is then 21 KB, against 31 KB at the
+    ///   whole target;
+    /// - at a target that rose by [`RISEN`] within the last second: a
+    ///   probe up that may yet fail, so that the keyframe meets a link the
+    ///   probe has filled (on a 1.5 Mbit/s link, 38 KB held the frames
+    ///   behind it for a quarter of a second; 31 KB at a third).
+    ///
+    /// Elsewhere it saved a sixth at most (31 KB against 38 KB at 2
+    /// Mbit/s, nothing at half size), and OpenH264 then starved the second
+    /// after it, at 60-75% of the target: 4% of all the bits at 1.75
+    /// Mbit/s, lost after every cut (`examples/h264_rate` measures it). A
+    /// new target scales what OpenH264 has left to spend by new over old,
+    /// so a keyframe's overspend, made at a third, is owed three times
+    /// over once the target is back.
     fn lowers_keyframes(&self) -> bool {
         let full = (self.info.width, self.info.height);
-        self.coded == full
-            && bits_per_pixel(full, self.fps, self.bitrate_kbit) < WHOLE_ABOVE_BITS_PER_PIXEL
+        let low = bits_per_pixel(full, self.fps, self.bitrate_kbit) < WHOLE_ABOVE_BITS_PER_PIXEL;
+        let lowest = self.recent_kbit.iter().copied().min();
+        let risen =
+            lowest.is_some_and(|lowest| f64::from(self.bitrate_kbit) >= f64::from(lowest) * RISEN);
+        self.coded == full && (low || risen)
     }
 
     /// Gives OpenH264 the target `kbit`.
@@ -724,6 +747,40 @@ mod tests {
         assert!(enc.encode(&Image::Rgb(&dim), false).unwrap().kind.key);
         let next: Vec<u8> = pattern_rgb(w, h, 41).iter().map(|c| c / 4).collect();
         assert!(!enc.encode(&Image::Rgb(&next), false).unwrap().kind.key);
+    }
+
+    #[test]
+    fn keyframes_within_a_sequence_are_made_small_only_where_that_pays() {
+        let (w, h) = (320, 192);
+        // 200 kbit/s is 0.11 bits a pixel a frame here, 50 kbit/s 0.027.
+        let mut enc = H264Encoder::new(&EncoderConfig {
+            bitrate_kbit: 200,
+            ..config(w, h)
+        })
+        .unwrap();
+        let mut encode = |enc: &mut H264Encoder, frames: u32| {
+            for i in 0..frames {
+                let rgb = pattern_rgb(w, h, i as usize);
+                enc.encode(&Image::Rgb(&rgb), false).unwrap();
+            }
+        };
+        encode(&mut enc, 30);
+        assert!(
+            !enc.lowers_keyframes(),
+            "a steady target well above the picture's"
+        );
+        enc.set_bitrate(240).unwrap();
+        encode(&mut enc, 1);
+        assert!(enc.lowers_keyframes(), "a probe up, a fifth");
+        encode(&mut enc, 30);
+        assert!(!enc.lowers_keyframes(), "the probe held for a second");
+        enc.set_bitrate(260).unwrap();
+        encode(&mut enc, 1);
+        assert!(!enc.lowers_keyframes(), "a move of a twelfth is no probe");
+        enc.set_bitrate(50).unwrap();
+        encode(&mut enc, 30);
+        assert_eq!(enc.coded_size(), Some((w, h)));
+        assert!(enc.lowers_keyframes(), "a target low for the whole picture");
     }
 
     #[test]
