@@ -758,7 +758,7 @@ mod tests {
             ..config(w, h)
         })
         .unwrap();
-        let mut encode = |enc: &mut H264Encoder, frames: u32| {
+        let encode = |enc: &mut H264Encoder, frames: u32| {
             for i in 0..frames {
                 let rgb = pattern_rgb(w, h, i as usize);
                 enc.encode(&Image::Rgb(&rgb), false).unwrap();
