@@ -144,7 +144,9 @@ pub const LIMIT_FOR: Duration = Duration::from_secs(15);
 /// link does so for good.
 pub const WIDER_FOR: Duration = Duration::from_millis(1500);
 /// The most queueing delay a link may show, at any report over
-/// [`WIDER_FOR`], for what it carried to count as [`WIDER`]: a link that
+/// [`WIDER_FOR`] (but in a keyframe's burst, [`KEYFRAME_BURST`], or of a
+/// queue that is not this stream's), for what it carried to count as
+/// [`WIDER`]: a link that
 /// has widened carries the probe past its limit with no queue at all. A
 /// limit measured low (0.38 Mbit/s on a 0.5 Mbit/s link, seen here)
 /// lets a link that has not widened carry a fifth more than it for a
@@ -450,8 +452,14 @@ impl RateControl {
         if report.queue_delay > PROBE_QUEUE {
             viewer.queued_at = Some(now);
         }
+        // (Not broken by a keyframe's burst, nor by a queue that is not
+        // this stream's.)
+        let burst = self
+            .keyframe_at
+            .is_some_and(|key| now.duration_since(key) < KEYFRAME_BURST);
         match report.queue_delay > WIDER_QUEUE {
-            true => viewer.tight_since = None,
+            true if report.ours && !burst => viewer.tight_since = None,
+            true => {}
             false => _ = viewer.tight_since.get_or_insert(now),
         }
         // (A queue is followed without a break: reports far apart say
@@ -587,16 +595,19 @@ impl RateControl {
         let spared = self
             .viewers
             .values()
-            .filter_map(|v| v.base_fits.map(|(_, kbit)| kbit))
+            .filter(|v| v.standing(now) != Standing::Silent)
+            .filter_map(|v| v.base_fits)
+            .filter(|&(at, _)| now.duration_since(at) < BASE_FITS_FOR)
+            .map(|(_, kbit)| kbit)
             // (`fits` leaves room in the link; the base layer may fill it.)
             .filter(|&fits| f64::from(fits) / FIT >= f64::from(least) * kept)
             .min()
             .map_or(target, |fits| fits.clamp(least, target));
-        self.sparing = spared < target;
         if spared == target || spared.abs_diff(self.given_kbit) * 20 > self.given_kbit {
             self.given_kbit = spared.max(FLOOR_KBIT.min(target));
         }
         self.given_kbit = self.given_kbit.min(target);
+        self.sparing = self.given_kbit < target;
         (self.given_kbit != before).then_some(self.given_kbit)
     }
 
@@ -1045,12 +1056,46 @@ mod tests {
             Report {
                 queue_delay: Duration::from_secs_f64(queue.get()),
                 carried_bps: Some((made.min(1300.0) * 1000.0) as u64),
+                // (A viewer's queue is always its own.)
+                ours: true,
                 ..on_link(20_000, target)
             }
         });
         let past = (1000.0 * PROBE_PAST).ceil() as u32;
         assert!(trace.iter().any(|&(_, kbit)| kbit == past), "{trace:?}");
         assert!(trace.iter().all(|&(_, kbit)| kbit <= past), "{trace:?}");
+    }
+
+    #[test]
+    fn a_keyframe_on_a_link_that_widened_does_not_hold_back_the_evidence() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        // The link widened; the probe past the limit goes out clear but
+        // for a keyframe's burst (60 ms of queue for 0.2 s) in its middle.
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let mut passed_at = None;
+        for i in 0..90 {
+            let t = 3.0 + f64::from(i) / 30.0;
+            let now = start + Duration::from_secs_f64(t);
+            let burst = (3.8..4.0).contains(&t);
+            if i == 24 {
+                law.keyframe(now);
+            }
+            let report = Report {
+                queue_delay: Duration::from_millis(if burst { 60 } else { 0 }),
+                ours: true,
+                ..encoder_on_link(20_000, law.target_kbit(), 0.95)
+            };
+            law.report(1, now, report);
+            law.update(now);
+            if law.target_kbit() > past {
+                passed_at.get_or_insert(t);
+            }
+        }
+        // (Held back by the burst, 5.5 s.)
+        let passed_at = passed_at.expect("the evidence came");
+        assert!(passed_at < 5.2, "evidence at {passed_at:.2} s");
     }
 
     #[test]
@@ -1662,6 +1707,11 @@ mod tests {
         law.report(2, at(2200), slow(None));
         law.report(1, at(2200), on_link(10_000, CEILING));
         assert_eq!(law.update(at(2200)), Some(CEILING));
+        // So it does for a slow viewer that falls silent.
+        law.report(2, at(3000), slow(Some(1700)));
+        assert_eq!(law.update(at(3000)), Some(1700));
+        law.report(1, at(5100), on_link(10_000, CEILING));
+        assert_eq!(law.update(at(5100)), Some(CEILING));
     }
 
     #[test]
