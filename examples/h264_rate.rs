@@ -6,15 +6,13 @@
 //! (`bench/clip.sh` makes `target/clips/bbb-1280x720.y4m`). Frames are
 //! taken as made at 30 fps, as the sender makes them.
 
-use std::path::PathBuf;
+mod common;
 
 use anyhow::{Context, Result, bail};
-use camwire::media::camera::{self, SourceChoice};
-use camwire::media::codec::{self, EncoderConfig, Image, Yuv};
-use camwire::media::source::{Captured, SourceConfig};
-use camwire::wire::Codec;
+use camwire::media::codec::{Image, Yuv};
+use camwire::media::source::Captured;
 
-const FPS: usize = 30;
+const FPS: usize = common::FPS as usize;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -24,21 +22,12 @@ fn main() -> Result<()> {
     let kbit: u32 = args.next().map_or(Ok(1750), |a| a.parse())?;
     let frames: usize = args.next().map_or(Ok(600), |a| a.parse())?;
 
-    let config = SourceConfig {
-        width: 0,
-        height: 0,
-        fps: 0,
-        codec: Codec::H264,
-        quality: 80,
-        bitrate_kbit: Some(kbit),
-    };
-    let (info, open) = camera::prepare(SourceChoice::Clip(PathBuf::from(&path)), config)?;
+    let common::Clip {
+        info,
+        mut source,
+        mut encoder,
+    } = common::clip_encoder(&path, kbit)?;
     let (width, height) = (info.width, info.height);
-    let mut source = open()?;
-    let mut encoder = codec::encoder(&EncoderConfig {
-        fps: FPS as u32,
-        ..config.encoder(info)
-    })?;
     let (mut seconds, mut keys) = (vec![0usize], Vec::new());
     for i in 0..frames {
         let Captured::I420(picture) = source.next_frame()?.content else {

@@ -7,14 +7,13 @@
 //! runs as the sender runs it: real-time camera mode, 30 fps planned,
 //! three temporal layers, one thread.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use camwire::media::camera::{self, SourceChoice};
-use camwire::media::codec::{self, Decoded, EncoderConfig, Image, Yuv};
-use camwire::media::source::{Captured, SourceConfig};
-use camwire::wire::Codec;
+use camwire::media::codec::{self, Decoded, Image, Yuv};
+use camwire::media::source::Captured;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -24,23 +23,12 @@ fn main() -> Result<()> {
     let kbit: u32 = args.next().map_or(Ok(2000), |a| a.parse())?;
     let frames: usize = args.next().map_or(Ok(300), |a| a.parse())?;
 
-    // The clip as the sender reads it: one frame at a time, unpaced.
-    let config = SourceConfig {
-        width: 0,
-        height: 0,
-        fps: 0,
-        codec: Codec::H264,
-        quality: 80,
-        bitrate_kbit: Some(kbit),
-    };
-    let (info, open) = camera::prepare(SourceChoice::Clip(PathBuf::from(&path)), config)?;
+    let common::Clip {
+        info,
+        mut source,
+        mut encoder,
+    } = common::clip_encoder(&path, kbit)?;
     let (width, height) = (info.width, info.height);
-    let mut source = open()?;
-    let encoder_config = EncoderConfig {
-        fps: 30,
-        ..config.encoder(info)
-    };
-    let mut encoder = codec::encoder(&encoder_config)?;
     let mut decoder = codec::Decoder::new(info)?;
     let mut pixels = vec![0u32; (width * height) as usize];
     let (mut encode_times, mut decode_times, mut show_times) = (Vec::new(), Vec::new(), Vec::new());

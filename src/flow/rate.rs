@@ -436,13 +436,9 @@ impl RateControl {
         viewer.since.get_or_insert(now);
         viewer.queue_delay = report.queue_delay;
         viewer.behind = report.behind;
-        match report.base_fits_kbit {
-            Some(kbit) => viewer.base_fits = Some((now, kbit)),
-            None => {
-                viewer.base_fits = viewer
-                    .base_fits
-                    .filter(|&(at, _)| now.duration_since(at) < BASE_FITS_FOR);
-            }
+        // (Kept when a report says nothing: `update` lets it run out.)
+        if let Some(kbit) = report.base_fits_kbit {
+            viewer.base_fits = Some((now, kbit));
         }
         // (A report from a write that waits carries none.)
         if let Some(bps) = report.carried_bps {
