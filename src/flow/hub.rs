@@ -282,6 +282,12 @@ impl Hub {
             .is_none_or(|rate| rate.roomy(Instant::now()))
     }
 
+    /// Whether the link the bitrate follows holds it below its ceiling
+    /// (see [`RateControl::narrow`]).
+    pub fn link_narrow(&self) -> bool {
+        self.lock().rate.as_ref().is_some_and(RateControl::narrow)
+    }
+
     /// The bitrate target now, in kbit/s, for a codec that has one.
     pub fn target_kbit(&self) -> Option<u32> {
         self.lock().rate.as_ref().map(RateControl::target_kbit)

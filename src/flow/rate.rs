@@ -430,6 +430,16 @@ impl RateControl {
         self.given_kbit
     }
 
+    /// Whether the link of the viewer that can take the most is narrower
+    /// than the stream: the law holds the target below its ceiling, or
+    /// knows the link's limit (a probe past it to the ceiling is on
+    /// trial). A keyframe then holds up the frames behind it there. (A
+    /// target given up for a slower viewer's base layer is no such link:
+    /// that viewer leaves out layers.)
+    pub fn narrow(&self) -> bool {
+        self.law_kbit < self.ceiling_kbit || self.limit.is_some()
+    }
+
     /// Takes viewer `id`'s report made at `now`.
     pub fn report(&mut self, id: u64, now: Instant, report: Report) {
         let viewer = self.viewers.entry(id).or_default();
@@ -527,6 +537,13 @@ impl RateControl {
             if (!report.app_limited || viewer.own_queue) && !foreign && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
+        } else if !report.app_limited && !foreign && report.delivery_bps > 0 {
+            // Between the reports of a backlog, a sample the link limited
+            // measures it too: a backlog's own samples can read a third of
+            // the link (one taken across a loss repaired), and one such
+            // sample alone would bring the target down to it. (Kept from a
+            // clear time only until a backlog starts afresh.)
+            viewer.capacity.push((now, report.delivery_bps));
         }
     }
 
@@ -874,7 +891,7 @@ impl RateControl {
     }
 
     /// Ends a drain once no viewer's network holds more than
-    /// [`PROBE_QUEUE`]: the target goes back to [`HEADROOM`] of the
+    /// [`PROBE_QUEUE`], nor is its stream that far behind: the target goes back to [`HEADROOM`] of the
     /// capacity it drained from, or to the last target that went out
     /// clear if that is less (a short sample can read high). Returns
     /// whether it ended one.
@@ -882,7 +899,7 @@ impl RateControl {
         let Some(bps) = self.draining else {
             return false;
         };
-        if !self.every_heard(now, |v| v.queue_delay <= PROBE_QUEUE) {
+        if !self.every_heard(now, |v| v.queue_delay.max(v.behind) <= PROBE_QUEUE) {
             return false;
         }
         self.draining = None;
@@ -1160,6 +1177,30 @@ mod tests {
             .find(|(_, kbit)| *kbit >= CEILING * 8 / 10)
             .unwrap();
         assert!(back.0 - 12.0 <= 6.0, "80% after {:.1} s", back.0 - 12.0);
+    }
+
+    #[test]
+    fn a_link_is_narrow_while_the_target_is_held_down_or_its_limit_known() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        assert!(!law.narrow(), "nothing known");
+        let at = |link: u32| move |_, target| encoder_on_link(link, target, 0.9);
+        run_reports(&mut law, start, 0.0, 6.0, at(1500));
+        assert!(law.target_kbit() < CEILING && law.narrow());
+        // 1.5 Mbit/s at most, the probe past it goes to the ceiling, on
+        // trial: still narrow.
+        let mut at_ceiling = false;
+        for tenth in 0..40 {
+            let from = 6.0 + f64::from(tenth) / 10.0;
+            run_reports(&mut law, start, from, 0.1, at(1500));
+            at_ceiling |= law.target_kbit() == CEILING;
+            assert!(law.narrow(), "at {from:.1} s");
+        }
+        assert!(at_ceiling, "no probe past the limit");
+        // Wide: once it shows so, nothing holds the target down.
+        run_reports(&mut law, start, 10.0, 10.0, at(20_000));
+        assert_eq!(law.target_kbit(), CEILING);
+        assert!(!law.narrow());
     }
 
     #[test]
@@ -1490,6 +1531,16 @@ mod tests {
             Some(350),
             "half the link while it drains"
         );
+        // A write that has waited 0.3 s for a link whose shaper drops what
+        // queues past it: the round trip says little.
+        let stuck = Report {
+            queue_delay: Duration::from_millis(5),
+            behind: Duration::from_millis(300),
+            ..queued
+        };
+        let later = start + DOWN_HOLD / 2;
+        law.report(1, later, stuck);
+        assert_eq!(law.update(later), None, "a write still waits");
         let drained = Report {
             queue_delay: Duration::from_millis(5),
             base_fits_kbit: None,
@@ -1502,6 +1553,41 @@ mod tests {
             Some(595),
             "back to what the link carries once the queue is gone"
         );
+    }
+
+    #[test]
+    fn one_low_sample_in_a_backlog_does_not_bring_the_target_down_to_it() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for i in 0..60 {
+            law.report(1, at(i * 33), on_link(3000, CEILING));
+            law.update(at(i * 33));
+        }
+        // Data waits (an app-limited sample: nothing measured), then the
+        // link, full, carries 1.5 Mbit/s, then a sample across a loss
+        // repaired reads a third of that.
+        let waits = Report {
+            backed_up: true,
+            ..on_link(3000, CEILING)
+        };
+        law.report(1, at(2000), waits);
+        let full = Report {
+            delivery_bps: 1_500_000,
+            app_limited: false,
+            ..on_link(3000, CEILING)
+        };
+        for i in 1..4 {
+            law.report(1, at(2000 + i * 33), full);
+        }
+        let low = Report {
+            delivery_bps: 500_000,
+            app_limited: false,
+            backed_up: true,
+            ..full
+        };
+        law.report(1, at(2133), low);
+        assert_eq!(law.update(at(2133)), Some(1275), "a sixth below the link");
     }
 
     #[test]

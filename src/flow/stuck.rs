@@ -126,9 +126,13 @@ fn stuck_report(waited: Duration, counts: Counts, sample: &Sample) -> Option<Rep
         queue_delay: Duration::from_micros(u64::from(
             sample.rtt_us.saturating_sub(sample.min_rtt_us),
         )),
-        // (The viewer thread follows how late its frames are acknowledged;
-        // it reports that once its write is done.)
-        behind: Duration::ZERO,
+        // (The viewer thread follows how late its frames are acknowledged,
+        // and reports that once its write is done; until then the stream
+        // is at least as far behind as the write has waited. A shaper that
+        // drops what queues past it keeps the round trip low: a drain
+        // taken as over by 29 ms of it, with a write 0.34 s behind, sent
+        // the backlog on growing, seen here.)
+        behind: waited,
         base_fits_kbit: None,
         carried_bps: None,
     })
@@ -157,6 +161,11 @@ mod tests {
         assert_eq!(report.delivery_bps, 500_000);
         assert!(report.backed_up && report.ours && !report.app_limited);
         assert_eq!(report.queue_delay, Duration::from_millis(80));
+        assert_eq!(
+            report.behind,
+            Duration::from_millis(200),
+            "as long as it waited"
+        );
         assert_eq!(
             stuck_report(Duration::from_millis(50), began, &now),
             None,

@@ -101,6 +101,7 @@ fn capture_loop(
                 }
                 console::info(&format!("bitrate now {kbit} kbit/s"));
             }
+            encoder.set_narrow(hub.link_narrow());
             let now = Instant::now();
             let safety = now.duration_since(last_keyframe) >= limits::ROOMY_KEYFRAME_PERIOD
                 && hub.links_have_room();

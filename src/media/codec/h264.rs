@@ -78,9 +78,21 @@ fn opening_kbit(kbit: u32) -> u32 {
     (kbit / OPENING_SHARE).max(1)
 }
 
+/// Bits a pixel a frame at or below which OpenH264 gives a keyframe its
+/// coarsest range of quantisers (up to 40, against 36 or 37 above it): a
+/// keyframe within a sequence made at that target is the smallest it
+/// makes. In Big Buck Bunny at 720p and 1.3 Mbit/s a hard cut's keyframe
+/// is then 21 KB (0.11 s of a 1.5 Mbit/s link), against 31 KB at
+/// [`OPENING_SHARE`] of the target and 34 KB at the target. Its price is
+/// OpenH264's debt (see `H264Encoder::keyframe_kbit`): at 1.75 Mbit/s with
+/// a cut every 5 s, 90% of the target made, against 93% at a third and
+/// 97% at the target (`examples/h264_rate`), worth paying only where the
+/// link is what holds the target down.
+const SMALLEST_KEYFRAME_BITS_PER_PIXEL: f64 = 0.01;
+
 /// How far the target must have risen within the last second for a
 /// keyframe to be made at [`OPENING_SHARE`] of it (see
-/// `H264Encoder::lowers_keyframes`): less than the rate law's probe past
+/// `H264Encoder::keyframe_kbit`): less than the rate law's probe past
 /// a link's limit (from 95% to 140% of it, +47%), more than a spare for a
 /// slower viewer given back (+18%) or the law's first probe up (+15%).
 const RISEN: f64 = 1.25;
@@ -129,6 +141,9 @@ pub struct H264Encoder {
     cuts: Cuts,
     /// The target at each of the last second's frames, oldest first.
     recent_kbit: VecDeque<u32>,
+    /// Whether the link the target follows is narrower than the ceiling
+    /// (see [`FrameEncoder::set_narrow`]).
+    narrow: bool,
 }
 
 impl H264Encoder {
@@ -157,6 +172,7 @@ impl H264Encoder {
             wanted_for: 0,
             cuts: Cuts::default(),
             recent_kbit: VecDeque::new(),
+            narrow: false,
         })
     }
 
@@ -358,21 +374,22 @@ impl FrameEncoder for H264Encoder {
             (picture.y_stride, picture.uv_stride, picture.uv_stride),
         );
         // A keyframe within a sequence (asked for, or at a cut) is made at
-        // the opening's share of the target too where that pays (see
-        // `lowers_keyframes`).
-        let within = (keyframe || cut) && !self.opening && self.lowers_keyframes();
+        // a lower target where that pays (see `keyframe_kbit`).
+        let within = match (keyframe || cut) && !self.opening {
+            true => self.keyframe_kbit(),
+            false => None,
+        };
         if keyframe || cut {
             self.encoder.force_intra_frame();
         }
-        if within {
-            let opening = opening_kbit(self.bitrate_kbit);
+        if let Some(kbit) = within {
             // (The picture borrows this encoder's buffers: its other
             // fields only.)
             give_target(
                 &mut self.encoder,
                 &mut self.applied_kbit,
                 &mut self.max_kbit,
-                opening,
+                kbit,
             )?;
         }
         let stream = self
@@ -390,7 +407,7 @@ impl FrameEncoder for H264Encoder {
         }
         // (The first picture of a sequence is always its keyframe: frame
         // skipping is off. Were it not, the target still applies now.)
-        if self.opening || within {
+        if self.opening || within.is_some() {
             self.opening = false;
             self.apply(self.bitrate_kbit)?;
         }
@@ -414,11 +431,22 @@ impl FrameEncoder for H264Encoder {
         }
         self.apply(kbit)
     }
+
+    fn set_narrow(&mut self, narrow: bool) {
+        self.narrow = narrow;
+    }
 }
 
 impl H264Encoder {
-    /// Whether a keyframe within a sequence is made at the opening's share
-    /// of the target. Only where that pays, with the whole picture coded:
+    /// The target a keyframe within a sequence is made at, when lower than
+    /// the target; only where that pays, with the whole picture coded:
+    /// - on a narrow link ([`FrameEncoder::set_narrow`]): at
+    ///   [`SMALLEST_KEYFRAME_BITS_PER_PIXEL`], the smallest keyframe
+    ///   OpenH264 makes, so that a hard cut holds the frames behind it for
+    ///   as short a time as can be (34 KB at 1.3 Mbit/s, 0.18 s of a 1.5
+    ///   Mbit/s link; 21 KB so);
+    ///
+    /// and elsewhere at [`OPENING_SHARE`] of the target:
     /// - below [`WHOLE_ABOVE_BITS_PER_PIXEL`]: in Big Buck Bunny at 700
     ///   kbit/s a hard cut's keyframe is then 21 KB, against 31 KB at the
     ///   whole target;
@@ -434,13 +462,22 @@ impl H264Encoder {
     /// new target scales what OpenH264 has left to spend by new over old,
     /// so a keyframe's overspend, made at a third, is owed three times
     /// over once the target is back.
-    fn lowers_keyframes(&self) -> bool {
+    fn keyframe_kbit(&self) -> Option<u32> {
         let full = (self.info.width, self.info.height);
+        if self.coded != full {
+            return None;
+        }
+        let opening = opening_kbit(self.bitrate_kbit);
+        if self.narrow {
+            let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(self.fps);
+            let smallest = (SMALLEST_KEYFRAME_BITS_PER_PIXEL * pixel_rate / 1000.0) as u32;
+            return Some(smallest.clamp(1, opening));
+        }
         let low = bits_per_pixel(full, self.fps, self.bitrate_kbit) < WHOLE_ABOVE_BITS_PER_PIXEL;
         let lowest = self.recent_kbit.iter().copied().min();
         let risen =
             lowest.is_some_and(|lowest| f64::from(self.bitrate_kbit) >= f64::from(lowest) * RISEN);
-        self.coded == full && (low || risen)
+        (low || risen).then_some(opening)
     }
 
     /// Gives OpenH264 the target `kbit`.
@@ -767,27 +804,71 @@ mod tests {
             }
         };
         encode(&mut enc, 30);
-        assert!(
-            !enc.lowers_keyframes(),
+        assert_eq!(
+            enc.keyframe_kbit(),
+            None,
             "a steady target well above the picture's"
         );
+        enc.set_narrow(true);
+        // 0.01 bits a pixel a frame of 320x192 at 30 fps.
+        assert_eq!(enc.keyframe_kbit(), Some(18), "a narrow link's");
+        enc.set_narrow(false);
         enc.set_bitrate(280).unwrap();
         encode(&mut enc, 1);
-        assert!(enc.lowers_keyframes(), "a probe past a limit, two fifths");
+        let third_of_280 = Some(280 / 3);
+        assert_eq!(
+            enc.keyframe_kbit(),
+            third_of_280,
+            "a probe past a limit, two fifths"
+        );
         encode(&mut enc, 29);
-        assert!(enc.lowers_keyframes(), "still within the second");
+        assert_eq!(enc.keyframe_kbit(), third_of_280, "still within the second");
         encode(&mut enc, 1);
-        assert!(!enc.lowers_keyframes(), "the probe held for a second");
+        assert_eq!(enc.keyframe_kbit(), None, "the probe held for a second");
         enc.set_bitrate(330).unwrap();
         encode(&mut enc, 1);
-        assert!(
-            !enc.lowers_keyframes(),
+        assert_eq!(
+            enc.keyframe_kbit(),
+            None,
             "a spare given back, a sixth, is no probe"
         );
         enc.set_bitrate(50).unwrap();
         encode(&mut enc, 30);
         assert_eq!(enc.coded_size(), Some((w, h)));
-        assert!(enc.lowers_keyframes(), "a target low for the whole picture");
+        assert_eq!(
+            enc.keyframe_kbit(),
+            Some(50 / 3),
+            "a target low for the whole picture"
+        );
+        enc.set_narrow(true);
+        assert_eq!(enc.keyframe_kbit(), Some(50 / 3), "never above a third");
+    }
+
+    #[test]
+    fn a_narrow_link_gets_smaller_keyframes_at_cuts() {
+        let (w, h) = (320, 192);
+        let cut_keyframe = |narrow: bool| {
+            let mut enc = encoder(&EncoderConfig {
+                bitrate_kbit: 600,
+                ..config(w, h)
+            })
+            .unwrap();
+            enc.set_narrow(narrow);
+            for i in 0..40 {
+                let rgb = pattern_rgb(w, h, i);
+                enc.encode(&Image::Rgb(&rgb), false).unwrap();
+            }
+            // The same bars, dimmed to a quarter: a new scene.
+            let dim: Vec<u8> = pattern_rgb(w, h, 40).iter().map(|c| c / 4).collect();
+            let frame = enc.encode(&Image::Rgb(&dim), false).unwrap();
+            assert!(frame.kind.key);
+            frame.data.len()
+        };
+        let (narrow, wide) = (cut_keyframe(true), cut_keyframe(false));
+        assert!(
+            narrow * 10 < wide * 9,
+            "{narrow} bytes on a narrow link, {wide} on a wide one"
+        );
     }
 
     #[test]

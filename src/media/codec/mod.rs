@@ -76,6 +76,13 @@ pub trait FrameEncoder: Send {
         Ok(())
     }
 
+    /// Whether the link the target follows is what holds it below its
+    /// ceiling: a keyframe within the stream (a cut, or one asked for)
+    /// then holds up the frames behind it on that link, and is best made
+    /// as small as the codec can make it (codecs without a target bitrate
+    /// ignore it).
+    fn set_narrow(&mut self, _narrow: bool) {}
+
     /// The size the pictures are coded at, when it can differ from the
     /// stream's (H.264 codes them at half size on a narrow link).
     fn coded_size(&self) -> Option<(u32, u32)> {
