@@ -667,6 +667,14 @@ impl RateControl {
                 // (Once the target is down to that, a queue that stays
                 // is drained.)
                 if carried <= self.law_kbit {
+                    // (A probe past the limit that fails this way, not
+                    // undone, a keyframe's burst in its way, confirms the
+                    // limit: what the link carried while it failed reads
+                    // low, a sample across a loss repaired. Seen here: 370
+                    // kbit/s on a 0.5 Mbit/s link, and then the probes past
+                    // that went out clear.)
+                    let on_trial_past = self.probe_at.is_some()
+                        && self.limit.is_some_and(|limit| self.law_kbit > limit.kbit);
                     self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
@@ -685,6 +693,12 @@ impl RateControl {
                             .is_some_and(|at| now.duration_since(at) < PROBE_EVERY)
                     };
                     self.limit = Some(match self.limit {
+                        Some(limit) if on_trial_past => Limit {
+                            kbit: limit.kbit.max(measured),
+                            at: now,
+                            past_at: None,
+                            confirmed_at: Some(now),
+                        },
                         Some(limit) if after_undo(&limit) => Limit {
                             kbit: limit.kbit.max(measured),
                             ..limit
@@ -1431,6 +1445,43 @@ mod tests {
             }
         }
         assert!(levels.contains(&short), "{levels:?}");
+    }
+
+    #[test]
+    fn a_probe_past_the_limit_that_fails_behind_a_keyframe_confirms_the_limit() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let mut t = 3.0;
+        while law.target_kbit() != past {
+            assert!(t < 30.0, "no probe past");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), encoder_on_link(1000, law.target_kbit(), 0.7));
+            law.update(at(t));
+        }
+        // A cut's keyframe, so that no queue undoes the probe for a while;
+        // then the link, full, reads a third low across a loss repaired,
+        // and the law comes down.
+        law.keyframe(at(t));
+        let low = Report {
+            delivery_bps: 370_000,
+            app_limited: false,
+            backed_up: true,
+            ours: true,
+            queue_delay: Duration::from_millis(40),
+            behind: Duration::from_millis(40),
+            base_fits_kbit: None,
+            carried_bps: Some(1_000_000),
+        };
+        for _ in 0..6 {
+            t += 1.0 / 30.0;
+            law.report(1, at(t), low);
+            law.update(at(t));
+        }
+        assert!(law.target_kbit() <= 370, "{}", law.target_kbit());
+        assert_eq!(law.limit.map(|limit| limit.kbit), Some(1000));
     }
 
     #[test]

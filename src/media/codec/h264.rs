@@ -78,17 +78,26 @@ fn opening_kbit(kbit: u32) -> u32 {
     (kbit / OPENING_SHARE).max(1)
 }
 
-/// Bits a pixel a frame at or below which OpenH264 gives a keyframe its
-/// coarsest range of quantisers (up to 40, against 36 or 37 above it): a
-/// keyframe within a sequence made at that target is the smallest it
-/// makes. In Big Buck Bunny at 720p and 1.3 Mbit/s a hard cut's keyframe
-/// is then 21 KB (0.11 s of a 1.5 Mbit/s link), against 31 KB at
-/// [`OPENING_SHARE`] of the target and 34 KB at the target. Its price is
-/// OpenH264's debt (see `H264Encoder::keyframe_kbit`): at 1.75 Mbit/s with
-/// a cut every 5 s, 90% of the target made, against 93% at a third and
-/// 97% at the target (`examples/h264_rate`), worth paying only where the
-/// link is what holds the target down.
-const SMALLEST_KEYFRAME_BITS_PER_PIXEL: f64 = 0.01;
+/// Bits a pixel a frame at or below which OpenH264 gives a keyframe of
+/// `pixels` its coarsest range of quantisers (28 to 40; its table has a
+/// row for each of four sizes): a keyframe within a sequence made at that
+/// target is the smallest it makes. In Big Buck Bunny at 1280x720 and 1.3
+/// Mbit/s a hard cut's keyframe is then 21 KB (0.11 s of a 1.5 Mbit/s
+/// link), against 31 KB at [`OPENING_SHARE`] of the target and 34 KB at
+/// the target; at 640x360 and 400 kbit/s, 7.2 KB against 12 KB. Its price
+/// is OpenH264's debt (see `H264Encoder::keyframe_kbit`): at 1.75 Mbit/s
+/// with a cut every 5 s, 90% of the target made, against 93% at a third
+/// and 97% at the target; at 400 kbit/s, 93% against 98%
+/// (`examples/h264_rate`). Worth paying only where the link is what holds
+/// the target down.
+fn coarsest_keyframe_bits_per_pixel(pixels: u32) -> f64 {
+    match pixels {
+        0..=28_800 => 0.25,
+        28_801..=115_200 => 0.1,
+        115_201..=460_800 => 0.03,
+        _ => 0.01,
+    }
+}
 
 /// How far the target must have risen within the last second for a
 /// keyframe to be made at [`OPENING_SHARE`] of it (see
@@ -439,14 +448,15 @@ impl FrameEncoder for H264Encoder {
 
 impl H264Encoder {
     /// The target a keyframe within a sequence is made at, when lower than
-    /// the target; only where that pays, with the whole picture coded:
-    /// - on a narrow link ([`FrameEncoder::set_narrow`]): at
-    ///   [`SMALLEST_KEYFRAME_BITS_PER_PIXEL`], the smallest keyframe
-    ///   OpenH264 makes, so that a hard cut holds the frames behind it for
-    ///   as short a time as can be (34 KB at 1.3 Mbit/s, 0.18 s of a 1.5
-    ///   Mbit/s link; 21 KB so);
+    /// the target; only where that pays:
+    /// - on a narrow link ([`FrameEncoder::set_narrow`]), at any size: at
+    ///   [`coarsest_keyframe_bits_per_pixel`] (or a third, if less), the
+    ///   smallest keyframe OpenH264 makes, so that a hard cut holds the
+    ///   frames behind it for as short a time as can be (34 KB at 1.3
+    ///   Mbit/s, 0.18 s of a 1.5 Mbit/s link; 21 KB so);
     ///
-    /// and elsewhere at [`OPENING_SHARE`] of the target:
+    /// and elsewhere at [`OPENING_SHARE`] of the target, with the whole
+    /// picture coded:
     /// - below [`WHOLE_ABOVE_BITS_PER_PIXEL`]: in Big Buck Bunny at 700
     ///   kbit/s a hard cut's keyframe is then 21 KB, against 31 KB at the
     ///   whole target;
@@ -463,15 +473,17 @@ impl H264Encoder {
     /// so a keyframe's overspend, made at a third, is owed three times
     /// over once the target is back.
     fn keyframe_kbit(&self) -> Option<u32> {
+        let opening = opening_kbit(self.bitrate_kbit);
+        if self.narrow {
+            let (w, h) = self.coded;
+            let pixel_rate = f64::from(w) * f64::from(h) * f64::from(self.fps);
+            let bits = coarsest_keyframe_bits_per_pixel(w.saturating_mul(h));
+            let smallest = (bits * pixel_rate / 1000.0) as u32;
+            return Some(smallest.clamp(1, opening));
+        }
         let full = (self.info.width, self.info.height);
         if self.coded != full {
             return None;
-        }
-        let opening = opening_kbit(self.bitrate_kbit);
-        if self.narrow {
-            let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(self.fps);
-            let smallest = (SMALLEST_KEYFRAME_BITS_PER_PIXEL * pixel_rate / 1000.0) as u32;
-            return Some(smallest.clamp(1, opening));
         }
         let low = bits_per_pixel(full, self.fps, self.bitrate_kbit) < WHOLE_ABOVE_BITS_PER_PIXEL;
         let lowest = self.recent_kbit.iter().copied().min();
@@ -810,8 +822,12 @@ mod tests {
             "a steady target well above the picture's"
         );
         enc.set_narrow(true);
-        // 0.01 bits a pixel a frame of 320x192 at 30 fps.
-        assert_eq!(enc.keyframe_kbit(), Some(18), "a narrow link's");
+        // 0.1 bits a pixel a frame, OpenH264's coarsest for 320x192, at
+        // 30 fps: 184 kbit/s, more than a third.
+        assert_eq!(enc.keyframe_kbit(), Some(200 / 3), "a narrow link's");
+        enc.set_bitrate(1000).unwrap();
+        assert_eq!(enc.keyframe_kbit(), Some(184), "a narrow link's");
+        enc.set_bitrate(200).unwrap();
         enc.set_narrow(false);
         enc.set_bitrate(280).unwrap();
         encode(&mut enc, 1);
