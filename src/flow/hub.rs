@@ -282,7 +282,7 @@ impl Hub {
             .is_none_or(|rate| rate.roomy(Instant::now()))
     }
 
-    /// Whether the link the bitrate follows holds it below its ceiling
+    /// Whether the link the bitrate follows is narrower than the stream
     /// (see [`RateControl::narrow`]).
     pub fn link_narrow(&self) -> bool {
         self.lock().rate.as_ref().is_some_and(RateControl::narrow)

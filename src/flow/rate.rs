@@ -7,8 +7,9 @@
 //! waiting unsent (`session::link_watch` measures it from `TCP_INFO`, or from
 //! its writes). A sample taken while the sender had nothing to send
 //! (app-limited) says only that the link carried what it was given; one
-//! taken while data waited is the link's capacity, as BBR measures it. A
-//! viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
+//! taken while data waited is the link's capacity, as BBR measures it (and
+//! between the reports of a backlog, so is one the link limited, as far as
+//! it carried that much). A viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
 //! only, or its peer stopped reading) says nothing of its link: it counts
 //! as neither clear nor backed up. While a viewer thread waits in a write,
 //! the capture thread reports for it what its link carried since the
@@ -50,11 +51,12 @@
 //!   until that evidence comes; after it, each probe doubles the target
 //!   ([`WIDER_STEP`]) every [`STARTUP_EVERY`], as BBR's startup does,
 //!   until one fails. A limit holds for [`LIMIT_FOR`] after it was set or
-//!   last confirmed (a probe past it undone), and not for the next viewer
-//!   once every viewer has left. An undo goes on down the ladder of
-//!   probes only while the queue has not shrunk since the last one, and
-//!   no lower than [`SHORT_OF`] the limit: once the queue drains, the
-//!   target is below the link, and a queue that stays below the limit
+//!   last confirmed (a probe past it undone, or brought down behind a
+//!   keyframe's burst, when what the link carried reads low), and not for
+//!   the next viewer once every viewer has left. An undo goes on down the
+//!   ladder of probes only while the queue has not shrunk since the last
+//!   one, and no lower than [`SHORT_OF`] the limit: once the queue drains,
+//!   the target is below the link, and a queue that stays below the limit
 //!   says the link narrowed, which the way down follows.
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
@@ -216,6 +218,8 @@ pub struct Report {
     /// (`flow::ack_lag`; zero where that is not followed). Unlike the
     /// round trip, which a burst through a shaper's queue leaves high for
     /// a while, it allows for each frame's size: a keyframe is no sign.
+    /// (From a write that waits, `flow::stuck`: how long it has waited,
+    /// whatever the frame.)
     pub behind: Duration,
     /// For a viewer that leaves out layers: the bitrate, in kbit/s, at
     /// which the stream's base layer would fit its link.
@@ -231,7 +235,8 @@ pub struct Report {
 /// What the law remembers of one viewer.
 #[derive(Debug, Clone, Default)]
 struct Viewer {
-    /// Capacity samples (taken while backed up), newest last.
+    /// Capacity samples (taken while backed up, or between the reports
+    /// of a backlog; see [`RateControl::report`]), newest last.
     capacity: Vec<(Instant, u64)>,
     /// When it was last backed up, if it ever was.
     backed_up_at: Option<Instant>,
@@ -340,11 +345,12 @@ enum Standing {
 #[derive(Debug, Clone, Copy)]
 struct Limit {
     kbit: u32,
-    /// When it was set or last confirmed (a probe past it undone).
+    /// When it was set or last confirmed (a probe past it undone, or
+    /// brought down behind a keyframe's burst).
     at: Instant,
     /// When the target last went past it.
     past_at: Option<Instant>,
-    /// When a probe past it was last undone.
+    /// When a probe past it was last undone (or brought down, as above).
     confirmed_at: Option<Instant>,
 }
 
@@ -387,9 +393,9 @@ pub struct RateControl {
     /// The targets the probes since the last decrease rose from, lowest
     /// first: where each undo goes back to.
     ladder: Vec<u32>,
-    /// The link's limit: the capacity the target last came down from, or
-    /// the lowest level a probe was undone at since (see the module's
-    /// description).
+    /// The link's limit: the capacity the target last came down from (but
+    /// behind a probe past it), or the lowest level a probe was undone at
+    /// since (see the module's description).
     limit: Option<Limit>,
     /// While the last change was an undo: one that follows it, while the
     /// queue stays, goes down the ladder and leaves the limit alone (the
@@ -431,13 +437,13 @@ impl RateControl {
     }
 
     /// Whether the link of the viewer that can take the most is narrower
-    /// than the stream: the law holds the target below its ceiling, or
-    /// knows the link's limit (a probe past it to the ceiling is on
-    /// trial). A keyframe then holds up the frames behind it there. (A
-    /// target given up for a slower viewer's base layer is no such link:
-    /// that viewer leaves out layers.)
+    /// than the stream: the law holds the target below its ceiling, or a
+    /// probe past the link's limit to the ceiling is on trial. A keyframe
+    /// then holds up the frames behind it there. (A target given up for a
+    /// slower viewer's base layer is no such link: that viewer leaves out
+    /// layers.)
     pub fn narrow(&self) -> bool {
-        self.law_kbit < self.ceiling_kbit || self.limit.is_some()
+        self.law_kbit < self.ceiling_kbit || (self.limit.is_some() && self.probe_at.is_some())
     }
 
     /// Takes viewer `id`'s report made at `now`.
@@ -537,13 +543,21 @@ impl RateControl {
             if (!report.app_limited || viewer.own_queue) && !foreign && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
-        } else if !report.app_limited && !foreign && report.delivery_bps > 0 {
+        } else if let Some(carried) = report
+            .carried_bps
+            .filter(|_| !report.app_limited && !foreign)
+        {
             // Between the reports of a backlog, a sample the link limited
-            // measures it too: a backlog's own samples can read a third of
-            // the link (one taken across a loss repaired), and one such
-            // sample alone would bring the target down to it. (Kept from a
-            // clear time only until a backlog starts afresh.)
-            viewer.capacity.push((now, report.delivery_bps));
+            // measures it too, as far as the link carried that much over
+            // the last second (the kernel's own samples can read far past
+            // it): a backlog's samples can read a third of the link (one
+            // taken across a loss repaired), and one such sample alone
+            // brought the target down to it, seen here. (Kept from a clear
+            // time only until a backlog starts afresh.)
+            let bps = report.delivery_bps.min(carried);
+            if bps > 0 {
+                viewer.capacity.push((now, bps));
+            }
         }
     }
 
@@ -673,7 +687,11 @@ impl RateControl {
                     // low, a sample across a loss repaired. Seen here: 370
                     // kbit/s on a 0.5 Mbit/s link, and then the probes past
                     // that went out clear.)
-                    let on_trial_past = self.probe_at.is_some()
+                    let burst = self
+                        .keyframe_at
+                        .is_some_and(|key| now.duration_since(key) < KEYFRAME_BURST);
+                    let on_trial_past = burst
+                        && self.probe_at.is_some()
                         && self.limit.is_some_and(|limit| self.law_kbit > limit.kbit);
                     self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
@@ -905,10 +923,10 @@ impl RateControl {
     }
 
     /// Ends a drain once no viewer's network holds more than
-    /// [`PROBE_QUEUE`], nor is its stream that far behind: the target goes back to [`HEADROOM`] of the
-    /// capacity it drained from, or to the last target that went out
-    /// clear if that is less (a short sample can read high). Returns
-    /// whether it ended one.
+    /// [`PROBE_QUEUE`], nor is its stream that far behind: the target goes
+    /// back to [`HEADROOM`] of the capacity it drained from, or to the last
+    /// target that went out clear if that is less (a short sample can read
+    /// high). Returns whether it ended one.
     fn drained(&mut self, now: Instant) -> bool {
         let Some(bps) = self.draining else {
             return false;
@@ -1796,6 +1814,7 @@ mod tests {
         assert_eq!(law.update(start), None, "small moves are not followed");
         law.report(2, start, slow(1600));
         assert_eq!(law.update(start), Some(1700), "15% at most");
+        assert!(!law.narrow(), "the link followed takes the whole stream");
         law.report(2, start, slow(900));
         assert_eq!(
             law.update(start),

@@ -132,7 +132,8 @@ pub struct H264Encoder {
     /// The target bitrate, as last asked for.
     bitrate_kbit: u32,
     /// The target OpenH264 has: a sequence's first keyframe is made at
-    /// [`OPENING_SHARE`] of the target, the rest at the target.
+    /// [`OPENING_SHARE`] of the target, some keyframes within it lower
+    /// too (see `H264Encoder::keyframe_kbit`), the rest at the target.
     applied_kbit: u32,
     /// The rate control's ceiling, which the target may not pass.
     max_kbit: u32,
@@ -241,8 +242,18 @@ fn size_for(full: (u32, u32), fps: u32, kbit: u32, coded: (u32, u32)) -> (u32, u
 
 /// Bits a pixel a frame at `kbit` for `full` pictures at `fps`.
 fn bits_per_pixel(full: (u32, u32), fps: u32, kbit: u32) -> f64 {
-    let pixel_rate = f64::from(full.0) * f64::from(full.1) * f64::from(fps);
-    f64::from(kbit) * 1000.0 / pixel_rate
+    f64::from(kbit) * 1000.0 / pixel_rate(full, fps)
+}
+
+/// The target, in kbit/s, of `bits` a pixel a frame for `size` pictures
+/// at `fps`.
+fn kbit_at(bits: f64, size: (u32, u32), fps: u32) -> u32 {
+    (bits * pixel_rate(size, fps) / 1000.0) as u32
+}
+
+/// Pixels a second of `size` pictures at `fps`.
+fn pixel_rate(size: (u32, u32), fps: u32) -> f64 {
+    f64::from(size.0) * f64::from(size.1) * f64::from(fps)
 }
 
 /// A started OpenH264 encoder of `size` pictures at `kbit`, whose next
@@ -384,9 +395,10 @@ impl FrameEncoder for H264Encoder {
         );
         // A keyframe within a sequence (asked for, or at a cut) is made at
         // a lower target where that pays (see `keyframe_kbit`).
-        let within = match (keyframe || cut) && !self.opening {
-            true => self.keyframe_kbit(),
-            false => None,
+        let within = if (keyframe || cut) && !self.opening {
+            self.keyframe_kbit()
+        } else {
+            None
         };
         if keyframe || cut {
             self.encoder.force_intra_frame();
@@ -475,10 +487,11 @@ impl H264Encoder {
     fn keyframe_kbit(&self) -> Option<u32> {
         let opening = opening_kbit(self.bitrate_kbit);
         if self.narrow {
+            // (At half size that is always a third: for 640x360, 207
+            // kbit/s, and the picture is halved below 600.)
             let (w, h) = self.coded;
-            let pixel_rate = f64::from(w) * f64::from(h) * f64::from(self.fps);
             let bits = coarsest_keyframe_bits_per_pixel(w.saturating_mul(h));
-            let smallest = (bits * pixel_rate / 1000.0) as u32;
+            let smallest = kbit_at(bits, self.coded, self.fps);
             return Some(smallest.clamp(1, opening));
         }
         let full = (self.info.width, self.info.height);
@@ -864,8 +877,9 @@ mod tests {
     fn a_narrow_link_gets_smaller_keyframes_at_cuts() {
         let (w, h) = (320, 192);
         let cut_keyframe = |narrow: bool| {
+            // (184 kbit/s on a narrow link, not a third.)
             let mut enc = encoder(&EncoderConfig {
-                bitrate_kbit: 600,
+                bitrate_kbit: 1200,
                 ..config(w, h)
             })
             .unwrap();
@@ -885,6 +899,20 @@ mod tests {
             narrow * 10 < wide * 9,
             "{narrow} bytes on a narrow link, {wide} on a wide one"
         );
+    }
+
+    #[test]
+    fn the_smallest_keyframes_follow_openh264s_rows_by_size() {
+        let coarsest = coarsest_keyframe_bits_per_pixel;
+        assert_eq!(kbit_at(coarsest(1280 * 720), (1280, 720), 30), 276);
+        assert_eq!(kbit_at(coarsest(640 * 360), (640, 360), 30), 207);
+        let rows = [(28_800, 0.25), (28_801, 0.1), (115_200, 0.1)];
+        let rows = rows
+            .into_iter()
+            .chain([(115_201, 0.03), (460_800, 0.03), (460_801, 0.01)]);
+        for (pixels, bits) in rows {
+            assert_eq!(coarsest(pixels), bits, "{pixels} pixels");
+        }
     }
 
     #[test]

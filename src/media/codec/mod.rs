@@ -76,10 +76,11 @@ pub trait FrameEncoder: Send {
         Ok(())
     }
 
-    /// Whether the link the target follows is what holds it below its
-    /// ceiling: a keyframe within the stream (a cut, or one asked for)
-    /// then holds up the frames behind it on that link, and is best made
-    /// as small as the codec can make it (codecs without a target bitrate
+    /// Whether the link the target follows is narrower than the stream
+    /// (it holds the target below its ceiling, or is being probed past its
+    /// limit): a keyframe within the stream (a cut, or one asked for) then
+    /// holds up the frames behind it on that link, and is best made as
+    /// small as the codec can make it (codecs without a target bitrate
     /// ignore it).
     fn set_narrow(&mut self, _narrow: bool) {}
 
