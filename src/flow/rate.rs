@@ -7,9 +7,8 @@
 //! waiting unsent (`session::link_watch` measures it from `TCP_INFO`, or from
 //! its writes). A sample taken while the sender had nothing to send
 //! (app-limited) says only that the link carried what it was given; one
-//! taken while data waited is the link's capacity, as BBR measures it (and
-//! between the reports of a backlog, so is one the link limited, as far as
-//! it carried that much). A viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
+//! taken while data waited is the link's capacity, as BBR measures it. A
+//! viewer that sends nothing for [`SILENT_AFTER`] (it takes keyframes
 //! only, or its peer stopped reading) says nothing of its link: it counts
 //! as neither clear nor backed up. While a viewer thread waits in a write,
 //! the capture thread reports for it what its link carried since the
@@ -57,7 +56,9 @@
 //!   ladder of probes only while the queue has not shrunk since the last
 //!   one, and no lower than [`SHORT_OF`] the limit: once the queue drains,
 //!   the target is below the link, and a queue that stays below the limit
-//!   says the link narrowed, which the way down follows.
+//!   says the link narrowed, which the way down follows (soon after an
+//!   undo, one [`HEADROOM`] step at a time: the queue the failed probe
+//!   left reads the link low).
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
@@ -235,8 +236,7 @@ pub struct Report {
 /// What the law remembers of one viewer.
 #[derive(Debug, Clone, Default)]
 struct Viewer {
-    /// Capacity samples (taken while backed up, or between the reports
-    /// of a backlog; see [`RateControl::report`]), newest last.
+    /// Capacity samples (taken while backed up), newest last.
     capacity: Vec<(Instant, u64)>,
     /// When it was last backed up, if it ever was.
     backed_up_at: Option<Instant>,
@@ -543,21 +543,6 @@ impl RateControl {
             if (!report.app_limited || viewer.own_queue) && !foreign && report.delivery_bps > 0 {
                 viewer.capacity.push((now, report.delivery_bps));
             }
-        } else if let Some(carried) = report
-            .carried_bps
-            .filter(|_| !report.app_limited && !foreign)
-        {
-            // Between the reports of a backlog, a sample the link limited
-            // measures it too, as far as the link carried that much over
-            // the last second (the kernel's own samples can read far past
-            // it): a backlog's samples can read a third of the link (one
-            // taken across a loss repaired), and one such sample alone
-            // brought the target down to it, seen here. (Kept from a clear
-            // time only until a backlog starts afresh.)
-            let bps = report.delivery_bps.min(carried);
-            if bps > 0 {
-                viewer.capacity.push((now, bps));
-            }
         }
     }
 
@@ -693,7 +678,21 @@ impl RateControl {
                     let on_trial_past = burst
                         && self.probe_at.is_some()
                         && self.limit.is_some_and(|limit| self.law_kbit > limit.kbit);
-                    self.law_kbit = fits.max(FLOOR_KBIT);
+                    let after_undo = |limit: &Limit| {
+                        limit
+                            .confirmed_at
+                            .is_some_and(|at| now.duration_since(at) < PROBE_EVERY)
+                    };
+                    // (Soon after an undo, no lower than a step below
+                    // where it went back to, which went out clear: the
+                    // queue the failed probe left reads the link low, a
+                    // third of it seen here, and a target brought down to
+                    // that took 10 s to fill the link once it widened.)
+                    let floor = match self.limit.is_some_and(|limit| after_undo(&limit)) {
+                        true => (f64::from(self.law_kbit) * HEADROOM) as u32,
+                        false => 0,
+                    };
+                    self.law_kbit = fits.max(floor).max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
                     self.startup = false;
@@ -705,11 +704,6 @@ impl RateControl {
                     // the failed probe left, measured low while it
                     // drains: the limit the undo confirmed stands.)
                     let measured = (bps / 1000) as u32;
-                    let after_undo = |limit: &Limit| {
-                        limit
-                            .confirmed_at
-                            .is_some_and(|at| now.duration_since(at) < PROBE_EVERY)
-                    };
                     self.limit = Some(match self.limit {
                         Some(limit) if on_trial_past => Limit {
                             kbit: limit.kbit.max(measured),
@@ -1625,38 +1619,57 @@ mod tests {
     }
 
     #[test]
-    fn one_low_sample_in_a_backlog_does_not_bring_the_target_down_to_it() {
+    fn the_queue_a_failed_probe_leaves_reading_low_costs_one_step_down() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
-        let at = |ms: u64| start + Duration::from_millis(ms);
-        for i in 0..60 {
-            law.report(1, at(i * 33), on_link(3000, CEILING));
-            law.update(at(i * 33));
+        run(&mut law, start, 0.0, 3.0, |_| 1000);
+        let at = |t: f64| start + Duration::from_secs_f64(t);
+        let past = (1000.0 * PROBE_PAST).ceil() as u32;
+        let mut t = 3.0;
+        while law.target_kbit() != past {
+            assert!(t < 30.0, "no probe past");
+            t += 1.0 / 30.0;
+            law.report(1, at(t), encoder_on_link(1000, law.target_kbit(), 0.9));
+            law.update(at(t));
         }
-        // Data waits (an app-limited sample: nothing measured), then the
-        // link, full, carries 1.5 Mbit/s, then a sample across a loss
-        // repaired reads a third of that.
-        let waits = Report {
+        // It builds a queue: undone, back to where it went out clear.
+        // (Data waits; the kernel's sample, stale, says nothing.)
+        let queued = Report {
+            delivery_bps: 2_000_000,
+            app_limited: true,
             backed_up: true,
-            ..on_link(3000, CEILING)
+            ours: true,
+            queue_delay: Duration::from_millis(40),
+            behind: Duration::from_millis(40),
+            base_fits_kbit: None,
+            carried_bps: Some(1_000_000),
         };
-        law.report(1, at(2000), waits);
-        let full = Report {
-            delivery_bps: 1_500_000,
-            app_limited: false,
-            ..on_link(3000, CEILING)
-        };
-        for i in 1..4 {
-            law.report(1, at(2000 + i * 33), full);
-        }
+        t += 1.0 / 30.0;
+        law.report(1, at(t), queued);
+        law.update(at(t));
+        let back = law.target_kbit();
+        assert!(back < 1000, "{back}");
+        // The queue drains; a sample across a loss repaired reads a third
+        // of the link.
         let low = Report {
-            delivery_bps: 500_000,
+            delivery_bps: 330_000,
             app_limited: false,
-            backed_up: true,
-            ..full
+            queue_delay: Duration::from_millis(20),
+            behind: Duration::ZERO,
+            ..queued
         };
-        law.report(1, at(2133), low);
-        assert_eq!(law.update(at(2133)), Some(1275), "a sixth below the link");
+        for _ in 0..15 {
+            t += 1.0 / 30.0;
+            law.report(1, at(t), low);
+            law.update(at(t));
+        }
+        let floor = (f64::from(back) * HEADROOM) as u32;
+        assert_eq!(
+            law.target_kbit(),
+            floor,
+            "one step below, not {}",
+            330.0 * HEADROOM
+        );
     }
 
     #[test]
