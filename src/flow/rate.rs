@@ -57,8 +57,8 @@
 //!   one, and no lower than [`SHORT_OF`] the limit: once the queue drains,
 //!   the target is below the link, and a queue that stays below the limit
 //!   says the link narrowed, which the way down follows (soon after an
-//!   undo, one [`HEADROOM`] step at a time: the queue the failed probe
-//!   left reads the link low).
+//!   undo, only while the queue drains, then back to where the undo went:
+//!   the queue the failed probe left reads the link low).
 //! - **Drain what the network holds.** A loss-based TCP fills whatever
 //!   buffer the path has (a router's queue can hold seconds); the round
 //!   trip above its minimum says how much. When it passes [`QUEUE_LIMIT`],
@@ -384,6 +384,9 @@ pub struct RateControl {
     /// While the target drains the network's queue: the capacity it was
     /// drained from, in bits a second.
     draining: Option<u64>,
+    /// For a drain soon after an undo: where it ends, the level the undo
+    /// went back to (see [`RateControl::drained`]).
+    drain_back: Option<u32>,
     /// The last target every frame went out clear at for a whole probe
     /// period: where a drain ends, unless the link carries less.
     clear_kbit: u32,
@@ -421,6 +424,7 @@ impl RateControl {
             last_up: None,
             step: PROBE_STEP,
             draining: None,
+            drain_back: None,
             clear_kbit: ceiling_kbit,
             probe_at: None,
             ladder: Vec::new(),
@@ -683,20 +687,18 @@ impl RateControl {
                             .confirmed_at
                             .is_some_and(|at| now.duration_since(at) < PROBE_EVERY)
                     };
-                    // (Soon after an undo, no lower than a step below
-                    // where it went back to, which went out clear: the
-                    // queue the failed probe left reads the link low, a
-                    // third of it seen here, and a target brought down to
-                    // that took 10 s to fill the link once it widened.)
-                    let floor = match self.limit.is_some_and(|limit| after_undo(&limit)) {
-                        true => (f64::from(self.law_kbit) * HEADROOM) as u32,
-                        false => 0,
-                    };
-                    self.law_kbit = fits.max(floor).max(FLOOR_KBIT);
+                    // (Soon after an undo, a drain, back to where the undo
+                    // went, which went out clear, once the queue is gone:
+                    // the queue the failed probe left reads the link low,
+                    // a third of it seen here, and a target left at that
+                    // took 10 s to fill the link once it widened.)
+                    let soon = self.limit.is_some_and(|limit| after_undo(&limit));
+                    self.drain_back = soon.then_some(self.law_kbit);
+                    self.law_kbit = fits.max(FLOOR_KBIT);
                     self.last_down = Some(now);
                     self.step = PROBE_STEP;
                     self.startup = false;
-                    self.draining = queued.then_some(bps);
+                    self.draining = (queued || soon).then_some(bps);
                     self.ladder.clear();
                     self.probe_at = None;
                     // The link did not carry more than that: its limit.
@@ -920,7 +922,8 @@ impl RateControl {
     /// [`PROBE_QUEUE`], nor is its stream that far behind: the target goes
     /// back to [`HEADROOM`] of the capacity it drained from, or to the last
     /// target that went out clear if that is less (a short sample can read
-    /// high). Returns whether it ended one.
+    /// high); after a drain soon after an undo, to where the undo went
+    /// back to. Returns whether it ended one.
     fn drained(&mut self, now: Instant) -> bool {
         let Some(bps) = self.draining else {
             return false;
@@ -929,9 +932,11 @@ impl RateControl {
             return false;
         }
         self.draining = None;
-        let cruise = ((bps as f64 * HEADROOM / 1000.0) as u32)
-            .min(self.clear_kbit)
-            .min(self.ceiling_kbit);
+        let cruise = match self.drain_back.take() {
+            Some(back) => back,
+            None => ((bps as f64 * HEADROOM / 1000.0) as u32).min(self.clear_kbit),
+        }
+        .min(self.ceiling_kbit);
         if cruise > self.law_kbit {
             self.law_kbit = cruise;
             self.last_up = Some(now);
@@ -1619,7 +1624,7 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_a_failed_probe_leaves_reading_low_costs_one_step_down() {
+    fn the_queue_a_failed_probe_leaves_reading_low_is_drained_then_gone_back_over() {
         let start = Instant::now();
         let mut law = RateControl::new(CEILING);
         run(&mut law, start, 0.0, 3.0, |_| 1000);
@@ -1650,26 +1655,31 @@ mod tests {
         let back = law.target_kbit();
         assert!(back < 1000, "{back}");
         // The queue drains; a sample across a loss repaired reads a third
-        // of the link.
+        // of the link: down while the queue lasts, then back.
         let low = Report {
             delivery_bps: 330_000,
             app_limited: false,
-            queue_delay: Duration::from_millis(20),
-            behind: Duration::ZERO,
+            queue_delay: Duration::from_millis(50),
+            behind: Duration::from_millis(50),
             ..queued
         };
+        let mut lowest = back;
         for _ in 0..15 {
             t += 1.0 / 30.0;
             law.report(1, at(t), low);
             law.update(at(t));
+            lowest = lowest.min(law.target_kbit());
         }
-        let floor = (f64::from(back) * HEADROOM) as u32;
-        assert_eq!(
-            law.target_kbit(),
-            floor,
-            "one step below, not {}",
-            330.0 * HEADROOM
-        );
+        assert_eq!(lowest, (330.0 * HEADROOM) as u32, "down while it drains");
+        let drained = Report {
+            queue_delay: Duration::from_millis(5),
+            behind: Duration::ZERO,
+            ..low
+        };
+        t += 1.0 / 30.0;
+        law.report(1, at(t), drained);
+        law.update(at(t));
+        assert_eq!(law.target_kbit(), back, "back to where the undo went");
     }
 
     #[test]
