@@ -988,6 +988,28 @@ mod tests {
         on_link(link_kbit, (f64::from(target_kbit) * share) as u32)
     }
 
+    /// Runs the law from 3 s on, one viewer whose encoder makes `share`
+    /// of the target on a link of `link_kbit`, until the target goes past
+    /// a limit of `limit_kbit`; returns the time then.
+    fn up_to_the_probe_past(
+        law: &mut RateControl,
+        start: Instant,
+        limit_kbit: u32,
+        link_kbit: u32,
+        share: f64,
+    ) -> f64 {
+        let past = (f64::from(limit_kbit) * PROBE_PAST).ceil() as u32;
+        let mut t = 3.0;
+        while law.target_kbit() != past {
+            assert!(t < 30.0, "no probe past");
+            t += 1.0 / 30.0;
+            let now = start + Duration::from_secs_f64(t);
+            law.report(1, now, encoder_on_link(link_kbit, law.target_kbit(), share));
+            law.update(now);
+        }
+        t
+    }
+
     /// Runs the law for `seconds` at 30 reports a second from one viewer
     /// whose link carries `link_kbit(t)`; returns the target each 100 ms.
     fn run(
@@ -1424,14 +1446,7 @@ mod tests {
         run(&mut law, start, 0.0, 3.0, |_| 1000);
         let at = |t: f64| start + Duration::from_secs_f64(t);
         let short = (1000.0 * SHORT_OF) as u32;
-        let past = (1000.0 * PROBE_PAST).ceil() as u32;
-        let mut t = 3.0;
-        while law.target_kbit() != past {
-            assert!(t < 30.0, "no probe past");
-            t += 1.0 / 30.0;
-            law.report(1, at(t), encoder_on_link(20_000, law.target_kbit(), 0.6));
-            law.update(at(t));
-        }
+        let mut t = up_to_the_probe_past(&mut law, start, 1000, 20_000, 0.6);
         // It builds a queue: undone. The queue drains behind a link that
         // reads low meanwhile, and the law comes down further.
         let drains = Report {
@@ -1470,14 +1485,7 @@ mod tests {
         let mut law = RateControl::new(CEILING);
         run(&mut law, start, 0.0, 3.0, |_| 1000);
         let at = |t: f64| start + Duration::from_secs_f64(t);
-        let past = (1000.0 * PROBE_PAST).ceil() as u32;
-        let mut t = 3.0;
-        while law.target_kbit() != past {
-            assert!(t < 30.0, "no probe past");
-            t += 1.0 / 30.0;
-            law.report(1, at(t), encoder_on_link(1000, law.target_kbit(), 0.7));
-            law.update(at(t));
-        }
+        let mut t = up_to_the_probe_past(&mut law, start, 1000, 1000, 0.7);
         // A cut's keyframe, so that no queue undoes the probe for a while;
         // then the link, full, reads a third low across a loss repaired,
         // and the law comes down.
@@ -1629,14 +1637,7 @@ mod tests {
         let mut law = RateControl::new(CEILING);
         run(&mut law, start, 0.0, 3.0, |_| 1000);
         let at = |t: f64| start + Duration::from_secs_f64(t);
-        let past = (1000.0 * PROBE_PAST).ceil() as u32;
-        let mut t = 3.0;
-        while law.target_kbit() != past {
-            assert!(t < 30.0, "no probe past");
-            t += 1.0 / 30.0;
-            law.report(1, at(t), encoder_on_link(1000, law.target_kbit(), 0.9));
-            law.update(at(t));
-        }
+        let mut t = up_to_the_probe_past(&mut law, start, 1000, 1000, 0.9);
         // It builds a queue: undone, back to where it went out clear.
         // (Data waits; the kernel's sample, stale, says nothing.)
         let queued = Report {
