@@ -19,6 +19,8 @@
 #   BENCH_STEP=12            seconds at each rate (each run lasts 3 of them);
 #                            BENCH_STEP=4 checks the script in a few minutes
 #   BENCH_ONLY=steps         or two-viewers: one scenario only
+#   BENCH_PROFILES="3 0.5 3" the step profiles run, Mbit/s, comma-separated
+#                            (default "20 1.5 20,3 0.5 3")
 #   BENCH_BITRATE=2000       H.264 target of both tools, kbit/s
 #   BENCH_INSTALL=1          apt-get install GStreamer, ffmpeg, iproute2, matplotlib if missing
 #   BENCH_KEEP=1             keep the logs and frame logs
@@ -39,7 +41,10 @@ source bench/netlink.sh
 [[ $ONLY =~ ^(all|steps|two-viewers)$ ]] || die "BENCH_ONLY must be steps or two-viewers"
 export BENCH_BITRATE=$KBPS   # for steps_stats.py's targets
 
-PROFILES=("20 1.5 20" "3 0.5 3")
+IFS=, read -r -a PROFILES <<<"${BENCH_PROFILES:-20 1.5 20,3 0.5 3}"
+for profile in "${PROFILES[@]}"; do
+  [[ $profile =~ ^[0-9.]+( [0-9.]+)+$ ]] || die "BENCH_PROFILES: \"$profile\" is not rates in Mbit/s, space-separated"
+done
 SLOW_VIEWER_MBIT=1
 RUN_SECS=$((3 * STEP))
 # A second more is sent than is counted: the first frame is shown a little

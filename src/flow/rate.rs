@@ -236,8 +236,9 @@ pub struct Report {
 /// What the law remembers of one viewer.
 #[derive(Debug, Clone, Default)]
 struct Viewer {
-    /// Capacity samples (taken while backed up), newest last.
-    capacity: Vec<(Instant, u64)>,
+    /// Capacity samples (taken while backed up), newest last: when, bits
+    /// a second, and whether it is only a bound (see [`Sample`]).
+    capacity: Vec<(Instant, u64, Sample)>,
     /// When it was last backed up, if it ever was.
     backed_up_at: Option<Instant>,
     /// When it last reported, and whether it was backed up then.
@@ -277,8 +278,8 @@ impl Viewer {
         let best = self
             .capacity
             .iter()
-            .filter(|(at, _)| now.duration_since(*at) <= WINDOW)
-            .map(|&(_, bps)| bps)
+            .filter(|(at, _, _)| now.duration_since(*at) <= WINDOW)
+            .map(|&(_, bps, _)| bps)
             .max()?;
         Some(self.known(now).map_or(best, |known| best.min(known)))
     }
@@ -328,6 +329,21 @@ impl Viewer {
             }
         }
     }
+}
+
+/// What a capacity sample is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    /// What the link carried, not limited by the sender.
+    Measured,
+    /// An app-limited sample taken while the stream's own queue grew: the
+    /// most the link could carry. It gives way to a measured one, and
+    /// counts for nothing while one is in the window: the kernel's last
+    /// such sample may be from before the link narrowed, taken over a
+    /// few acknowledgements of a shaper's burst (5 Gbit/s on a veth
+    /// seen here), and as the most in the window it held the law at the
+    /// ceiling for a second on a link narrowed to a quarter.
+    Bound,
 }
 
 /// What a viewer's reports say of its link.
@@ -519,7 +535,7 @@ impl RateControl {
         };
         viewer
             .capacity
-            .retain(|(at, _)| now.duration_since(*at) <= WINDOW);
+            .retain(|(at, _, _)| now.duration_since(*at) <= WINDOW);
         viewer.last_report = Some((now, report.backed_up));
         if report.backed_up {
             let afresh = viewer
@@ -536,7 +552,7 @@ impl RateControl {
                 // short samples said, and what the link carried all this
                 // while is its capacity.
                 viewer.capacity.clear();
-                viewer.capacity.push((now, carried));
+                viewer.capacity.push((now, carried, Sample::Measured));
                 viewer.known = Some((now, carried));
                 return;
             }
@@ -545,7 +561,17 @@ impl RateControl {
             // it can carry, so it is the capacity's upper bound, and
             // draining from it still drains. (Not behind a foreign queue.)
             if (!report.app_limited || viewer.own_queue) && !foreign && report.delivery_bps > 0 {
-                viewer.capacity.push((now, report.delivery_bps));
+                let sample = match report.app_limited {
+                    true => Sample::Bound,
+                    false => Sample::Measured,
+                };
+                let measured = |&(_, _, s): &(Instant, u64, Sample)| s == Sample::Measured;
+                if sample == Sample::Measured {
+                    viewer.capacity.retain(measured);
+                }
+                if sample == Sample::Measured || !viewer.capacity.iter().any(measured) {
+                    viewer.capacity.push((now, report.delivery_bps, sample));
+                }
             }
         }
     }
@@ -1810,6 +1836,42 @@ mod tests {
         let narrowed = start + Duration::from_millis(1100);
         law.report(1, narrowed, on_link(500, CEILING));
         assert_eq!(law.update(narrowed), Some(425));
+    }
+
+    #[test]
+    fn a_stale_app_limited_sample_gives_way_to_a_measured_one() {
+        let start = Instant::now();
+        let mut law = RateControl::new(CEILING);
+        run(&mut law, start, 0.0, 3.0, |_| 3000);
+        assert_eq!(law.target_kbit(), CEILING);
+        // The link narrows to a quarter: the first report behind it holds
+        // the kernel's last sample, app-limited, from a shaper's burst...
+        let queued = Duration::from_millis(75);
+        let narrowed = start + Duration::from_secs(3);
+        let stale = Report {
+            delivery_bps: 5_000_000_000,
+            app_limited: true,
+            backed_up: true,
+            ours: true,
+            queue_delay: queued,
+            behind: queued,
+            ..on_link(500, CEILING)
+        };
+        law.report(1, narrowed, stale);
+        law.update(narrowed);
+        assert_eq!(law.target_kbit(), CEILING, "a bound of 5 Gbit/s");
+        // ...and the next, which measures the link, brings the target down.
+        let later = narrowed + Duration::from_millis(33);
+        let measured = Report {
+            delivery_bps: 480_000,
+            app_limited: false,
+            queue_delay: queued * 2,
+            behind: queued * 2,
+            ..stale
+        };
+        law.report(1, later, measured);
+        law.update(later);
+        assert!(law.target_kbit() <= 480, "{}", law.target_kbit());
     }
 
     #[test]
