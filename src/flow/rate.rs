@@ -275,12 +275,17 @@ struct Viewer {
 
 impl Viewer {
     fn best_capacity(&self, now: Instant) -> Option<u64> {
-        let best = self
-            .capacity
-            .iter()
-            .filter(|(at, _, _)| now.duration_since(*at) <= WINDOW)
+        let recent = || {
+            self.capacity
+                .iter()
+                .filter(|(at, _, _)| now.duration_since(*at) <= WINDOW)
+        };
+        // (A bound counts only while no sample in the window measured.)
+        let best = recent()
+            .filter(|&&(_, _, sample)| sample == Sample::Measured)
             .map(|&(_, bps, _)| bps)
-            .max()?;
+            .max()
+            .or_else(|| recent().map(|&(_, bps, _)| bps).max())?;
         Some(self.known(now).map_or(best, |known| best.min(known)))
     }
 
@@ -337,12 +342,12 @@ enum Sample {
     /// What the link carried, not limited by the sender.
     Measured,
     /// An app-limited sample taken while the stream's own queue grew: the
-    /// most the link could carry. It gives way to a measured one, and
-    /// counts for nothing while one is in the window: the kernel's last
-    /// such sample may be from before the link narrowed, taken over a
-    /// few acknowledgements of a shaper's burst (5 Gbit/s on a veth
-    /// seen here), and as the most in the window it held the law at the
-    /// ceiling for a second on a link narrowed to a quarter.
+    /// most the link could carry. It counts for nothing while a measured
+    /// one is in the window: the kernel's last such sample may be from
+    /// before the link narrowed, taken over a few acknowledgements of a
+    /// shaper's burst (5 Gbit/s on a veth seen here), and as the most in
+    /// the window it held the law at the ceiling for a second on a link
+    /// narrowed to a quarter.
     Bound,
 }
 
@@ -565,13 +570,7 @@ impl RateControl {
                     true => Sample::Bound,
                     false => Sample::Measured,
                 };
-                let measured = |&(_, _, s): &(Instant, u64, Sample)| s == Sample::Measured;
-                if sample == Sample::Measured {
-                    viewer.capacity.retain(measured);
-                }
-                if sample == Sample::Measured || !viewer.capacity.iter().any(measured) {
-                    viewer.capacity.push((now, report.delivery_bps, sample));
-                }
+                viewer.capacity.push((now, report.delivery_bps, sample));
             }
         }
     }
